@@ -1,0 +1,90 @@
+"""Model architectures, each a ``make_model(spec, num_classes)`` in the Keras examples' style.
+
+- ``seed``: the seed report's CNN, layer for layer (8.7M parameters, RGB input).
+- ``vgg``: the default, a compact VGG (two 3x3 convs per stage, BatchNorm, global average
+  pooling) sized for a 2-core CPU: about 1.2M parameters at width 32.
+
+Data augmentation lives inside the model (Keras preprocessing layers are no-ops at
+inference), so training and inference share one graph and one preprocessing function.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from fer_core.preprocess import InputSpec
+
+DEFAULT_ARCH = "vgg"
+
+
+def augmentation(strength: str = "standard") -> list[layers.Layer]:
+    """Flips, small shifts, rotations and zooms (+ random erasing for ``strong``); training only."""
+    if strength == "none":
+        return []
+    aug: list[layers.Layer] = [
+        layers.RandomFlip("horizontal", dtype="float32"),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", dtype="float32"),
+        layers.RandomRotation(10 / 360, fill_mode="reflect", dtype="float32"),
+        layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", dtype="float32"),
+    ]
+    if strength == "strong":
+        aug.append(layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), fill_value=0.5, value_range=(0, 1), dtype="float32"))
+    elif strength != "standard":
+        raise ValueError(f"unknown augmentation {strength!r}; expected none, standard or strong")
+    return aug
+
+
+def build_seed(spec: InputSpec, num_classes: int, augment: str = "standard") -> keras.Model:
+    """The seed report's CNN: Conv 64/128/512/512, Dense 256/512, Dropout 0.25 everywhere."""
+    model = keras.Sequential(name="seed")
+    model.add(keras.Input(shape=spec.shape))
+    for aug_layer in augmentation(augment):
+        model.add(aug_layer)
+    for filters, kernel, pool in ((64, 3, 2), (128, 5, 2), (512, 5, 3), (512, 5, 3)):
+        model.add(layers.Conv2D(filters, kernel, padding="same", activation="relu"))
+        model.add(layers.BatchNormalization())
+        model.add(layers.MaxPooling2D(pool))
+        model.add(layers.Dropout(0.25))
+    model.add(layers.Flatten())
+    for units in (256, 512):
+        model.add(layers.Dense(units, activation="relu"))
+        model.add(layers.BatchNormalization())
+        model.add(layers.Dropout(0.25))
+    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
+    return model
+
+
+def build_vgg(spec: InputSpec, num_classes: int, augment: str = "strong", width: int = 32) -> keras.Model:
+    """Compact VGG: stages of width w, 2w, 4w, 8w, two 3x3 conv+BN+ReLU each, then GAP."""
+    inputs = keras.Input(shape=spec.shape)
+    x = inputs
+    for aug_layer in augmentation(augment):
+        x = aug_layer(x)
+    for stage, filters in enumerate((width, width * 2, width * 4, width * 8)):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        if stage < 3:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.4)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=f"vgg{width}")
+
+
+#: name -> (builder, default input spec)
+ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], InputSpec]] = {
+    "seed": (build_seed, InputSpec(size=48, channels=3)),
+    "vgg": (build_vgg, InputSpec(size=48, channels=1)),
+}
+
+
+def build(arch: str, num_classes: int, **options) -> tuple[keras.Model, InputSpec]:
+    """Build an architecture by name; returns the model and its input spec."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+    builder, spec = ARCHITECTURES[arch]
+    return builder(spec, num_classes, **options), spec

@@ -1,0 +1,92 @@
+"""Speed benchmark: detection, classification and end-to-end, beside the seed's approach.
+
+The seed's approach is the Haar cascade plus Keras ``model.predict`` on each face, one at a
+time, with the seed's architecture (speed does not depend on the weights, so untrained).
+Every figure is the median of repeated runs on a 640x480 frame holding one real face.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from fer_core.classifier import Classifier
+from fer_core.detect import make_detector
+from fer_core.infer import analyse_image, crop_face
+
+
+def test_frame() -> np.ndarray:
+    """A 640x480 RGB frame with one real face: scikit-image's astronaut photo, letterboxed."""
+    from skimage import data
+
+    face = cv2.resize(data.astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 40, dtype=np.uint8)
+    frame[:, 80:560] = face
+    return frame
+
+
+def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64) -> dict:
+    """Measure everything; returns a dict of figures (milliseconds unless named otherwise)."""
+
+    from fer_core.architectures import build
+    from fer_core.preprocess import preprocess_faces
+
+    frame = test_frame()
+    results: dict[str, float] = {}
+    detectors = {name: make_detector(name) for name in ("blazeface", "haar")}
+    for name, det in detectors.items():
+        results[f"detect_{name}_ms"] = median_ms(lambda d=det: d.detect(frame), repeats if name != "haar" else max(5, repeats // 3))
+    boxes = detectors["blazeface"].detect(frame)
+    if not boxes:
+        raise RuntimeError("the benchmark frame has no face for BlazeFace; cannot time the pipeline")
+    crop = crop_face(frame, boxes[0], detectors["blazeface"].crop_scale)
+    for tta in ("none", "flip", "tencrop"):
+        results[f"classify_{tta}_ms_per_face"] = median_ms(lambda t=tta: classifier.predict_proba([crop], t), repeats)
+    crops = [crop] * batch
+    batch_ms = median_ms(lambda: classifier.predict_proba(crops, "none"), max(5, repeats // 3))
+    results["batch_faces_per_s"] = batch * 1000 / batch_ms
+    results["end_to_end_ms"] = median_ms(
+        lambda: analyse_image(frame, classifier, detectors["blazeface"], tta="none"), repeats)
+    results["end_to_end_default_tta_ms"] = median_ms(
+        lambda: analyse_image(frame, classifier, detectors["blazeface"]), repeats)
+
+    seed_model, seed_spec = build("seed", len(classifier.labels), augment="none")
+    haar = detectors["haar"]
+
+    def seed_pipeline() -> None:
+        for box in haar.detect(frame):
+            x = preprocess_faces([crop_face(frame, box)], seed_spec)
+            seed_model.predict(x, verbose=0)
+
+    results["seed_end_to_end_ms"] = median_ms(seed_pipeline, max(5, repeats // 3))
+    results["speedup_vs_seed"] = results["seed_end_to_end_ms"] / results["end_to_end_ms"]
+    results["fps"] = 1000 / results["end_to_end_ms"]
+    return results
+
+
+def format_bench(results: dict, model_name: str) -> str:
+    r = results
+    return "\n".join([
+        f"fer_core bench — model {model_name}, 640x480 frame with one face, medians",
+        f"detection        BlazeFace {r['detect_blazeface_ms']:7.1f} ms/frame   Haar {r['detect_haar_ms']:7.1f} ms/frame",
+        f"classification   {r['classify_none_ms_per_face']:.2f} ms/face   flip TTA {r['classify_flip_ms_per_face']:.2f} ms/face   "
+        f"ten-crop TTA {r['classify_tencrop_ms_per_face']:.2f} ms/face   batch {r['batch_faces_per_s']:.0f} faces/s",
+        f"end-to-end       {r['end_to_end_ms']:.1f} ms/frame ({r['fps']:.0f} fps; with the model's default TTA "
+        f"{r['end_to_end_default_tta_ms']:.1f} ms)",
+        f"seed approach    {r['seed_end_to_end_ms']:.1f} ms/frame (Haar + model.predict per face, seed CNN)",
+        f"speed-up         {r['speedup_vs_seed']:.1f}x faster than the seed's approach",
+    ])

@@ -1,0 +1,174 @@
+"""Command line: ``python -m fer_core {train,evaluate,predict,bench}``."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
+
+log = logging.getLogger("fer_core")
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a model on FER2013 (resumable)")
+    p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
+    p.add_argument("--arch", default="vgg", help="architecture: vgg (default) or seed")
+    p.add_argument("--out", help="output folder (default: runs/<arch>)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--schedule", choices=["cosine", "plateau"])
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--augment", choices=["none", "standard", "strong"])
+    p.add_argument("--width", type=int, help="vgg base width")
+    p.add_argument("--early-stopping", type=int, help="patience on val accuracy, 0 = off")
+    p.add_argument("--class-weight", action="store_true", default=None, help="weight classes against the imbalance")
+    p.add_argument("--val-split", help="split for model selection (default PublicTest)")
+    p.add_argument("--limit", type=int, help="rows per split, for quick trials")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+
+
+def _run_train(args) -> int:
+    from fer_core.train import recipe, train
+
+    config = recipe(
+        args.arch, out=args.out or f"runs/{args.arch}", data=args.data, epochs=args.epochs,
+        batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, schedule=args.schedule, label_smoothing=args.label_smoothing,
+        augment=args.augment, width=args.width, early_stopping=args.early_stopping,
+        class_weight=args.class_weight, val_split=args.val_split, limit=args.limit, seed=args.seed,
+    )
+    train(config, resume=args.resume, command="python -m fer_core " + " ".join(sys.argv[1:]))
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a model on a FER2013 split")
+    p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
+    p.add_argument("--split", default="PrivateTest", help="PrivateTest (default), PublicTest, Training, RandomTest")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--tta", choices=["none", "flip", "tencrop"], help="test-time augmentation (default: the model's)")
+    p.add_argument("--json", help="write the metrics JSON here")
+    p.add_argument("--record", action="store_true",
+                   help="also store the result in the model folder (evaluation/<split>[-<tta>].json and metadata)")
+
+
+def _run_evaluate(args) -> int:
+    from fer_core.classifier import Classifier
+    from fer_core.data import load_fer2013
+    from fer_core.evaluate import evaluate, format_report, record_in_model, write_json
+
+    classifier = Classifier.load(args.model)
+    data = load_fer2013(args.data)
+    images, labels = data.split(args.split)
+    metrics, _ = evaluate(classifier, images, labels, tta=args.tta)
+    metrics["split"] = args.split
+    metrics["data"] = data.source
+    print(format_report(metrics))
+    if args.json:
+        write_json(metrics, args.json)
+    if args.record:
+        record_in_model(classifier.folder, metrics)
+    return 0
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="emotions of the faces in image files")
+    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, TIFF)")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--detector", default="blazeface", help="blazeface (default), blazeface-full or haar")
+    p.add_argument("--aligned", action="store_true", help="each image is already one face crop (FER2013-style)")
+    p.add_argument("--tta", choices=["none", "flip", "tencrop"], help="test-time augmentation (default: the model's)")
+    p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
+    p.add_argument("--annotate", metavar="DIR", help="also save each image with its faces drawn, as PNG")
+
+
+def _run_predict(args) -> int:
+    import json
+    from pathlib import Path
+
+    from fer_core.classifier import Classifier
+    from fer_core.detect import make_detector
+    from fer_core.draw import annotate
+    from fer_core.images import encode_png
+    from fer_core.infer import analyse_files
+
+    classifier = Classifier.load(args.model)
+    detector = None if args.aligned else make_detector(args.detector)
+    results, failed = [], 0
+    for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta):
+        results.append(result.to_dict())
+        if result.error:
+            failed += 1
+            print(f"error: {result.error}", file=sys.stderr)
+            continue
+        if args.annotate:
+            out = Path(args.annotate) / (Path(result.file).stem + ".annotated.png")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(encode_png(annotate(result.image, result.faces)))
+        if not args.json:
+            if not result.faces:
+                print(f"{result.file}: no face found")
+            for i, face in enumerate(result.faces, 1):
+                print(f"{result.file}: face {i} at {face.box.as_list()}: {face.label} ({face.confidence:.0%})")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="speed benchmark beside the seed's approach")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--json", help="also write the figures as JSON here")
+
+
+def _run_bench(args) -> int:
+    import json
+
+    from fer_core.bench import format_bench, run_bench
+    from fer_core.classifier import Classifier
+
+    classifier = Classifier.load(args.model)
+    results = run_bench(classifier, repeats=args.repeats)
+    print(format_bench(results, classifier.name))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return 0
+
+
+COMMANDS = {
+    "train": (_add_train, _run_train),
+    "evaluate": (_add_evaluate, _run_evaluate),
+    "predict": (_add_predict, _run_predict),
+    "bench": (_add_bench, _run_bench),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add, _ in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    try:
+        return COMMANDS[args.command][1](args)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        # DataError and ModelError are ValueErrors: one clear line, no traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

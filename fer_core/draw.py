@@ -1,0 +1,45 @@
+"""Drawing results on images with OpenCV: a box, label and confidence per face."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fer_core.infer import Face
+
+#: RGB colour per emotion, shared by the drawn boxes and the app's charts.
+EMOTION_COLORS: dict[str, tuple[int, int, int]] = {
+    "Angry": (220, 50, 47), "Disgust": (133, 153, 0), "Fear": (108, 113, 196), "Happy": (255, 196, 0),
+    "Sad": (38, 139, 210), "Surprise": (211, 54, 130), "Neutral": (147, 161, 161),
+}
+
+
+def hex_color(label: str) -> str:
+    r, g, b = EMOTION_COLORS.get(label, (200, 200, 200))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = 0.0) -> np.ndarray:
+    """A copy of ``rgb`` with each face boxed and labelled; low-confidence faces say ``?``."""
+    out = np.ascontiguousarray(rgb.copy())
+    thickness = max(2, round(max(out.shape[:2]) / 320))
+    font_scale = max(0.5, max(out.shape[:2]) / 900)
+    for face in faces:
+        b = face.box
+        color = EMOTION_COLORS.get(face.label, (255, 255, 255))
+        text = f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
+        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), color, thickness)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        top = b.y - th - base - 4 if b.y - th - base - 4 >= 0 else b.y + b.h
+        cv2.rectangle(out, (b.x, top), (b.x + tw + 6, top + th + base + 4), color, cv2.FILLED)
+        cv2.putText(out, text, (b.x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
+                    max(1, thickness - 1), cv2.LINE_AA)
+    return out
+
+
+def draw_message(rgb: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``rgb`` with a message in the top-left corner (e.g. "No face", FPS)."""
+    out = np.ascontiguousarray(rgb.copy())
+    scale = max(0.6, max(out.shape[:2]) / 900)
+    cv2.putText(out, text, (10, round(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(out, text, (10, round(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+    return out

@@ -1,0 +1,104 @@
+"""Evaluation with scikit-learn: accuracy, macro-F1, per-class report, confusion matrix.
+
+The JSON written here is what the app's metrics page reads.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from fer_core.classifier import Classifier
+
+
+def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, labels: tuple[str, ...]) -> dict:
+    """Metrics of predicted probabilities against true codes (pure: no model involved)."""
+    y_pred = np.argmax(probabilities, axis=1)
+    codes = np.arange(len(labels))
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=codes, zero_division=0)
+    confidence = probabilities.max(axis=1)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=codes, average="macro", zero_division=0)),
+        "n": int(len(y_true)),
+        "labels": list(labels),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(labels, precision, recall, f1, support)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=codes).tolist(),
+        "calibration": reliability_bins(confidence, y_pred == y_true),
+    }
+
+
+def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict:
+    """Reliability-diagram data: per confidence bin, mean confidence, accuracy and count; plus ECE."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        mask = which == b
+        count = int(mask.sum())
+        conf = float(confidence[mask].mean()) if count else None
+        acc = float(correct[mask].mean()) if count else None
+        if count:
+            ece += count / len(confidence) * abs(acc - conf)
+        rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "confidence": conf, "accuracy": acc, "count": count})
+    return {"bins": rows, "ece": float(ece)}
+
+
+def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, tta: str | None = None) -> tuple[dict, np.ndarray]:
+    """Score a classifier on FER2013-style 48x48 grey images: (metrics, probabilities)."""
+    started = time.perf_counter()
+    probabilities = classifier.predict_proba(images, tta)
+    seconds = time.perf_counter() - started
+    metrics = classification_metrics(labels, probabilities, classifier.labels)
+    metrics.update(model=classifier.name, tta=tta or classifier.tta, seconds=round(seconds, 2))
+    return metrics, probabilities
+
+
+def format_report(metrics: dict) -> str:
+    """A human-readable report: headline numbers, the per-class table and the confusion matrix."""
+    labels = metrics["labels"]
+    lines = [
+        f"model {metrics.get('model', '?')}  split {metrics.get('split', '?')}  n={metrics['n']}  tta={metrics.get('tta', 'none')}",
+        f"accuracy  {metrics['accuracy']:.4f}",
+        f"macro-F1  {metrics['macro_f1']:.4f}",
+        "",
+        f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+    ]
+    for name in labels:
+        row = metrics["per_class"][name]
+        lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10d}")
+    lines += ["", "confusion matrix (rows: true, columns: predicted)", " " * 10 + "".join(f"{n[:7]:>8}" for n in labels)]
+    for name, row in zip(labels, metrics["confusion_matrix"]):
+        lines.append(f"{name:<10}" + "".join(f"{v:>8d}" for v in row))
+    return "\n".join(lines)
+
+
+def write_json(metrics: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def record_in_model(folder: str | os.PathLike, metrics: dict) -> Path:
+    """Keep an evaluation with its model: ``evaluation/<split>[-<tta>].json`` and a summary in the metadata."""
+    from fer_core.model import read_metadata, write_metadata
+
+    folder = Path(folder)
+    tta = metrics.get("tta", "none")
+    key = metrics["split"] if tta == "none" else f"{metrics['split']}-{tta}"
+    path = folder / "evaluation" / f"{key}.json"
+    write_json(metrics, path)
+    metadata = read_metadata(folder)
+    metadata.setdefault("metrics", {})[key] = {
+        "accuracy": round(metrics["accuracy"], 4), "macro_f1": round(metrics["macro_f1"], 4),
+        "n": metrics["n"], "tta": tta,
+    }
+    write_metadata(folder, metadata)
+    return path

@@ -1,0 +1,85 @@
+"""Reading user images safely: any common format -> RGB uint8, or one clear error.
+
+Handles JPEG, PNG, WebP, BMP, TIFF; grey, RGB, RGBA, palette and 16-bit images; EXIF
+orientation; and refuses corrupt, truncated, empty and decompression-bomb files.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Larger images are refused (a decompression bomb is a tiny file that unpacks to gigabytes).
+MAX_PIXELS = 64_000_000
+MAX_BYTES = 100 * 1024 * 1024
+
+
+class ImageError(ValueError):
+    """A file that cannot be read as an image; the message names it and says why."""
+
+
+def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
+    """Decode an image file (a path or its bytes) into an ``(H, W, 3)`` RGB uint8 array.
+
+    Raises:
+        ImageError: empty, corrupt, truncated, unsupported or too large.
+    """
+    label = name or (str(source) if not isinstance(source, bytes) else "upload")
+    if isinstance(source, bytes):
+        data = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{label}: no such file")
+        if path.stat().st_size > MAX_BYTES:
+            raise ImageError(f"{label}: file is larger than {MAX_BYTES // 2**20} MB")
+        data = path.read_bytes()
+    if not data:
+        raise ImageError(f"{label}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise ImageError(
+                        f"{label}: {image.width}x{image.height} pixels is too large "
+                        f"(limit {MAX_PIXELS // 1_000_000} megapixels)"
+                    )
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb(image)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{label}: refused as a possible decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{label}: not an image file, or a format that is not supported") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"{label}: corrupt or truncated image ({exc})") from exc
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit and float grey: stretch to the 8-bit range rather than clip.
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = np.zeros_like(values) if high == low else (values - low) * (255.0 / (high - low))
+        grey = scaled.round().astype(np.uint8)
+        return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Composite on white: transparent areas of a cut-out portrait should not read as black.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """PNG bytes of an RGB image, for downloads."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,104 @@
+"""Inference on images and frames: detect faces, classify them in one batch, return ``Face``s."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fer_core.classifier import Classifier
+from fer_core.detect import Box, FaceDetector
+from fer_core.images import ImageError, read_image
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face: where it is, the top label and every class's probability."""
+
+    box: Box
+    label: str
+    probabilities: dict[str, float]
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.label]
+
+    def to_dict(self) -> dict:
+        return {"box": self.box.as_list(), "label": self.label, "confidence": round(self.confidence, 4),
+                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What happened to one input file: its faces, or the error that stopped it."""
+
+    file: str
+    faces: list[Face] = field(default_factory=list)
+    error: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        if self.error:
+            return {"file": self.file, "error": self.error}
+        return {"file": self.file, "faces": [f.to_dict() for f in self.faces]}
+
+
+def crop_face(rgb: np.ndarray, box: Box, scale: float = 1.0) -> np.ndarray:
+    """A square crop centred on ``box``, ``scale`` times its larger side; edges padded by replication."""
+    import cv2
+
+    side = max(1, round(max(box.w, box.h) * scale))
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    pad = max(0, -x0, -y0, x0 + side - rgb.shape[1], y0 + side - rgb.shape[0])
+    if pad:
+        rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x0, y0 = x0 + pad, y0 + pad
+    return rgb[y0 : y0 + side, x0 : x0 + side]
+
+
+def faces_from_probabilities(boxes: list[Box], probabilities: np.ndarray, labels: tuple[str, ...]) -> list[Face]:
+    """Pair boxes with probability rows; the label is the most likely class."""
+    return [
+        Face(box, labels[int(np.argmax(p))], {name: float(v) for name, v in zip(labels, p)})
+        for box, p in zip(boxes, probabilities)
+    ]
+
+
+def detect_and_crop(rgb: np.ndarray, detector: FaceDetector) -> tuple[list[Box], list[np.ndarray]]:
+    """Faces in an image and their crops, largest face first."""
+    boxes = sorted(detector.detect(rgb), key=lambda b: b.w * b.h, reverse=True)
+    return boxes, [crop_face(rgb, b, detector.crop_scale) for b in boxes]
+
+
+def analyse_image(
+    rgb: np.ndarray, classifier: Classifier, detector: FaceDetector | None = None,
+    *, aligned: bool = False, tta: str | None = None,
+) -> list[Face]:
+    """Every face in an RGB image with its label and probabilities.
+
+    ``aligned=True`` treats the whole image as one face crop (FER2013-style input), and
+    then no detector is needed.
+    """
+    if aligned:
+        boxes, crops = [Box(0, 0, rgb.shape[1], rgb.shape[0])], [rgb]
+    else:
+        if detector is None:
+            raise ValueError("a face detector is needed unless aligned=True")
+        boxes, crops = detect_and_crop(rgb, detector)
+    return faces_from_probabilities(boxes, classifier.predict_proba(crops, tta), classifier.labels)
+
+
+def analyse_files(
+    files: Iterable[str | os.PathLike], classifier: Classifier, detector: FaceDetector | None,
+    *, aligned: bool = False, tta: str | None = None,
+) -> Iterator[ImageResult]:
+    """Analyse image files one by one; a bad file yields an error result and the rest go on."""
+    for path in files:
+        try:
+            rgb = read_image(path)
+        except ImageError as exc:
+            yield ImageResult(str(path), error=str(exc))
+            continue
+        yield ImageResult(str(path), analyse_image(rgb, classifier, detector, aligned=aligned, tta=tta), image=rgb)

@@ -1,0 +1,82 @@
+"""The one preprocessing function: face crop -> 48x48 grey -> float /255 (-> RGB if asked).
+
+Training, evaluation and every inference path call :func:`preprocess_faces`, driven by
+the :class:`InputSpec` stored with the model, so they cannot drift apart.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model expects: square size, channels (1 grey, 3 grey replicated), scale divisor."""
+
+    size: int = 48
+    channels: int = 1
+    scale: float = 255.0
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.size < 8:
+            raise ValueError(f"size must be at least 8, got {self.size}")
+        if self.scale <= 0:
+            raise ValueError(f"scale must be positive, got {self.scale}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.size, self.size, self.channels)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> InputSpec:
+        return cls(size=int(data["size"]), channels=int(data["channels"]), scale=float(data["scale"]))
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """An RGB, RGBA or grey uint8 image as 2-D grey uint8 (RGB order, as everywhere in fer_core)."""
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2GRAY)
+    raise ValueError(f"expected a grey, RGB or RGBA image, got shape {image.shape}")
+
+
+def preprocess_faces(faces: np.ndarray | Sequence[np.ndarray], spec: InputSpec) -> np.ndarray:
+    """Model input for face crops of any size: ``(N, size, size, channels)`` float32 in [0, 1].
+
+    ``faces`` is a sequence of uint8 crops (grey, RGB or RGBA) or an ``(N, H, W)`` grey batch,
+    such as FER2013 images.
+    """
+    if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (spec.size, spec.size):
+        grey = faces  # already a grey batch at model size: the training/evaluation fast path
+    else:
+        grey = np.stack([_resize(to_grey(np.asarray(f)), spec.size) for f in faces]) if len(faces) else (
+            np.zeros((0, spec.size, spec.size), dtype=np.uint8)
+        )
+    if grey.dtype != np.uint8:
+        raise ValueError(f"face crops must be uint8, got {grey.dtype}")
+    batch = grey.astype(np.float32)[..., np.newaxis] / np.float32(spec.scale)
+    if spec.channels == 3:
+        batch = np.repeat(batch, 3, axis=-1)
+    return batch
+
+
+def _resize(grey: np.ndarray, size: int) -> np.ndarray:
+    if grey.shape == (size, size):
+        return grey
+    if grey.size == 0:
+        raise ValueError("empty face crop")
+    shrinking = grey.shape[0] > size or grey.shape[1] > size
+    return cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
