@@ -1,0 +1,54 @@
+"""Live analysis of a frame stream (the webcam): detect, classify, smooth, draw, count FPS.
+
+``LiveAnalyzer.process`` is the whole per-frame job, so the app's WebRTC callback is one
+line. It runs in a worker thread: it touches no Streamlit state, and it is thread-safe.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_core.classifier import Classifier
+from fer_core.detect import FaceDetector
+from fer_core.draw import annotate, draw_message
+from fer_core.infer import Face, detect_and_crop, faces_from_probabilities
+from fer_core.smoothing import ProbabilitySmoother
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What one processed frame showed: its time, the (smoothed) faces and the current FPS."""
+
+    timestamp: float
+    faces: list[Face]
+    fps: float
+
+
+class LiveAnalyzer:
+    """Per-stream state for live video: the label smoother and an FPS meter."""
+
+    def __init__(self, classifier: Classifier, detector: FaceDetector, *, min_confidence: float = 0.0,
+                 smoothing: float = 0.35, tta: str = "none") -> None:
+        self.classifier, self.detector = classifier, detector
+        self.min_confidence, self.tta = min_confidence, tta
+        self.smoother = ProbabilitySmoother(alpha=smoothing)
+        self._times: deque[float] = deque(maxlen=30)
+        self._lock = threading.Lock()
+
+    def process(self, rgb: np.ndarray) -> tuple[np.ndarray, FrameResult]:
+        """Annotated copy of the frame and what was found in it."""
+        boxes, crops = detect_and_crop(rgb, self.detector)
+        probabilities = self.classifier.predict_proba(crops, self.tta)
+        faces = faces_from_probabilities(boxes, self.smoother.update(boxes, probabilities), self.classifier.labels)
+        now = time.monotonic()
+        with self._lock:
+            self._times.append(now)
+            span = self._times[-1] - self._times[0]
+            fps = (len(self._times) - 1) / span if span > 0 else 0.0
+        out = annotate(rgb, faces, self.min_confidence)
+        out = draw_message(out, f"{fps:4.1f} fps" + ("" if faces else "  No face"))
+        return out, FrameResult(time.time(), faces, fps)
