@@ -17,6 +17,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from fer_core.quiet import silenced_stderr
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_DETECTOR = "blazeface"
 
@@ -75,8 +77,9 @@ class BlazeFaceDetector:
         filename, self.input_size, strides, per_layer = self._VARIANTS[variant]
         self.name = "blazeface" if variant == "short" else "blazeface-full"
         self.min_score, self.iou_threshold = min_score, iou_threshold
-        self._interpreter = Interpreter(model_path=str(ASSETS / filename), num_threads=2)
-        self._interpreter.allocate_tensors()
+        with silenced_stderr():  # LiteRT announces its XNNPACK delegate on stderr
+            self._interpreter = Interpreter(model_path=str(ASSETS / filename), num_threads=2)
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = sorted(self._interpreter.get_output_details(), key=lambda d: d["shape"][-1])
         self._scores, self._boxes = outputs[0]["index"], outputs[1]["index"]

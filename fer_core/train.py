@@ -188,8 +188,13 @@ def export_inference_model(trained, config: TrainConfig):
     return clean
 
 
-def train(config: TrainConfig, *, resume: bool = False, data: FerData | None = None, command: str | None = None) -> Path:
+def train(
+    config: TrainConfig, *, resume: bool = False, data: FerData | None = None, command: str | None = None,
+    callbacks: list | None = None,
+) -> Path:
     """Train (or resume) a model and export it to ``config.out``; returns that folder.
+
+    ``callbacks`` are extra Keras callbacks, run after the checkpointing ones.
 
     Raises:
         FileExistsError: ``out`` already holds a checkpoint and ``resume`` is False.
@@ -251,7 +256,7 @@ def train(config: TrainConfig, *, resume: bool = False, data: FerData | None = N
         model.fit(
             x_train, y_train_1h, validation_data=(x_val, y_val_1h), epochs=config.epochs,
             initial_epoch=state["epochs_done"], batch_size=config.batch_size, class_weight=class_weight,
-            callbacks=_make_callbacks(out, state, config, started), verbose=1 if sys.stdout.isatty() else 2,
+            callbacks=_make_callbacks(out, state, config, started) + list(callbacks or []), verbose=1 if sys.stdout.isatty() else 2,
         )
     state = _read_state(out)
     best = keras.models.load_model(out / BEST, safe_mode=True) if (out / BEST).is_file() else model

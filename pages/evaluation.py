@@ -1,0 +1,121 @@
+"""Model evaluation: test scores, per-class results, confusion matrix, calibration, training curves,
+a comparison of every bundled model and a gallery of misclassified faces."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+from sklearn.metrics import confusion_matrix
+
+from fer_core import plots
+from fer_core.data import DATA_ENV, DataError
+from fer_core.model import TTA_MODES, ModelError
+from ui import resources, sidebar
+
+GALLERY_SPLIT = "PrivateTest"
+GALLERY_MAX = 24
+
+settings = sidebar.current()
+st.title("Model evaluation")
+if settings.model_dir is None:
+    sidebar.require_classifier(settings)  # says there is no model and how to get one
+    st.stop()
+try:
+    card = resources.model_card(settings.model_dir)
+except ModelError as exc:
+    st.error(str(exc))
+    st.stop()
+folder = card.folder
+st.caption(f"Model **{card.name}** ({card.architecture}, {card.params or 0:,} parameters) in {folder}.")
+
+
+def command(split):
+    return f"python -m fer_core evaluate --split {split} --record --model {folder}"
+
+
+st.header("Test scores")
+evals = resources.evaluations(folder)
+splits_found = {key.split("-")[0] for key in evals}
+cols = st.columns(3)
+for col, split in zip(cols, resources.EVAL_SPLITS):
+    keys = [k for k in evals if k.split("-")[0] == split]
+    if keys:
+        best = sorted(keys, key=lambda k: k != f"{split}-{card.tta}" and k != split)[0]
+        col.metric(f"{split} accuracy ({evals[best].get('tta', 'none')} TTA)", f"{evals[best]['accuracy']:.1%}",
+                   help=f"n = {evals[best].get('n', '?')}")
+        col.metric(f"{split} macro-F1", f"{evals[best]['macro_f1']:.3f}")
+    elif split != "RandomTest":
+        col.info(f"No {split} evaluation yet. Produce it with:\n\n`{command(split)}`")
+if not evals:
+    st.warning(f"{folder} has no evaluation/*.json. Run `{command('PrivateTest')}` (and the same with "
+               "`--split PublicTest`) to evaluate it and store the results with the model.")
+else:
+    st.dataframe(pd.DataFrame([{"evaluation": k, "split": v.get("split", k.split("-")[0]), "TTA": v.get("tta", "none"),
+                                "images": v.get("n"), "accuracy": v["accuracy"], "macro-F1": v.get("macro_f1")}
+                               for k, v in evals.items()]), hide_index=True)
+    chosen = st.selectbox("Details of", list(evals), key="eval_choice")
+    result = evals[chosen]
+    labels = result.get("labels", list(card.metadata["labels"]))
+    st.subheader("Per class")
+    st.dataframe(pd.DataFrame(result["per_class"]).T.loc[labels].rename_axis("emotion").round(3), width="content")
+    st.subheader("Confusion matrix")
+    normalise = st.toggle("Row-normalised (share of each true class)", key="cm_normalise")
+    st.plotly_chart(plots.confusion_matrix(result["confusion_matrix"], labels, normalise=normalise), key="cm")
+    if result.get("calibration"):
+        st.subheader("Calibration")
+        st.plotly_chart(plots.reliability_diagram(result["calibration"]), key="reliability")
+        st.caption("Bars: accuracy of the predictions in each confidence bin. A calibrated model follows the "
+                   "diagonal; ECE is the count-weighted mean gap.")
+
+st.header("Training")
+history = card.metadata.get("history") or []
+training = card.metadata.get("training", {})
+if history:
+    st.plotly_chart(plots.training_curves(history), key="curves")
+else:
+    st.caption("This model's metadata has no training history.")
+if training:
+    st.caption(f"{training.get('epochs_run', '?')} epochs (best {training.get('best_epoch', '?')}) in "
+               f"{training.get('wall_time_s', 0) / 60:.1f} min on {training.get('hardware', '?')}; "
+               f"{training.get('framework', '')}. Command: `{training.get('command', '?')}`")
+
+st.header("All bundled models")
+folders = resources.model_folders()
+timings = st.session_state.setdefault("model_timings", {})
+if st.button("Measure speed (ms per face)", help="Times a batch of 32 faces on each model, once"):
+    for path in folders:
+        try:
+            timings[str(path)] = round(resources.ms_per_face(str(path), resources.model_version(path)), 2)
+        except (ModelError, ValueError, OSError) as exc:
+            st.error(f"{path.name}: {exc}")
+st.dataframe(resources.comparison(folders, timings), hide_index=True)
+
+st.header("Misclassified examples")
+try:
+    data = resources.load_path(resources.default_data_path())
+except FileNotFoundError:
+    st.info(f"The gallery needs FER2013: put it at `{resources.default_data_path()}` or set `{DATA_ENV}`.")
+    st.stop()
+except (DataError, ValueError, OSError) as exc:
+    st.error(str(exc))
+    st.stop()
+model = sidebar.require_classifier(settings)
+if model is None:
+    st.stop()
+tta = st.selectbox("Test-time augmentation for the gallery", TTA_MODES, key="gallery_tta",
+                   help="none is fastest; the first run classifies the whole split (a few seconds)")
+images, y_true = data.split(GALLERY_SPLIT)
+probs = resources.split_predictions(str(folder), resources.model_version(folder), resources.data_key(data),
+                                    GALLERY_SPLIT, tta, data)
+y_pred = probs.argmax(axis=1)
+labels = list(model.labels)
+true_default, pred_default = resources.top_confusion(confusion_matrix(y_true, y_pred, labels=range(len(labels))))
+left, right = st.columns(2)
+true_label = left.selectbox("True emotion", labels, index=true_default, key="gallery_true")
+pred_label = right.selectbox("Predicted emotion", labels, index=pred_default, key="gallery_pred")
+picked = np.flatnonzero((y_true == labels.index(true_label)) & (y_pred == labels.index(pred_label)))
+st.caption(f"{len(picked)} {GALLERY_SPLIT} image(s) of {true_label} predicted as {pred_label} "
+           f"(accuracy here {np.mean(y_true == y_pred):.1%} with TTA “{tta}”).")
+if len(picked):
+    shown = picked[np.argsort(-probs[picked].max(axis=1))][:GALLERY_MAX]  # most confident mistakes first
+    st.image([images[i] for i in shown], caption=[f"#{i} {probs[i].max():.0%}" for i in shown], width=96)
+elif true_label == pred_label:
+    st.caption("Pick two different emotions to see mistakes.")

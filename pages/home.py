@@ -1,0 +1,49 @@
+"""Home: what the studio does, which model is loaded, and links to every page."""
+import streamlit as st
+
+from fer_core.model import MODELS_DIR, ModelError
+from ui import navigation, resources, sidebar
+
+settings = sidebar.current()
+
+st.title("FER Studio")
+st.markdown(
+    "Facial-emotion recognition on **FER2013**'s seven emotions (Angry, Disgust, Fear, Happy, Sad, "
+    "Surprise, Neutral). Faces are found with a face detector, cropped, reduced to 48×48 grey and "
+    "classified by a compact CNN trained on FER2013. Explore the data, analyse photos, videos or your "
+    "webcam live, and see how well the model does and where it fails."
+)
+
+st.header("Loaded model")
+if settings.model_dir is None:
+    st.warning(f"No model found in {MODELS_DIR}. Train one with `python -m fer_core train` and copy its "
+               "folder there, or set FER_MODELS_DIR to a folder of models.")
+else:
+    try:
+        card = resources.model_card(settings.model_dir)
+    except ModelError as exc:
+        st.error(str(exc))
+    else:
+        accuracy, key = card.accuracy("PrivateTest")
+        cols = st.columns(4)
+        cols[0].metric("Model", card.name)
+        cols[1].metric(f"Accuracy ({key or 'PrivateTest'})", f"{accuracy:.1%}" if accuracy is not None else "not evaluated")
+        cols[2].metric("Parameters", f"{card.params / 1e6:.2f} M" if card.params else "?")
+        cols[3].metric("Size on disk", f"{card.size_bytes / 2**20:.1f} MB")
+        training = card.metadata.get("training", {})
+        st.caption(
+            f"Architecture {card.architecture}; default test-time augmentation “{card.tta}”; "
+            f"{training.get('epochs_run', '?')} epochs ({training.get('framework', 'framework unknown')}); "
+            f"folder {card.folder}."
+        )
+        if accuracy is None:
+            st.info("This model has no test-set score yet: run "
+                    f"`python -m fer_core evaluate --split PrivateTest --record --model {card.folder}`.")
+
+st.header("Pages")
+for spec in navigation.PAGES[1:]:
+    with st.container(border=True):
+        st.page_link(navigation.make_page(spec), label=spec.title, icon=spec.icon)
+        st.caption(spec.blurb)
+
+st.caption("Settings in the sidebar (model, face detector, minimum confidence) apply to every page.")

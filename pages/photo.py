@@ -1,0 +1,41 @@
+"""Photo analysis: every face in uploaded photos or a camera snapshot, labelled and explained."""
+import streamlit as st
+
+from ui import photo, sidebar
+
+settings = sidebar.current()
+st.title("Photo analysis")
+st.markdown("Upload photos (JPEG, PNG, WebP, BMP or TIFF) or take a snapshot: every face found is boxed "
+            "and labelled, with the probability of each emotion and a Grad-CAM map of where the model looked.")
+
+model = sidebar.require_classifier(settings)
+detector = sidebar.require_detector(settings)
+if model is None or detector is None:
+    st.stop()
+st.caption(f"Model {model.name} (test-time augmentation “{model.tta}”), detector {settings.detector}, "
+           f"minimum confidence {settings.min_confidence:.0%}.")
+
+uploads = st.file_uploader("Photos", type=photo.IMAGE_TYPES, accept_multiple_files=True, key="photo_uploads")
+with st.expander("Take a snapshot with your camera"):
+    snapshot = st.camera_input("Snapshot", key="photo_camera")
+
+files = [(f.name, f.getvalue()) for f in uploads or []]
+if snapshot is not None:
+    files.append(("snapshot.jpg", snapshot.getvalue()))
+if not files:
+    st.info("Upload one or more photos, or take a snapshot, to analyse them.")
+    st.stop()
+
+results = []
+for number, (name, data) in enumerate(files):
+    with st.container(border=True):
+        result = photo.render(name, data, settings, key=f"photo-{number}")
+    if result is not None:
+        results.append(result)
+
+if len(results) > 1:
+    table = photo.results_table(results)
+    st.header("All faces")
+    st.dataframe(table, hide_index=True)
+    st.download_button("All results CSV", photo.to_csv(table), "emotions.csv", "text/csv",
+                       on_click="ignore", icon=":material/download:")

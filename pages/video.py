@@ -1,0 +1,56 @@
+"""Video analysis: an annotated copy of a video, its per-frame emotions and a timeline."""
+import streamlit as st
+
+from fer_core import plots
+from fer_core.video import VideoError
+from ui import sidebar, video
+
+settings = sidebar.current()
+st.title("Video analysis")
+st.markdown("Upload a video (MP4, WebM, AVI or MOV): the faces of every N-th frame are analysed, and you "
+            "get an annotated MP4, a per-frame CSV and an emotion timeline. Nothing is kept on the server.")
+
+model = sidebar.require_classifier(settings)
+detector = sidebar.require_detector(settings)
+if model is None or detector is None:
+    st.stop()
+
+upload = st.file_uploader("Video", type=video.VIDEO_TYPES, key="video_upload")
+every = st.slider("Analyse every N-th frame", 1, 30, 5, key="video_every",
+                  help="1 analyses every frame (slowest); frames in between keep the last boxes")
+if upload is None:
+    st.info("Upload a video to analyse it.")
+    st.stop()
+
+job = (upload.file_id, every, settings.key)
+outcome = st.session_state.get("video_outcome")
+if outcome is None or outcome.job != job:
+    if not st.button("Analyse video", type="primary", icon=":material/play_arrow:"):
+        st.stop()
+    bar = st.progress(0.0, text="Decoding…")
+    try:
+        outcome = video.analyse(upload.name, upload.getvalue(), model, detector, every=every,
+                                min_confidence=settings.min_confidence, job=job, progress=video.progress_updater(bar))
+    except (VideoError, ValueError, OSError) as exc:
+        bar.empty()
+        st.error(str(exc))
+        st.stop()
+    bar.progress(1.0, text="Done")
+    st.session_state["video_outcome"] = outcome
+
+r = outcome.result
+st.success(f"{upload.name}: {r.frames_total} frames at {r.fps:.1f} fps, {r.frames_analysed} analysed "
+           f"({outcome.frames_with_face} with a face) in {outcome.seconds:.1f} s.")
+st.video(outcome.video, format="video/mp4")
+cols = st.columns(2)
+cols[0].download_button("Annotated video (MP4)", outcome.video, outcome.stem + ".annotated.mp4", "video/mp4",
+                        on_click="ignore", icon=":material/download:")
+cols[1].download_button("Per-frame results (CSV)", outcome.csv(), outcome.stem + ".emotions.csv", "text/csv",
+                        on_click="ignore", icon=":material/download:")
+if outcome.frames_with_face:
+    st.plotly_chart(plots.emotion_timeline(outcome.timeline(), model.labels, title="Emotions over time (largest face)"),
+                    key="video-timeline")
+    st.plotly_chart(plots.emotion_share(outcome.shares(), title="Share of analysed frames per top emotion"),
+                    key="video-share")
+else:
+    st.info("No face was found in the analysed frames.")

@@ -1,0 +1,111 @@
+"""Live webcam: emotions of the faces in your camera stream, a live timeline and a session summary."""
+import os
+import time
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from fer_core import plots
+from fer_core.live import LiveAnalyzer
+from ui import live, sidebar, timeline
+
+HISTORY_KEY = "webcam_history"
+SESSION_KEY = "webcam_session"
+REDRAW_S = 1.0  # charts redraw at most once a second; the label text more often
+LABEL_S = 0.2
+WINDOW_S = 60.0  # the live timeline shows the last minute
+
+settings = sidebar.current()
+st.title("Live webcam")
+st.markdown("Press **Start** and allow camera access: each frame is analysed on the server and sent back "
+            "with the faces boxed and labelled. Below: the current emotion, a live timeline and a summary "
+            "of the session, downloadable as CSV after you stop.")
+
+model = sidebar.require_classifier(settings)
+detector = sidebar.require_detector(settings)
+if model is None or detector is None:
+    st.stop()
+st.caption(f"For speed the live path uses model {model.name} without test-time augmentation (TTA “none”; "
+           f"photos use “{model.tta}”), and labels are smoothed over frames. Frames are processed in memory "
+           "and never written to disk.")
+
+
+def secret_ice_servers():
+    try:
+        return st.secrets.get(live.ICE_ENV)
+    except Exception:  # no secrets file: Streamlit raises its own error types
+        return None
+
+
+try:
+    rtc = live.rtc_configuration(secret_ice_servers(), os.environ.get(live.ICE_ENV))
+except ValueError as exc:
+    st.error(f"{exc}. Using no ICE servers (works on this machine and local networks only).")
+    rtc = dict(live.LOCAL_RTC)
+
+# One analyser per browser session (its smoother is per stream); model and detector are shared.
+session = st.session_state.get(SESSION_KEY)
+if session is None or session.settings_key != settings.key:
+    analyzer = LiveAnalyzer(model, detector, min_confidence=settings.min_confidence, tta="none")
+    session = live.LiveSession(analyzer, settings.key)
+    st.session_state[SESSION_KEY] = session
+
+# session.callback runs in streamlit-webrtc's worker thread (no st.* in there).
+ctx = webrtc_streamer(key="webcam", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
+                      media_stream_constraints={"video": True, "audio": False},
+                      video_frame_callback=session.callback)
+
+history = st.session_state.setdefault(HISTORY_KEY, [])
+current, chart, summary = st.empty(), st.empty(), st.empty()
+
+
+def draw(rows, key, window=None):
+    frame = timeline.timeline(rows, model.labels)
+    shown = frame[frame["time_s"] >= frame["time_s"].max() - window] if window and len(frame) else frame
+    chart.plotly_chart(plots.emotion_timeline(shown, model.labels, title="Emotion probabilities (main face)"),
+                       key=f"{key}-timeline")
+    share = timeline.shares(frame, model.labels)
+    summary.plotly_chart(plots.emotion_share(share, title="Share of the session per top emotion"), key=f"{key}-share")
+    return frame, share
+
+
+def label_text(row):
+    confidence = f" ({row['confidence']:.0%})" if row["confidence"] is not None else ""
+    return f"### Current emotion: {row['label']}{confidence}"
+
+
+if ctx.state.playing:
+    if not st.session_state.get("webcam_playing"):  # a new stream: a new history
+        session.reset()
+        history.clear()
+        st.session_state["webcam_started"] = live.now()
+    st.session_state["webcam_playing"] = True
+    started, last_label, last_draw, redraws = st.session_state["webcam_started"], 0.0, 0.0, 0
+    current.caption("Waiting for the first frame…")
+    while ctx.state.playing:  # ends when a rerun (e.g. Stop) interrupts the script
+        batch = session.drain(timeout=1.0)
+        if not batch:
+            continue
+        live.append_history(history, batch, started, model.labels)
+        if time.monotonic() - last_label >= LABEL_S:
+            current.markdown(label_text(history[-1]))
+            last_label = time.monotonic()
+        if time.monotonic() - last_draw >= REDRAW_S:
+            redraws += 1
+            draw(history, f"live-{redraws}", WINDOW_S)
+            last_draw = time.monotonic()
+else:
+    st.session_state["webcam_playing"] = False
+
+if not history:
+    current.info("No session yet: press Start above.")
+    st.stop()
+if not ctx.state.playing:
+    current.markdown(label_text(history[-1]).replace("Current emotion", "Last emotion"))
+frame, share = draw(history, "final")
+st.caption(f"{len(history)} frames over {frame['time_s'].max():.1f} s.")
+cols = st.columns(2)
+cols[0].download_button("Timeline (CSV)", live.history_csv(history), "webcam-timeline.csv", "text/csv",
+                        on_click="ignore", icon=":material/download:")
+cols[1].download_button("Session summary (CSV)", timeline.shares_table(share).to_csv(index=False).encode(),
+                        "webcam-summary.csv", "text/csv", on_click="ignore", icon=":material/download:")

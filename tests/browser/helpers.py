@@ -1,0 +1,158 @@
+"""Constants and helpers of the real-browser suite (the fixtures are in conftest.py)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+APP_DIR = Path(os.environ.get("FER_APP_DIR") or REPO)
+APP_FILE = "streamlit_app.py"
+CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("FER_ARTIFACTS") or REPO / "artifacts")
+SCREENSHOTS = ARTIFACTS / "screenshots"
+#: Seconds to wait for a page to be ready (script run finished, model load included).
+PAGE_TIMEOUT = float(os.environ.get("FER_BROWSER_TIMEOUT", "90"))
+
+#: Every emotion the app can show.
+LABELS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+#: With the repo's own model (no FER_MODELS_DIR), the astronaut must be read as this.
+EXPECTED_ASTRONAUT = "Happy"
+
+#: The app's pages: (title, url path) -- the fixed contract with the app.
+PAGES = (
+    ("Home", ""),
+    ("Dataset explorer", "dataset"),
+    ("Photo analysis", "photo"),
+    ("Live webcam", "webcam"),
+    ("Video analysis", "video"),
+    ("Model evaluation", "evaluation"),
+)
+
+#: What Streamlit 1.67 renders for st.error (stAlertContentError) and for st.exception or an
+#: uncaught exception (stException, which also holds a stAlertContentError).
+ERROR_SELECTOR = '[data-testid="stAlertContentError"], [data-testid="stException"]'
+
+#: The streamlit-webrtc component's iframe.
+WEBRTC_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
+
+CHROMIUM_FLAGS = [
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str):
+    """In CI a missing prerequisite is a failure; elsewhere a skip with the reason."""
+    if in_ci():
+        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def strict_labels() -> bool:
+    """True when the repo's own model is used (no FER_MODELS_DIR): the astronaut must be Happy."""
+    return not os.environ.get("FER_MODELS_DIR")
+
+
+def expected_labels() -> tuple[str, ...]:
+    return (EXPECTED_ASTRONAUT,) if strict_labels() else LABELS
+
+
+def label_pattern() -> re.Pattern:
+    """Any emotion label as a word, or only the expected one with the repo's own model."""
+    return re.compile(r"\b(" + "|".join(expected_labels()) + r")\b")
+
+
+# --------------------------------------------------------------------------- test media
+
+
+def astronaut_rgb() -> np.ndarray:
+    """scikit-image's astronaut: a real, smiling face (512x512 RGB uint8)."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+def camera_frame(width: int = 640, height: int = 480) -> np.ndarray:
+    """The astronaut scaled to the frame height and centred on a grey 640x480 canvas."""
+    import cv2
+
+    photo = cv2.resize(astronaut_rgb(), (height, height), interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 128, dtype=np.uint8)
+    left = (width - height) // 2
+    canvas[:, left:left + height] = photo
+    return canvas
+
+
+def write_y4m(path: Path, frame_rgb: np.ndarray, fps: int = 15, seconds: float = 3.0) -> Path:
+    """A YUV4MPEG2 (I420) clip of one still frame, which Chromium loops as its fake camera."""
+    import cv2
+
+    height, width = frame_rgb.shape[:2]
+    yuv = cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2YUV_I420).tobytes()
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(int(round(fps * seconds))):
+            out.write(b"FRAME\n")
+            out.write(yuv)
+    return path
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def wait_until_idle(page, timeout: float = PAGE_TIMEOUT) -> None:
+    """Waits until the app is connected and its script run has finished.
+
+    Streamlit 1.67 marks the app root ``[data-testid="stApp"]`` with ``data-test-script-state``
+    (initial before the first run, then running / rerunRequested / stopRequested / notRunning /
+    compilationError) and ``data-test-connection-state`` (CONNECTED once up). A run counts as
+    finished once it is "notRunning" with no spinner and stays so for 0.75 s (a rerun can follow).
+    """
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            const done = !!app
+                && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+                && ['notRunning', 'compilationError'].includes(app.getAttribute('data-test-script-state'))
+                && !document.querySelector('[data-testid="stSpinner"]');
+            if (!done) { window.__ferIdleSince = null; return false; }
+            window.__ferIdleSince = window.__ferIdleSince || Date.now();
+            return Date.now() - window.__ferIdleSince > 750;
+        }""",
+        timeout=timeout * 1000,
+        polling=250,
+    )
+
+
+def goto(page, path: str, timeout: float = PAGE_TIMEOUT) -> None:
+    """Opens a page by its url path and waits for its script run to finish."""
+    page.goto("/" + path.lstrip("/"), wait_until="domcontentloaded", timeout=timeout * 1000)
+    wait_until_idle(page, timeout)
+
+
+def error_texts(page) -> list[str]:
+    """The text of every error alert and exception on the page."""
+    return [el.inner_text() for el in page.locator(ERROR_SELECTOR).all()]
+
+
+def assert_no_errors(page, where: str) -> None:
+    errors = error_texts(page)
+    assert not errors, f"{where}: the app shows errors:\n" + "\n---\n".join(errors)
+
+
+def main_text(page) -> str:
+    """Everything the main area (not the sidebar) shows as text."""
+    return page.locator('[data-testid="stMain"]').inner_text()

@@ -1,0 +1,118 @@
+"""Live webcam: the fake camera (the astronaut) goes through WebRTC, the server labels its face.
+
+Start is pressed inside streamlit-webrtc's iframe; the processed video must play there, the page
+must show the current emotion and a growing Plotly timeline; after Stop the video stops and
+the page stops changing (the server's live loop has ended).
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.browser.helpers import (
+    PAGE_TIMEOUT, WEBRTC_IFRAME, assert_no_errors, expected_labels, goto, strict_labels, wait_until_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+#: True while the iframe's <video> plays a live stream.
+VIDEO_PLAYING_JS = """() => {
+    const v = document.querySelector('video');
+    return !!v && v.readyState >= 2 && v.videoWidth > 0 && !v.paused && !v.ended
+        && (!v.srcObject || v.srcObject.active);
+}"""
+
+#: The number of points in all traces of the page's Plotly charts (-1: no chart readable yet).
+PLOT_POINTS_JS = """() => {
+    const plots = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
+    if (!plots.length) return -1;
+    let n = 0;
+    for (const gd of plots) for (const t of (gd.data || [])) {
+        const xs = t.x || t.y || t.values || [];
+        n += xs.length || 0;
+    }
+    return n;
+}"""
+
+
+def current_emotion_regex() -> re.Pattern:
+    labels = "|".join(expected_labels())
+    return re.compile(rf"Current emotion\W*({labels})\b", re.IGNORECASE)
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def wait_for_current_emotion(page, timeout: float) -> str:
+    """Waits until the page says 'Current emotion: <label>' and returns the label."""
+    pattern = current_emotion_regex()
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = main_text(page)
+        match = pattern.search(text)
+        if match:
+            return match.group(1)
+        time.sleep(0.5)
+    wanted = "Happy" if strict_labels() else "any emotion"
+    raise AssertionError(f"no 'Current emotion: {wanted}' within {timeout:.0f} s; main text:\n{text[:3000]}")
+
+
+def wait_for_points(page, above: int, timeout: float) -> int:
+    """Waits until the timeline chart holds more than `above` points; returns the count."""
+    deadline = time.monotonic() + timeout
+    points = -1
+    while time.monotonic() < deadline:
+        points = page.evaluate(PLOT_POINTS_JS)
+        if points > above:
+            return points
+        time.sleep(0.5)
+    raise AssertionError(f"the timeline did not grow past {above} points in {timeout:.0f} s (has {points})")
+
+
+def test_live_webcam_labels_the_face(page, screenshot, server_log):
+    goto(page, "webcam")
+    assert_no_errors(page, "webcam page before Start")
+    iframe_element = page.locator(WEBRTC_IFRAME)
+    iframe_element.wait_for(state="visible")
+    frame = iframe_element.element_handle().content_frame()
+    start = frame.get_by_role("button", name="Start")
+    start.wait_for(state="visible")
+    screenshot(page, "webcam-before-start")
+
+    start.click()
+    try:
+        frame.wait_for_function(VIDEO_PLAYING_JS, timeout=PAGE_TIMEOUT * 1000, polling=250)
+    except Exception as error:
+        screenshot(page, "webcam-video-not-playing")
+        raise AssertionError(f"the processed video does not play in the webrtc iframe: {error}\n"
+                             f"iframe text: {frame.locator('body').inner_text()[:500]}\n{server_log()}")
+
+    label = wait_for_current_emotion(page, PAGE_TIMEOUT)
+    if strict_labels():
+        assert label.lower() == "happy", f"the astronaut was read as {label}"
+    screenshot(page, "webcam-playing")
+
+    first = wait_for_points(page, 0, PAGE_TIMEOUT)
+    later = wait_for_points(page, first, 30)
+    assert later > first
+    assert_no_errors(page, "webcam page while playing")
+    assert frame.evaluate(VIDEO_PLAYING_JS), "the video stopped by itself"
+    screenshot(page, "webcam-timeline")
+
+    frame.get_by_role("button", name="Stop").click()
+    frame.wait_for_function(f"() => !({VIDEO_PLAYING_JS})()", timeout=30_000, polling=250)
+    # The page's live loop ends once the stream has stopped: the script run finishes.
+    wait_until_idle(page, 60)
+    screenshot(page, "webcam-stopped")
+    assert_no_errors(page, "webcam page after Stop")
+    frame.get_by_role("button", name="Start").wait_for(state="visible", timeout=30_000)
+
+    points, text = page.evaluate(PLOT_POINTS_JS), main_text(page)
+    time.sleep(3)
+    assert page.evaluate(PLOT_POINTS_JS) == points, "the timeline still grows after Stop"
+    assert main_text(page) == text, "the page still changes after Stop"
+    assert not frame.evaluate(VIDEO_PLAYING_JS), "the video plays again after Stop"

@@ -1,0 +1,54 @@
+"""Metrics on hand-checkable input, and the bundled model on the real PrivateTest split."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fer_core.evaluate import classification_metrics, format_report, reliability_bins
+from tests.conftest import REPO
+
+
+def test_metrics_on_a_small_known_case():
+    labels = ("a", "b", "c")
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.eye(3)[[0, 1, 1, 1, 2, 0]] * 0.9 + 0.1 / 3
+    m = classification_metrics(y_true, probs, labels)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m["per_class"]["b"] == {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(0.8), "support": 2}
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+    assert "a" in format_report(m)
+
+
+def test_reliability_bins_count_everything():
+    conf = np.array([0.05, 0.15, 0.95, 0.99, 1.0])
+    rel = reliability_bins(conf, np.array([False, False, True, True, False]))
+    assert sum(b["count"] for b in rel["bins"]) == 5
+    assert rel["bins"][9]["count"] == 3 and rel["bins"][9]["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_bundled_model_reaches_66_percent_on_private_test(tmp_path, data_path):
+    out = tmp_path / "private.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_core", "evaluate", "--data", str(data_path), "--split", "PrivateTest",
+         "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(out.read_text())
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(metrics)
+    assert metrics["n"] == 3589
+    assert np.sum(metrics["confusion_matrix"]) == 3589
+    print(f"bundled model PrivateTest accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}")
+    assert metrics["accuracy"] >= 0.66
+    assert f"accuracy  {metrics['accuracy']:.4f}" in result.stdout
+
+
+def test_evaluate_cli_bad_data_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels\n0,1 2 3\n")
+    result = subprocess.run([sys.executable, "-m", "fer_core", "evaluate", "--data", str(bad)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "error: " in result.stderr and "missing column(s) Usage" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,251 @@
+"""Cached loaders shared by every page and session: models, detectors, data sets, evaluations.
+
+Models, detectors and data sets are ``st.cache_resource``: one shared, read-only copy per
+process (FER2013 is ~80 MB of pixels; ``st.cache_data`` would copy it on every rerun).
+Derived results (statistics, predictions, timings) are ``st.cache_data``; they take a
+small key (path and modification time) and receive the big arrays unhashed (``_data``).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from fer_core import explore
+from fer_core.classifier import Classifier
+from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
+from fer_core.detect import make_detector
+from fer_core.model import MODEL_FILE, list_models, read_metadata
+
+log = logging.getLogger(__name__)
+
+#: The splits the evaluation page reports, in this order.
+EVAL_SPLITS = ("PrivateTest", "PublicTest", "RandomTest")
+
+
+# ---------------------------------------------------------------- models and detectors
+@st.cache_resource(show_spinner="Loading the model…")
+def load_classifier(folder: str, mtime: float = 0.0) -> Classifier:
+    """The classifier of a model folder (``mtime`` reloads it when the model file changes)."""
+    return Classifier.load(folder)
+
+
+def classifier(folder: str | Path) -> Classifier:
+    """The cached classifier of a folder, reloaded when its ``model.keras`` changes."""
+    return load_classifier(str(folder), model_version(folder))
+
+
+@st.cache_resource(show_spinner="Loading the face detector…")
+def detector(name: str):
+    """A face detector by name (thread-safe, shared by all sessions)."""
+    return make_detector(name)
+
+
+def model_folders() -> list[Path]:
+    """Every bundled model folder, the default first."""
+    return list_models()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def model_version(folder: str | Path) -> float:
+    """Modification time of a model's ``model.keras``: part of cache keys, so a retrained model is reloaded."""
+    return _mtime(Path(folder) / MODEL_FILE)
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of a model on disk: its ``model.keras`` (what the app loads)."""
+    path = Path(folder) / MODEL_FILE
+    return path.stat().st_size if path.is_file() else 0
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the app says about a model without loading it (from its metadata)."""
+
+    folder: Path
+    name: str
+    architecture: str
+    params: int | None
+    size_bytes: int
+    tta: str
+    metrics: dict  # {split[-tta]: {accuracy, macro_f1, ...}}
+    metadata: dict
+
+    def accuracy(self, split: str = "PrivateTest") -> tuple[float | None, str | None]:
+        """Best-known accuracy on a split (any test-time augmentation) and the key it came from."""
+        keys = [k for k in self.metrics if k == split or k.startswith(split + "-")]
+        keys.sort(key=lambda k: (k != f"{split}-{self.tta}" and k != split, k))
+        for key in keys:
+            if self.metrics[key].get("accuracy") is not None:
+                return float(self.metrics[key]["accuracy"]), key
+        return None, None
+
+
+def model_card(folder: str | Path) -> ModelCard:
+    """Read a model folder's metadata into a :class:`ModelCard` (raises ModelError)."""
+    folder = Path(folder)
+    meta = read_metadata(folder)
+    arch = meta.get("architecture", {})
+    return ModelCard(
+        folder=folder, name=meta["name"], architecture=str(arch.get("name", "?")),
+        params=arch.get("params"), size_bytes=folder_size(folder),
+        tta=meta.get("inference", {}).get("tta", "none"), metrics=dict(meta.get("metrics", {})), metadata=meta,
+    )
+
+
+def evaluations(folder: str | Path) -> dict[str, dict]:
+    """A model's evaluation JSONs, ``{"PrivateTest-tencrop": {...}}``, in the order of :data:`EVAL_SPLITS`.
+
+    Unreadable files are skipped with a log line (the page says what is missing).
+    """
+    found = {}
+    for path in sorted((Path(folder) / "evaluation").glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            log.warning("skipping %s: %s", path, exc)
+            continue
+        if isinstance(data, dict) and "accuracy" in data:
+            found[path.stem] = data
+
+    def order(key: str) -> tuple[int, str]:
+        split = key.split("-")[0]
+        return (EVAL_SPLITS.index(split) if split in EVAL_SPLITS else len(EVAL_SPLITS), key)
+
+    return {k: found[k] for k in sorted(found, key=order)}
+
+
+@st.cache_data(show_spinner="Timing the model…")
+def ms_per_face(folder: str, version: float, batch: int = 32, repeats: int = 5) -> float:
+    """Median milliseconds per face of a batch of 48x48 crops (no TTA): a cheap speed figure."""
+    model = classifier(folder)
+    crops = np.random.default_rng(0).integers(0, 256, size=(batch, 48, 48), dtype=np.uint8)
+    model.predict_proba(crops, "none")  # warm-up: traces the graph
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_proba(crops, "none")
+        times.append((time.perf_counter() - start) * 1000 / batch)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------- data sets
+def default_data_path() -> Path:
+    """``$FER_DATA`` or the shared default location."""
+    return resolve_data_path()
+
+
+@st.cache_resource(show_spinner="Loading FER2013 (about 10 s the first time)…", max_entries=2)
+def _load_path(path: str, mtime: float, skip_bad_rows: bool) -> FerData:
+    return _freeze(load_fer2013(path, skip_bad_rows=skip_bad_rows))
+
+
+def load_path(path: str | Path, skip_bad_rows: bool = False) -> FerData:
+    """FER2013 from a CSV file or image folder (cached; raises FileNotFoundError or DataError)."""
+    path = Path(path).expanduser()
+    if not path.exists():  # not cached, so it is noticed when the file appears
+        return load_fer2013(path)  # raises FileNotFoundError with the how-to message
+    return _load_path(str(path), _mtime(path), skip_bad_rows)
+
+
+@st.cache_resource(show_spinner="Reading the uploaded file…", max_entries=1)
+def load_upload(file_id: str, name: str, _data: bytes, skip_bad_rows: bool = False) -> FerData:
+    """FER2013 from uploaded bytes (CSV or gzip-compressed CSV), cached by the upload's id."""
+    stream = io.BytesIO(_data)
+    if _data[:2] == b"\x1f\x8b":  # gzip magic: pandas cannot infer compression of a file object
+        stream = gzip.GzipFile(fileobj=stream)
+    return _freeze(load_csv(stream, skip_bad_rows=skip_bad_rows, source=name))
+
+
+def _freeze(data: FerData) -> FerData:
+    """Shared between sessions: make the arrays read-only so no page can change them."""
+    for array in (data.images, data.labels, data.usage):
+        array.flags.writeable = False
+    return data
+
+
+def data_key(data: FerData) -> str:
+    """A short cache key for derived statistics of a loaded data set."""
+    return f"{data.source}|{len(data)}|{data.skipped}|{id(data)}"
+
+
+@st.cache_data(show_spinner="Checking data quality…", max_entries=4)
+def quality(key: str, _data: FerData) -> explore.QualityReport:
+    return explore.quality_report(_data.images, _data.labels, _data.usage)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def mean_faces(key: str, _data: FerData) -> dict[str, np.ndarray]:
+    return explore.mean_faces(_data.images, _data.labels)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def intensity(key: str, by: str, _data: FerData):
+    """Intensity histogram overall (``by="All"``), per split (``"split"``) or per class (``"class"``)."""
+    from fer_core.labels import LABELS
+
+    groups = {"All": None, "split": _data.usage, "class": np.array(LABELS)[_data.labels]}[by]
+    return explore.intensity_histogram(_data.images, groups)
+
+
+@st.cache_data(show_spinner="Classifying the test split…", max_entries=4)
+def split_predictions(folder: str, version: float, key: str, split: str, tta: str, _data: FerData) -> np.ndarray:
+    """Probabilities of a model on one split of a data set, ``(n, classes)``."""
+    images, _ = _data.split(split)
+    return classifier(folder).predict_proba(images, tta)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def duplicate_table(key: str, _data: FerData):
+    """The duplicate groups of a data set as a table (see :func:`fer_core.explore.duplicate_groups_table`)."""
+    return explore.duplicate_groups_table(quality(key, _data), _data.labels, _data.usage)
+
+
+def comparison(folders: list[Path], timings: dict[str, float] | None = None):
+    """One row per model folder: name, architecture, parameters, size on disk, test scores, speed."""
+    import pandas as pd
+
+    from fer_core.model import ModelError
+
+    rows = []
+    for folder in folders:
+        try:
+            card = model_card(folder)
+        except ModelError as exc:
+            rows.append({"model": Path(folder).name, "architecture": f"unreadable: {exc}"})
+            continue
+        row = {"model": card.name, "architecture": card.architecture,
+               "parameters (M)": round(card.params / 1e6, 2) if card.params else None,
+               "size (MB)": round(card.size_bytes / 2**20, 1), "default TTA": card.tta}
+        for split in EVAL_SPLITS[:2]:
+            accuracy, key = card.accuracy(split)
+            row[f"{split} accuracy"] = round(accuracy, 4) if accuracy is not None else None
+            row[f"{split} macro-F1"] = card.metrics.get(key, {}).get("macro_f1") if key else None
+        if timings is not None:
+            row["ms per face"] = timings.get(str(folder))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def top_confusion(matrix) -> tuple[int, int]:
+    """(true, predicted) codes of the most frequent error in a confusion matrix ((0, 1) if none)."""
+    errors = np.array(matrix, dtype=np.int64)
+    np.fill_diagonal(errors, 0)
+    if errors.max(initial=0) == 0:
+        return 0, 1
+    true, pred = np.unravel_index(int(np.argmax(errors)), errors.shape)
+    return int(true), int(pred)

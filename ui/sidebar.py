@@ -1,0 +1,99 @@
+"""The sidebar controls every page shares: model, face detector, minimum confidence.
+
+``render()`` draws them (once, in ``streamlit_app.py``, so they persist across pages);
+``current()`` reads them on any page, with defaults when the sidebar has not run (a page
+run on its own, as in tests).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.detect import DEFAULT_DETECTOR, DETECTORS
+from fer_core.model import MODELS_DIR, ModelError
+from ui import resources
+
+MODEL_KEY = "fer_model"
+DETECTOR_KEY = "fer_detector"
+CONFIDENCE_KEY = "fer_min_confidence"
+DEFAULT_CONFIDENCE = 0.4
+
+DETECTOR_HELP = {
+    "blazeface": "BlazeFace short range: fast, for selfies and webcams (default)",
+    "blazeface-full": "BlazeFace full range: for photos with small or distant faces",
+    "haar": "OpenCV Haar cascade: the classic detector (slower, frontal faces only)",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user chose: model folder (None when there is none), detector, confidence threshold."""
+
+    model_dir: Path | None
+    detector: str
+    min_confidence: float
+
+    @property
+    def key(self) -> tuple:
+        """Hashable identity, for caches and per-session state that depend on the settings."""
+        return (str(self.model_dir), self.detector, self.min_confidence)
+
+
+def current() -> Settings:
+    """The chosen settings, or defaults (the default model, BlazeFace, 0.4)."""
+    folders = [str(p) for p in resources.model_folders()]
+    chosen = st.session_state.get(MODEL_KEY)
+    model = chosen if chosen in folders else (folders[0] if folders else None)
+    detector = st.session_state.get(DETECTOR_KEY)
+    if detector not in DETECTORS:
+        detector = DEFAULT_DETECTOR
+    confidence = st.session_state.get(CONFIDENCE_KEY, DEFAULT_CONFIDENCE)
+    return Settings(Path(model) if model else None, detector, float(confidence))
+
+
+def render() -> Settings:
+    """Draw the shared controls in the sidebar and return the settings."""
+    folders = [str(p) for p in resources.model_folders()]
+    with st.sidebar:
+        st.header("Settings")
+        if folders:
+            if st.session_state.get(MODEL_KEY) not in folders:
+                st.session_state[MODEL_KEY] = folders[0]
+            st.selectbox("Model", folders, key=MODEL_KEY, format_func=lambda p: Path(p).name,
+                         help=f"Every model folder in {MODELS_DIR} (set FER_MODELS_DIR to use another folder)")
+        else:
+            st.warning(f"No model found in {MODELS_DIR}. Train one with `python -m fer_core train` "
+                       "and copy its folder there, or set FER_MODELS_DIR.")
+        if st.session_state.get(DETECTOR_KEY) not in DETECTORS:
+            st.session_state[DETECTOR_KEY] = DEFAULT_DETECTOR
+        st.selectbox("Face detector", list(DETECTORS), key=DETECTOR_KEY, format_func=lambda n: n,
+                     help="\n\n".join(f"**{k}**: {v}" for k, v in DETECTOR_HELP.items()))
+        if CONFIDENCE_KEY not in st.session_state:
+            st.session_state[CONFIDENCE_KEY] = DEFAULT_CONFIDENCE
+        st.slider("Minimum confidence", 0.0, 1.0, step=0.05, key=CONFIDENCE_KEY,
+                  help="Faces whose top emotion is less likely than this are labelled '?' on images")
+    return current()
+
+
+def require_classifier(settings: Settings):
+    """The selected classifier, or None after showing why there is none (never a traceback)."""
+    if settings.model_dir is None:
+        st.error(f"No model available: no model folder in {MODELS_DIR}. Train one with "
+                 "`python -m fer_core train`, copy its folder there, or point FER_MODELS_DIR at a folder of models.")
+        return None
+    try:
+        return resources.classifier(settings.model_dir)
+    except (ModelError, ValueError, OSError) as exc:
+        st.error(f"The model {settings.model_dir.name} cannot be loaded: {exc}")
+        return None
+
+
+def require_detector(settings: Settings):
+    """The selected face detector, or None after showing why it is unavailable."""
+    try:
+        return resources.detector(settings.detector)
+    except (RuntimeError, ValueError, OSError, ImportError) as exc:
+        st.error(f"The face detector {settings.detector} is not available: {exc}")
+        return None

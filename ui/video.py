@@ -1,0 +1,73 @@
+"""Video analysis in a temporary folder: uploaded bytes in, annotated MP4 bytes and rows out."""
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fer_core.video import VideoResult, analyse_video
+from ui import timeline
+
+VIDEO_TYPES = ["mp4", "webm", "avi", "mov"]
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """A finished analysis, kept in the session: the result, the annotated MP4 and what produced it."""
+
+    job: tuple
+    stem: str
+    result: VideoResult
+    video: bytes
+    seconds: float
+    labels: tuple[str, ...]
+
+    @property
+    def frames_with_face(self) -> int:
+        return sum(1 for r in self.result.results if r.faces)
+
+    def csv(self) -> bytes:
+        import pandas as pd
+
+        return pd.DataFrame(self.result.rows()).to_csv(index=False).encode()
+
+    def timeline(self):
+        return timeline.timeline(self.result.rows(), self.labels)
+
+    def shares(self) -> dict[str, float]:
+        return timeline.shares(self.timeline(), self.labels)
+
+
+def analyse(name: str, data: bytes, model, detector, *, every: int, min_confidence: float, job: tuple,
+            progress: Callable[[int, int], None] | None = None) -> VideoOutcome:
+    """Analyse uploaded video bytes; the temporary files are gone when this returns.
+
+    Raises:
+        VideoError: not a decodable video.
+    """
+    suffix = Path(name).suffix.lower() or ".mp4"
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fer-video-") as folder:
+        source = Path(folder) / f"input{suffix}"
+        output = Path(folder) / "annotated.mp4"
+        source.write_bytes(data)
+        result = analyse_video(source, model, detector, output=output, every=every, progress=progress,
+                               min_confidence=min_confidence)
+        video = output.read_bytes()
+    result.source, result.output = name, None  # the temporary paths no longer exist
+    return VideoOutcome(job, Path(name).stem, result, video, time.perf_counter() - started, tuple(model.labels))
+
+
+def progress_updater(bar, min_step: float = 0.01) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that moves an ``st.progress`` bar, at most every 1%."""
+    last = [-1.0]
+
+    def update(done: int, total: int) -> None:
+        fraction = min(1.0, done / total) if total else 0.0
+        if fraction - last[0] >= min_step:
+            last[0] = fraction
+            bar.progress(fraction, text=f"Frame {done} of about {total}")
+
+    return update
