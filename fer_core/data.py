@@ -126,9 +126,14 @@ def load_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False, source: st
     Row numbers in messages count the header as line 1, as a text editor would.
     """
     name = source or str(path)
+    compression = "infer"
+    if hasattr(path, "read") and hasattr(path, "seek"):  # an upload: pandas cannot infer from a file object
+        start = path.read(2)
+        path.seek(0)
+        compression = "gzip" if start == b"\x1f\x8b" else None
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, compression="infer")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, compression=compression)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
         raise DataError(f"{name}: not a readable CSV file ({exc})") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:

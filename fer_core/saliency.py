@@ -25,8 +25,12 @@ _probes_lock = threading.Lock()
 
 
 def _target_layer(model, min_side: int = MIN_MAP_SIDE):
-    """The last layer with a 4-D output of at least ``min_side`` per side, or None."""
+    """The last layer (not the input) with a 4-D output of at least ``min_side`` per side, or None."""
+    import keras
+
     for layer in reversed(model.layers):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
         shape = getattr(layer, "output", None) is not None and tuple(layer.output.shape)
         if shape and len(shape) == 4 and shape[1] is not None and min(shape[1], shape[2]) >= min_side:
             return layer

@@ -57,12 +57,13 @@ class VideoResult:
 def analyse_video(
     source: str | os.PathLike, classifier: Classifier, detector: FaceDetector, *,
     output: str | os.PathLike | None = None, every: int = 1,
-    progress: Callable[[int, int], None] | None = None, min_confidence: float = 0.0,
+    progress: Callable[[int, int], None] | None = None, min_confidence: float = 0.0, name: str | None = None,
 ) -> VideoResult:
     """Analyse every ``every``-th frame of a video; optionally write an annotated H.264 MP4.
 
     Frames between analysed ones keep the last boxes, so the output plays smoothly.
     ``progress(done, total)`` is called as frames are decoded (total is an estimate).
+    ``name`` is how error messages call the file (an upload's name rather than a temporary path).
 
     Raises:
         VideoError: the file is not a decodable video.
@@ -71,11 +72,11 @@ def analyse_video(
 
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
-    name = Path(source).name
+    name = name or Path(source).name
     try:
         container = av.open(str(source))
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(f"{name}: not a video file that can be decoded ({exc})") from exc
+        raise VideoError(f"{name}: not a video file that can be decoded ({_reason(exc)})") from exc
     writer = None
     try:
         if not container.streams.video:
@@ -105,7 +106,7 @@ def analyse_video(
         if result.frames_total == 0:
             raise VideoError(f"{name}: no frames could be decoded")
     except av.FFmpegError as exc:
-        raise VideoError(f"{name}: corrupt or unsupported video ({exc})") from exc
+        raise VideoError(f"{name}: corrupt or unsupported video ({_reason(exc)})") from exc
     finally:
         if writer is not None:
             container_out, stream_out = writer
@@ -115,6 +116,11 @@ def analyse_video(
         container.close()
     result.output = str(output) if output is not None else None
     return result
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's reason without the file path it appends (a temporary name, for uploads)."""
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _limit_size(rgb: np.ndarray) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Shared fixtures: the real FER2013 file, a real photo, the bundled model."""
 from __future__ import annotations
 
+import streamlit_webrtc  # noqa: F401  -- must load before TensorFlow: importing aiortc's pylibsrtp after TensorFlow segfaults
+
 import io
 import os
 from pathlib import Path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,7 +100,7 @@ class LiveSession:
                 return batch
 
     def reset(self) -> None:
-        """Forget the smoothing state and queued results (a new stream starts)."""
+        """Forget the smoothing state and queued results (when a stream ends)."""
         self.analyzer.smoother.reset()
         while True:
             try:
@@ -128,10 +127,6 @@ def append_history(history: list[dict], results: list[FrameResult], started: flo
     history.extend(history_row(r, started, labels) for r in results)
     if len(history) > limit:
         del history[: len(history) - limit]
-
-
-def now() -> float:
-    return time.time()
 
 
 def history_csv(history: list[dict]) -> bytes:

@@ -1,4 +1,10 @@
-"""The app's pages in one place: ``streamlit_app.py`` registers them, the home page links to them."""
+"""The app's pages in one place: ``streamlit_app.py`` registers them, the home page links to them.
+
+The page files live in ``app_pages/``, deliberately not ``pages/``: Streamlit treats a ``pages/``
+folder beside the entry point as an old-style multipage app until the first ``st.navigation``
+call, so a fresh server's first visitor opening e.g. ``/dataset`` would get that file run on
+its own, without this navigation and without the shared sidebar.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,16 +25,16 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("pages/home.py", "Home", "", ":material/home:", "What the studio does and which model is loaded."),
-    PageSpec("pages/dataset.py", "Dataset explorer", "dataset", ":material/dataset:",
+    PageSpec("app_pages/home.py", "Home", "", ":material/home:", "What the studio does and which model is loaded."),
+    PageSpec("app_pages/dataset.py", "Dataset explorer", "dataset", ":material/dataset:",
              "Class balance, sample faces, mean faces, pixel statistics and data quality of FER2013."),
-    PageSpec("pages/photo.py", "Photo analysis", "photo", ":material/photo_camera:",
+    PageSpec("app_pages/photo.py", "Photo analysis", "photo", ":material/photo_camera:",
              "Emotions of every face in your photos, with Grad-CAM and downloads."),
-    PageSpec("pages/webcam.py", "Live webcam", "webcam", ":material/videocam:",
+    PageSpec("app_pages/webcam.py", "Live webcam", "webcam", ":material/videocam:",
              "Real-time emotions from your camera, with a timeline and a session summary."),
-    PageSpec("pages/video.py", "Video analysis", "video", ":material/movie:",
+    PageSpec("app_pages/video.py", "Video analysis", "video", ":material/movie:",
              "An annotated copy of a video and a per-frame emotion timeline."),
-    PageSpec("pages/evaluation.py", "Model evaluation", "evaluation", ":material/analytics:",
+    PageSpec("app_pages/evaluation.py", "Model evaluation", "evaluation", ":material/analytics:",
              "Test-set accuracy, confusion matrix, calibration, training curves and misclassified faces."),
 )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fer_core.infer import Face, analyse_image, crop_face
 from ui import resources
 from ui.sidebar import Settings
 
+log = logging.getLogger(__name__)
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 
 
@@ -32,7 +34,7 @@ class PhotoAnalysis:
     detector: str
     faces: list[Face]
     annotated: np.ndarray = field(repr=False)
-    overlays: list[np.ndarray] = field(default_factory=list, repr=False)
+    overlays: list[np.ndarray | None] = field(default_factory=list, repr=False)
 
     def rows(self) -> list[dict]:
         """One row per face: box, label, confidence and every probability."""
@@ -63,9 +65,18 @@ def _analyse(data: bytes, name: str, model_dir: str, detector_name: str, min_con
     model = resources.classifier(model_dir)
     detector = resources.detector(detector_name)
     faces = analyse_image(rgb, model, detector)
-    overlays = [saliency.saliency_overlay(model, crop_face(rgb, f.box, detector.crop_scale),
-                                          model.labels.index(f.label)) for f in faces]
+    overlays = [_explain(model, crop_face(rgb, f.box, detector.crop_scale), model.labels.index(f.label))
+                for f in faces]
     return PhotoAnalysis(name, model.name, detector_name, faces, annotate(rgb, faces, min_confidence), overlays)
+
+
+def _explain(model, crop: np.ndarray, class_index: int) -> np.ndarray | None:
+    """The Grad-CAM overlay, or None if this model cannot be explained (the results still show)."""
+    try:
+        return saliency.saliency_overlay(model, crop, class_index)
+    except Exception:  # an explanation is optional: never lose the analysis over it
+        log.exception("Grad-CAM failed for %s", model.name)
+        return None
 
 
 def analyse(name: str, data: bytes, settings: Settings) -> PhotoAnalysis:
@@ -105,7 +116,7 @@ def render(name: str, data: bytes, settings: Settings, key: str) -> PhotoAnalysi
     return result
 
 
-def render_face(number: int, face: Face, overlay: np.ndarray, settings: Settings, key: str) -> None:
+def render_face(number: int, face: Face, overlay: np.ndarray | None, settings: Settings, key: str) -> None:
     """Top emotion, probability chart and Grad-CAM overlay of one face."""
     with st.container(border=True):
         left, middle, right = st.columns([1, 2, 1])
@@ -114,7 +125,10 @@ def render_face(number: int, face: Face, overlay: np.ndarray, settings: Settings
         if face.confidence < settings.min_confidence:
             left.warning(f"Below the {settings.min_confidence:.0%} confidence threshold: uncertain.")
         middle.plotly_chart(plots.probabilities(face.probabilities), key=f"{key}-probs")
-        right.image(overlay, caption=f"Grad-CAM for {face.label}", width="stretch")
+        if overlay is not None:
+            right.image(overlay, caption=f"Grad-CAM for {face.label}", width="stretch")
+        else:
+            right.caption("No Grad-CAM map for this model.")
 
 
 def results_table(results: list[PhotoAnalysis]) -> pd.DataFrame:

@@ -7,7 +7,6 @@ small key (path and modification time) and receive the big arrays unhashed (``_d
 """
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import logging
@@ -23,6 +22,7 @@ from fer_core import explore
 from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
+from fer_core.labels import LABELS
 from fer_core.model import MODEL_FILE, list_models, read_metadata
 
 log = logging.getLogger(__name__)
@@ -165,10 +165,7 @@ def load_path(path: str | Path, skip_bad_rows: bool = False) -> FerData:
 @st.cache_resource(show_spinner="Reading the uploaded file…", max_entries=1)
 def load_upload(file_id: str, name: str, _data: bytes, skip_bad_rows: bool = False) -> FerData:
     """FER2013 from uploaded bytes (CSV or gzip-compressed CSV), cached by the upload's id."""
-    stream = io.BytesIO(_data)
-    if _data[:2] == b"\x1f\x8b":  # gzip magic: pandas cannot infer compression of a file object
-        stream = gzip.GzipFile(fileobj=stream)
-    return _freeze(load_csv(stream, skip_bad_rows=skip_bad_rows, source=name))
+    return _freeze(load_csv(io.BytesIO(_data), skip_bad_rows=skip_bad_rows, source=name))
 
 
 def _freeze(data: FerData) -> FerData:
@@ -196,8 +193,6 @@ def mean_faces(key: str, _data: FerData) -> dict[str, np.ndarray]:
 @st.cache_data(show_spinner=False, max_entries=8)
 def intensity(key: str, by: str, _data: FerData):
     """Intensity histogram overall (``by="All"``), per split (``"split"``) or per class (``"class"``)."""
-    from fer_core.labels import LABELS
-
     groups = {"All": None, "split": _data.usage, "class": np.array(LABELS)[_data.labels]}[by]
     return explore.intensity_histogram(_data.images, groups)
 

@@ -56,23 +56,21 @@ def current() -> Settings:
 def render() -> Settings:
     """Draw the shared controls in the sidebar and return the settings."""
     folders = [str(p) for p in resources.model_folders()]
+    for key, valid in ((MODEL_KEY, folders), (DETECTOR_KEY, list(DETECTORS))):
+        if key in st.session_state and st.session_state[key] not in valid:
+            del st.session_state[key]  # e.g. a model folder that has since been removed
     with st.sidebar:
         st.header("Settings")
         if folders:
-            if st.session_state.get(MODEL_KEY) not in folders:
-                st.session_state[MODEL_KEY] = folders[0]
             st.selectbox("Model", folders, key=MODEL_KEY, format_func=lambda p: Path(p).name,
                          help=f"Every model folder in {MODELS_DIR} (set FER_MODELS_DIR to use another folder)")
         else:
             st.warning(f"No model found in {MODELS_DIR}. Train one with `python -m fer_core train` "
                        "and copy its folder there, or set FER_MODELS_DIR.")
-        if st.session_state.get(DETECTOR_KEY) not in DETECTORS:
-            st.session_state[DETECTOR_KEY] = DEFAULT_DETECTOR
-        st.selectbox("Face detector", list(DETECTORS), key=DETECTOR_KEY, format_func=lambda n: n,
-                     help="\n\n".join(f"**{k}**: {v}" for k, v in DETECTOR_HELP.items()))
-        if CONFIDENCE_KEY not in st.session_state:
-            st.session_state[CONFIDENCE_KEY] = DEFAULT_CONFIDENCE
-        st.slider("Minimum confidence", 0.0, 1.0, step=0.05, key=CONFIDENCE_KEY,
+        # defaults through the widgets' own arguments (not Session State), so page switches keep them
+        st.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR),
+                     key=DETECTOR_KEY, help="\n\n".join(f"**{k}**: {v}" for k, v in DETECTOR_HELP.items()))
+        st.slider("Minimum confidence", 0.0, 1.0, DEFAULT_CONFIDENCE, step=0.05, key=CONFIDENCE_KEY,
                   help="Faces whose top emotion is less likely than this are labelled '?' on images")
     return current()
 

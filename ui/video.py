@@ -1,6 +1,7 @@
 """Video analysis in a temporary folder: uploaded bytes in, annotated MP4 bytes and rows out."""
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,14 +48,14 @@ def analyse(name: str, data: bytes, model, detector, *, every: int, min_confiden
     Raises:
         VideoError: not a decodable video.
     """
-    suffix = Path(name).suffix.lower() or ".mp4"
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name) or "upload.mp4"  # messages name the upload
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fer-video-") as folder:
-        source = Path(folder) / f"input{suffix}"
+        source = Path(folder) / safe
         output = Path(folder) / "annotated.mp4"
         source.write_bytes(data)
         result = analyse_video(source, model, detector, output=output, every=every, progress=progress,
-                               min_confidence=min_confidence)
+                               min_confidence=min_confidence, name=name)
         video = output.read_bytes()
     result.source, result.output = name, None  # the temporary paths no longer exist
     return VideoOutcome(job, Path(name).stem, result, video, time.perf_counter() - started, tuple(model.labels))

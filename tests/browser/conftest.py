@@ -8,6 +8,7 @@ Environment:
     CI=true              missing Chromium/Playwright FAILS the tests (never a silent skip).
     FER_MODELS_DIR       passed through to the app; when unset the repo's bundled model is used
                          and the tests insist on the label "Happy" for the astronaut.
+    FER_STRICT_LABELS    1/0 forces that strict check on/off whatever the model.
     FER_ARTIFACTS        where screenshots/ and the server log go (default: <repo>/artifacts).
     FER_CHROMIUM         the Chromium binary (default: /usr/bin/chromium).
     FER_APP_DIR          folder holding streamlit_app.py (default: the repo root).
@@ -97,6 +98,23 @@ def _stop_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
+class Server(str):
+    """The server's base URL (a str) that also knows its process and log."""
+
+    def __new__(cls, url: str, proc: subprocess.Popen, log: Path):
+        self = super().__new__(cls, url)
+        self.proc, self.log = proc, log
+        return self
+
+    def check_alive(self) -> None:
+        """Fails the test at once when the server process has died (with the end of its log)."""
+        code = self.proc.poll()
+        if code is not None:
+            reason = f"signal {-code}" if code < 0 else f"exit code {code}"
+            pytest.fail(f"the Streamlit server (pid {self.proc.pid}) has died ({reason}); end of its log:\n"
+                        f"{_tail(self.log)}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -110,7 +128,7 @@ def server_log_path(artifacts_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def streamlit_server(artifacts_dir, server_log_path) -> str:
-    """A Streamlit server running the app on a free loopback port; yields its base URL."""
+    """A Streamlit server running the app on a free loopback port; yields its base URL (a Server)."""
     app = APP_DIR / APP_FILE
     if not app.exists():
         pytest.fail(f"the app is missing: {app}", pytrace=False)
@@ -119,6 +137,7 @@ def streamlit_server(artifacts_dir, server_log_path) -> str:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # a crash of the server leaves every thread's stack in its log
     cmd = [
         sys.executable, "-m", "streamlit", "run", APP_FILE,
         "--server.headless", "true",
@@ -140,7 +159,7 @@ def streamlit_server(artifacts_dir, server_log_path) -> str:
                 if time.monotonic() > deadline:
                     pytest.fail(f"streamlit not healthy after 60 s:\n{_tail(server_log_path)}", pytrace=False)
                 time.sleep(0.25)
-            yield base
+            yield Server(base, proc, server_log_path)
         finally:
             _stop_group(proc)
 
@@ -204,6 +223,7 @@ def browser(fake_camera):
 @pytest.fixture
 def context(browser, streamlit_server):
     """A fresh browser context (own cookies, own Streamlit session) with camera permission."""
+    streamlit_server.check_alive()
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=streamlit_server)
     ctx.grant_permissions(["camera"], origin=streamlit_server)
     ctx.set_default_timeout(PAGE_TIMEOUT * 1000)
@@ -212,10 +232,11 @@ def context(browser, streamlit_server):
 
 
 @pytest.fixture
-def page(context, request):
+def page(context, request, streamlit_server):
     """A page of the context; page.console_errors collects the browser's console errors.
 
-    A failing test leaves a screenshot FAILED-<test>.png in the screenshots folder.
+    A failing test leaves a screenshot FAILED-<test>.png in the screenshots folder, and the
+    browser's console errors in <artifacts>/FAILED-<test>.console.txt.
     """
     page = context.new_page()
     page.console_errors = []
@@ -227,18 +248,43 @@ def page(context, request):
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"FAILED-{request.node.name}")
         try:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, timeout=15000)
+            take_screenshot(page, name)
         except Exception:  # the page may be gone; the failure itself is what matters
             pass
+        if page.console_errors:
+            (ARTIFACTS / f"{name}.console.txt").write_text("\n".join(page.console_errors))
+        streamlit_server.check_alive()  # says so when the failure was the server's death
+
+
+#: Streamlit scrolls inside its main area, so a full-page shot only shows the viewport; the
+#: viewport is made as tall as the content (up to this many pixels) for the shot.
+MAX_SHOT_HEIGHT = 6000
+
+
+def take_screenshot(page, name: str, full_page: bool = True) -> Path:
+    path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    size = page.viewport_size
+    height = 0
+    if full_page and size:
+        height = page.evaluate(
+            """() => Math.max(...['stMain', 'stSidebarContent'].map(id => {
+                const el = document.querySelector(`[data-testid="${id}"]`);
+                return el ? el.scrollHeight : 0;
+            }))"""
+        )
+    tall = size and height > size["height"]
+    if tall:
+        page.set_viewport_size({"width": size["width"], "height": min(int(height), MAX_SHOT_HEIGHT)})
+        page.wait_for_timeout(300)  # let the layout and the charts follow the new size
+    try:
+        page.screenshot(path=str(path), full_page=full_page, timeout=30_000)
+    finally:
+        if tall:
+            page.set_viewport_size(size)
+    return path
 
 
 @pytest.fixture
 def screenshot(artifacts_dir):
-    """screenshot(page, name): a full-page PNG in <artifacts>/screenshots/; returns its path."""
-
-    def take(page, name: str, full_page: bool = True) -> Path:
-        path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        return path
-
-    return take
+    """screenshot(page, name): a PNG of the whole page in <artifacts>/screenshots/; returns its path."""
+    return take_screenshot

@@ -62,7 +62,12 @@ def unavailable(reason: str):
 
 
 def strict_labels() -> bool:
-    """True when the repo's own model is used (no FER_MODELS_DIR): the astronaut must be Happy."""
+    """True when the repo's own model is used (no FER_MODELS_DIR): the astronaut must be Happy.
+
+    FER_STRICT_LABELS=1 (or 0) forces the strict (or lenient) check whatever the model."""
+    forced = os.environ.get("FER_STRICT_LABELS", "").strip()
+    if forced:
+        return forced.lower() not in ("0", "false", "no")
     return not os.environ.get("FER_MODELS_DIR")
 
 
@@ -119,7 +124,7 @@ def wait_until_idle(page, timeout: float = PAGE_TIMEOUT) -> None:
     Streamlit 1.67 marks the app root ``[data-testid="stApp"]`` with ``data-test-script-state``
     (initial before the first run, then running / rerunRequested / stopRequested / notRunning /
     compilationError) and ``data-test-connection-state`` (CONNECTED once up). A run counts as
-    finished once it is "notRunning" with no spinner and stays so for 0.75 s (a rerun can follow).
+    finished once it is "notRunning" with no spinner and stays so for 1 s (a rerun can follow).
     """
     page.wait_for_function(
         """() => {
@@ -130,7 +135,7 @@ def wait_until_idle(page, timeout: float = PAGE_TIMEOUT) -> None:
                 && !document.querySelector('[data-testid="stSpinner"]');
             if (!done) { window.__ferIdleSince = null; return false; }
             window.__ferIdleSince = window.__ferIdleSince || Date.now();
-            return Date.now() - window.__ferIdleSince > 750;
+            return Date.now() - window.__ferIdleSince > 1000;
         }""",
         timeout=timeout * 1000,
         polling=250,
@@ -138,14 +143,24 @@ def wait_until_idle(page, timeout: float = PAGE_TIMEOUT) -> None:
 
 
 def goto(page, path: str, timeout: float = PAGE_TIMEOUT) -> None:
-    """Opens a page by its url path and waits for its script run to finish."""
+    """Opens a page by its url path and waits until it has settled (see settle)."""
     page.goto("/" + path.lstrip("/"), wait_until="domcontentloaded", timeout=timeout * 1000)
+    settle(page, timeout)
+
+
+def settle(page, timeout: float = PAGE_TIMEOUT) -> None:
+    """Waits for the script run to finish; on a page with the webrtc component also for the
+    component to render its button, and for the rerun that the component triggers when it mounts."""
     wait_until_idle(page, timeout)
+    if page.locator(WEBRTC_IFRAME).count():
+        frame = page.frame_locator(WEBRTC_IFRAME).first
+        frame.get_by_role("button").first.wait_for(state="visible", timeout=timeout * 1000)
+        wait_until_idle(page, timeout)
 
 
 def error_texts(page) -> list[str]:
     """The text of every error alert and exception on the page."""
-    return [el.inner_text() for el in page.locator(ERROR_SELECTOR).all()]
+    return page.evaluate("s => [...document.querySelectorAll(s)].map(e => e.innerText)", ERROR_SELECTOR)
 
 
 def assert_no_errors(page, where: str) -> None:

@@ -41,7 +41,8 @@ for col, split in zip(cols, resources.EVAL_SPLITS):
         best = sorted(keys, key=lambda k: k != f"{split}-{card.tta}" and k != split)[0]
         col.metric(f"{split} accuracy ({evals[best].get('tta', 'none')} TTA)", f"{evals[best]['accuracy']:.1%}",
                    help=f"n = {evals[best].get('n', '?')}")
-        col.metric(f"{split} macro-F1", f"{evals[best]['macro_f1']:.3f}")
+        if evals[best].get("macro_f1") is not None:
+            col.metric(f"{split} macro-F1", f"{evals[best]['macro_f1']:.3f}")
     elif split != "RandomTest":
         col.info(f"No {split} evaluation yet. Produce it with:\n\n`{command(split)}`")
 if not evals:
@@ -54,11 +55,17 @@ else:
     chosen = st.selectbox("Details of", list(evals), key="eval_choice")
     result = evals[chosen]
     labels = result.get("labels", list(card.metadata["labels"]))
-    st.subheader("Per class")
-    st.dataframe(pd.DataFrame(result["per_class"]).T.loc[labels].rename_axis("emotion").round(3), width="content")
-    st.subheader("Confusion matrix")
-    normalise = st.toggle("Row-normalised (share of each true class)", key="cm_normalise")
-    st.plotly_chart(plots.confusion_matrix(result["confusion_matrix"], labels, normalise=normalise), key="cm")
+    if result.get("per_class"):
+        st.subheader("Per class")
+        table = pd.DataFrame(result["per_class"]).T.reindex(labels).rename_axis("emotion")
+        st.dataframe(table.round(3), width="content")
+    if result.get("confusion_matrix"):
+        st.subheader("Confusion matrix")
+        normalise = st.toggle("Row-normalised (share of each true class)", key="cm_normalise")
+        try:
+            st.plotly_chart(plots.confusion_matrix(result["confusion_matrix"], labels, normalise=normalise), key="cm")
+        except ValueError as exc:  # a matrix that does not match the labels
+            st.error(f"{chosen}.json: {exc}")
     if result.get("calibration"):
         st.subheader("Calibration")
         st.plotly_chart(plots.reliability_diagram(result["calibration"]), key="reliability")
@@ -86,7 +93,7 @@ if st.button("Measure speed (ms per face)", help="Times a batch of 32 faces on e
             timings[str(path)] = round(resources.ms_per_face(str(path), resources.model_version(path)), 2)
         except (ModelError, ValueError, OSError) as exc:
             st.error(f"{path.name}: {exc}")
-st.dataframe(resources.comparison(folders, timings), hide_index=True)
+st.dataframe(resources.comparison(folders, timings or None), hide_index=True)
 
 st.header("Misclassified examples")
 try:

@@ -76,17 +76,20 @@ def label_text(row):
 
 if ctx.state.playing:
     if not st.session_state.get("webcam_playing"):  # a new stream: a new history
-        session.reset()
         history.clear()
-        st.session_state["webcam_started"] = live.now()
+        st.session_state["webcam_started"] = None
     st.session_state["webcam_playing"] = True
-    started, last_label, last_draw, redraws = st.session_state["webcam_started"], 0.0, 0.0, 0
+    last_label, last_draw, redraws = 0.0, 0.0, 0
     current.caption("Waiting for the first frame…")
     while ctx.state.playing:  # ends when a rerun (e.g. Stop) interrupts the script
         batch = session.drain(timeout=1.0)
         if not batch:
+            # Also a Streamlit call each second: only at such calls can a rerun (Stop) end this loop.
+            current.caption("Waiting for frames…")
             continue
-        live.append_history(history, batch, started, model.labels)
+        if st.session_state["webcam_started"] is None:  # times count from the stream's first frame
+            st.session_state["webcam_started"] = batch[0].timestamp
+        live.append_history(history, batch, st.session_state["webcam_started"], model.labels)
         if time.monotonic() - last_label >= LABEL_S:
             current.markdown(label_text(history[-1]))
             last_label = time.monotonic()
@@ -94,7 +97,8 @@ if ctx.state.playing:
             redraws += 1
             draw(history, f"live-{redraws}", WINDOW_S)
             last_draw = time.monotonic()
-else:
+elif st.session_state.get("webcam_playing"):  # the stream just stopped: forget its smoothing and leftovers
+    session.reset()
     st.session_state["webcam_playing"] = False
 
 if not history:

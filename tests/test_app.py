@@ -1,0 +1,469 @@
+"""The Streamlit app under AppTest (headless, in-process): every page, with and without FER2013.
+
+Notes on AppTest (streamlit 1.67):
+- Pages live in ``app_pages/``, not ``pages/``: with a ``pages/`` folder Streamlit (and AppTest's
+  ``switch_page``) may run a page file on its own, in the old multipage mode, without the entry
+  point's navigation and sidebar.
+- ``webrtc_streamer`` looks up the live session, which AppTest's mock runtime lacks: the lookup
+  is patched to "no session". The live loop is tested with a stand-in streamer that pushes real
+  frames through the page's own callback (no browser, no WebRTC).
+- Models come from ``FER_MODELS_DIR`` if set, else the repository's ``models/``; a missing model
+  fails the model tests (it is never skipped).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+# Before anything loads TensorFlow: aiortc's pylibsrtp segfaults when imported after it.
+import streamlit_webrtc.component  # isort: skip
+import av
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+from streamlit.testing.v1 import AppTest
+
+from fer_core.data import DEFAULT_DATA, DATA_ENV
+from fer_core.model import MODELS_DIR, list_models
+
+REPO = Path(__file__).resolve().parent.parent
+APP = REPO / "streamlit_app.py"
+REAL_DATA = Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
+TIMEOUT = 300  # first loads (TensorFlow, the 35,887-image CSV) are slow on a busy 2-core machine
+PAGES = ("home", "dataset", "photo", "webcam", "video", "evaluation")
+TITLES = {"home": "FER Studio", "dataset": "Dataset explorer", "photo": "Photo analysis",
+          "webcam": "Live webcam", "video": "Video analysis", "evaluation": "Model evaluation"}
+#: The Happy assertion holds for the trained model bundled with the repository.
+REPO_MODEL = (REPO / "models" / "vgg32").resolve()
+
+
+def bundled_models() -> list[Path]:
+    models = list_models()
+    assert models, (f"no model in {MODELS_DIR}: the app tests need one (the repository's models/, "
+                    "or FER_MODELS_DIR pointing at a folder of models)")
+    return models
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(autouse=True)
+def no_webrtc_session(monkeypatch):
+    """streamlit-webrtc asks the runtime for the browser session; AppTest's mock has none."""
+    monkeypatch.setattr(streamlit_webrtc.component, "get_this_session_info", lambda: None)
+
+
+@pytest.fixture
+def with_data(monkeypatch):
+    assert REAL_DATA.is_file(), f"FER2013 is needed at {REAL_DATA} (set {DATA_ENV})"
+    monkeypatch.setenv(DATA_ENV, str(REAL_DATA))
+
+
+@pytest.fixture
+def without_data(monkeypatch, tmp_path):
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "missing" / "fer2013.csv"))
+
+
+# astronaut_jpeg (a real photo of a smiling person, JPEG bytes) comes from conftest.py.
+
+
+@pytest.fixture(scope="module")
+def astronaut_mp4() -> bytes:
+    """A 1.2 s, 10 fps H.264 clip of the astronaut photo, slowly panning."""
+    buffer = io.BytesIO()
+    container = av.open(buffer, mode="w", format="mp4")
+    stream = container.add_stream("libx264", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 320, 320, "yuv420p"
+    photo = skdata.astronaut()
+    for i in range(12):
+        frame = cv2.resize(photo[i * 4 : i * 4 + 448, i * 4 : i * 4 + 448], (320, 320))
+        for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return buffer.getvalue()
+
+
+def open_page(page: str) -> AppTest:
+    """Run the app (Home, with navigation and sidebar), then switch to ``page``."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    if page != "home":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def sample_rows(at: AppTest) -> list[list[str]]:
+    """Captions of the dataset page's sample grid rows ("#index Split", one row per class)."""
+    return [img.captions for img in at.image
+            if img.captions and all(re.fullmatch(r"#\d+ (Training|PublicTest|PrivateTest)", c) for c in img.captions)]
+
+
+def texts(at: AppTest) -> str:
+    """Every text the page shows, joined (for 'does the page say X' checks)."""
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                                  "error", "success") for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+# ------------------------------------------------------------------ every page, with and without data
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_data(page, with_data):
+    bundled_models()
+    at = open_page(page)
+    assert TITLES[page] in [t.value for t in at.title]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_data(page, without_data):
+    bundled_models()
+    at = open_page(page)
+    assert TITLES[page] in [t.value for t in at.title]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_home_shows_model_sidebar_and_links(without_data):
+    models = bundled_models()
+    at = open_page("home")
+    assert at.sidebar.selectbox(key="fer_model").value == str(models[0])
+    assert [Path(o).name for o in at.sidebar.selectbox(key="fer_model").options] == [m.name for m in models]
+    assert at.sidebar.selectbox(key="fer_detector").value == "blazeface"
+    assert at.metric[0].value == models[0].name
+    links = [link.proto.label for link in at.get("page_link")]
+    assert links == ["Dataset explorer", "Photo analysis", "Live webcam", "Video analysis", "Model evaluation"]
+    assert [link.proto.page for link in at.get("page_link")] == ["dataset", "photo", "webcam", "video", "evaluation"]
+
+
+def test_sidebar_settings_follow_the_user_across_pages(without_data):
+    at = open_page("home")
+    at.sidebar.selectbox(key="fer_detector").set_value("haar")
+    at.sidebar.slider(key="fer_min_confidence").set_value(0.65)
+    at.run()
+    at.switch_page("app_pages/photo.py").run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="fer_detector").value == "haar"
+    assert any("detector haar, minimum confidence 65%" in c.value for c in at.caption)
+
+
+# ------------------------------------------------------------------ dataset explorer
+def test_dataset_with_real_data(with_data):
+    at = open_page("dataset")
+    shown = texts(at)
+    assert "35,887 images" in shown
+    assert {m.label: m.value for m in at.metric}["PrivateTest"] == "3,589"
+    assert len(at.get("plotly_chart")) >= 2  # class distribution, intensity histogram
+    # one row of samples per class (8 each), then the mean faces (7)
+    rows = sample_rows(at)
+    assert len(rows) == 7 and all(len(r) == 8 for r in rows)
+    assert ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"] in [img.captions for img in at.image]
+    quality = {m.label: m.value for m in at.metric}
+    assert int(quality["Near-blank images"]) > 0 and int(quality["Duplicate groups"]) > 0
+    assert int(quality["Shared across splits"]) > 0  # FER2013 leaks duplicates between training and test
+
+    at.button[0].click().run()  # Reshuffle
+    assert len(sample_rows(at)) == 7 and sample_rows(at) != rows
+
+
+def test_dataset_filters_split_and_class(with_data):
+    at = open_page("dataset")
+    at.multiselect(key="sample_classes").set_value(["Happy", "Sad"])
+    at.selectbox(key="sample_split").set_value("PrivateTest")
+    at.slider(key="sample_count").set_value(5)
+    at.run()
+    rows = sample_rows(at)
+    assert len(rows) == 2 and all(len(r) == 5 for r in rows)
+    assert all(c.endswith("PrivateTest") for r in rows for c in r)
+
+
+def test_dataset_without_data_explains_and_shows_card(without_data):
+    at = open_page("dataset")
+    shown = texts(at)
+    assert "FER_DATA" in shown and "Kaggle" in shown
+    assert "Dataset card of the model" in shown
+    assert len(at.get("plotly_chart")) == 1
+    assert not at.error
+
+
+def test_dataset_malformed_upload_shows_loader_message(without_data):
+    at = open_page("dataset")
+    at.radio(key="data_source").set_value("Upload a CSV").run()
+    at.file_uploader(key="data_upload").set_value(("bad.csv", b"foo,bar\n1,2\n", "text/csv"))
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "bad.csv" in at.error[0].value and "missing column" in at.error[0].value
+
+
+def test_dataset_gzip_upload(without_data):
+    rng = np.random.default_rng(0)
+    lines = ["emotion,pixels,Usage"] + [
+        f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 48 * 48)))},{('Training', 'PublicTest', 'PrivateTest')[i % 3]}"
+        for i in range(42)
+    ]
+    payload = gzip.compress("\n".join(lines).encode())
+    at = open_page("dataset")
+    at.radio(key="data_source").set_value("Upload a CSV").run()
+    at.file_uploader(key="data_upload").set_value(("tiny.csv.gz", payload, "application/gzip"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "42 images from tiny.csv.gz" in texts(at)
+
+
+# ------------------------------------------------------------------ photo analysis
+def test_photo_astronaut(without_data, astronaut_jpeg):
+    models = bundled_models()
+    at = open_page("photo")
+    at.file_uploader(key="photo_uploads").set_value(("astronaut.jpg", astronaut_jpeg, "image/jpeg"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    faces = [m for m in at.metric if m.label.startswith("Face ")]
+    assert len(faces) == 1
+    labels = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+    assert faces[0].value in labels
+    if models[0].resolve() == REPO_MODEL:  # the trained model shipped with the repository
+        assert faces[0].value == "Happy"
+    assert any("Grad-CAM" in c for img in at.image for c in img.captions)
+    assert "astronaut.jpg: 1 face(s)" in [c for img in at.image for c in img.captions]
+    assert len(at.get("plotly_chart")) == 1
+    names = sorted(b.proto.label for b in at.download_button)
+    assert names == ["Annotated PNG", "Results CSV", "Results JSON"]
+
+
+def test_photo_bad_file_is_reported_and_others_still_processed(without_data, astronaut_jpeg):
+    at = open_page("photo")
+    at.file_uploader(key="photo_uploads").set_value([
+        ("x.jpg", os.urandom(2048), "image/jpeg"),
+        ("astronaut.jpg", astronaut_jpeg, "image/jpeg"),
+        ("empty.png", b"", "image/png"),
+    ])
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2 and errors[0].startswith("x.jpg") and errors[1].startswith("empty.png")
+    assert len([m for m in at.metric if m.label.startswith("Face ")]) == 1
+
+
+def test_photo_without_face_says_so(without_data):
+    ok, png = cv2.imencode(".png", np.full((240, 320, 3), 128, dtype=np.uint8))
+    at = open_page("photo")
+    at.file_uploader(key="photo_uploads").set_value(("grey.png", png.tobytes(), "image/png"))
+    at.run()
+    assert not at.exception and not at.error
+    assert any(i.value.startswith("No face found in grey.png") for i in at.info)
+    assert not [m for m in at.metric if m.label.startswith("Face ")]
+
+
+def test_photo_camera_snapshot_and_combined_table(without_data, astronaut_jpeg):
+    at = open_page("photo")
+    at.camera_input(key="photo_camera").set_value(("snap.jpg", astronaut_jpeg, "image/jpeg"))
+    at.file_uploader(key="photo_uploads").set_value(("astronaut.jpg", astronaut_jpeg, "image/jpeg"))
+    at.run()
+    assert not at.exception and not at.error
+    assert len([m for m in at.metric if m.label.startswith("Face ")]) == 2
+    table = at.dataframe[0].value
+    assert list(table["file"]) == ["astronaut.jpg", "snapshot.jpg"]
+    assert "All results CSV" in [b.proto.label for b in at.download_button]
+
+
+# ------------------------------------------------------------------ video analysis
+def test_video_analysis(without_data, astronaut_mp4):
+    at = open_page("video")
+    at.file_uploader(key="video_upload").set_value(("clip.mp4", astronaut_mp4, "video/mp4"))
+    at.slider(key="video_every").set_value(3)
+    at.run()
+    assert not at.exception
+    at.button[0].click().run()  # Analyse video
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("12 frames" in s.value and "4 analysed" in s.value for s in at.success)
+    assert len(at.get("video")) == 1
+    assert sorted(b.proto.label for b in at.download_button) == ["Annotated video (MP4)", "Per-frame results (CSV)"]
+    assert len(at.get("plotly_chart")) == 2  # timeline and share
+    outcome = at.session_state["video_outcome"]
+    assert outcome.video[4:8] == b"ftyp"  # an MP4 came back
+    assert outcome.frames_with_face == 4
+
+
+def test_video_corrupt_file(without_data):
+    at = open_page("video")
+    at.file_uploader(key="video_upload").set_value(("broken.mp4", b"\x00not a video" * 100, "video/mp4"))
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith("broken.mp4")
+
+
+# ------------------------------------------------------------------ live webcam
+def test_webcam_page_with_real_component(without_data):
+    at = open_page("webcam")
+    assert "TTA “none”" in texts(at)
+    assert "press Start" in texts(at)
+    assert type(at.session_state["webcam"]).__name__ == "WebRtcStreamerContext"
+
+
+class _FakeContext:
+    """Looks like a WebRtcStreamerContext that plays for ``checks`` reads of ``state``."""
+
+    def __init__(self, checks: int) -> None:
+        self.checks = checks
+
+    @property
+    def state(self):
+        self.checks -= 1
+        return SimpleNamespace(playing=self.checks >= 0, signalling=False)
+
+
+def test_webcam_live_loop_with_frames(without_data, monkeypatch):
+    """Frames go through the page's own callback; the page's loop shows the label and keeps a history."""
+    import streamlit_webrtc
+
+    frame = cv2.resize(skdata.astronaut(), (480, 480))
+    returned = []
+
+    def fake_streamer(key, video_frame_callback=None, rtc_configuration=None, media_stream_constraints=None, **_):
+        assert key == "webcam" and rtc_configuration == {"iceServers": []}
+        assert media_stream_constraints == {"video": True, "audio": False}
+        for _ in range(5):
+            out = video_frame_callback(av.VideoFrame.from_ndarray(frame, format="rgb24"))
+            returned.append(out.to_ndarray(format="rgb24"))
+            time.sleep(0.01)
+        return _FakeContext(checks=3)  # if, while (frames), while (empty queue), then stopped
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
+    at = open_page("webcam")
+    assert not at.error
+    history = at.session_state["webcam_history"]
+    assert len(history) == 5 and all(row["faces"] == 1 for row in history)
+    assert all(not np.array_equal(out, frame) for out in returned)  # boxes and labels drawn
+    last = history[-1]["label"]
+    assert any(m.value.startswith(f"### Last emotion: {last}") for m in at.markdown)
+    assert sorted(b.proto.label for b in at.download_button) == ["Session summary (CSV)", "Timeline (CSV)"]
+    assert len(at.get("plotly_chart")) >= 2
+
+
+# ------------------------------------------------------------------ model evaluation
+def test_evaluation_details_and_toggle(without_data):
+    bundled_models()
+    at = open_page("evaluation")
+    if not at.selectbox:  # no evaluation JSON: the page must say how to make one
+        assert "python -m fer_core evaluate --split PrivateTest --record" in texts(at)
+        return
+    assert len(at.get("plotly_chart")) >= 2  # confusion matrix (+ calibration) and training curves
+    at.toggle(key="cm_normalise").set_value(True).run()
+    assert not at.exception
+    assert "ms per face" not in at.dataframe[-1].value.columns
+    at.button[0].click().run()  # measure speed
+    speeds = at.dataframe[-1].value["ms per face"]
+    assert speeds.notna().all() and (speeds > 0).all()
+
+
+def test_evaluation_without_json_names_the_command(without_data, monkeypatch, tmp_path):
+    from ui import resources
+
+    source = bundled_models()[0]
+    folder = tmp_path / source.name
+    folder.mkdir()
+    shutil.copy(source / "metadata.json", folder / "metadata.json")
+    monkeypatch.setattr(resources, "model_folders", lambda: [folder])
+    at = open_page("evaluation")
+    assert not at.error
+    shown = texts(at)
+    assert "python -m fer_core evaluate --split PrivateTest --record" in shown
+    assert "python -m fer_core evaluate --split PublicTest --record" in shown
+
+
+def test_evaluation_gallery_with_data(with_data):
+    at = open_page("evaluation")
+    true = at.selectbox(key="gallery_true")
+    pred = at.selectbox(key="gallery_pred")
+    assert true.value != pred.value  # defaults to the most frequent mistake
+    gallery = at.image[-1]
+    assert 0 < len(gallery.captions) <= 24
+    pred.set_value(true.value).run()
+    assert "Pick two different emotions" in texts(at)
+
+
+def test_pages_without_any_model(without_data, monkeypatch):
+    from ui import resources
+
+    monkeypatch.setattr(resources, "model_folders", lambda: [])
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("No model found" in w.value for w in at.sidebar.warning)
+    for page in ("photo", "webcam", "video", "evaluation"):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception
+        assert any("No model available" in e.value for e in at.error), page
+
+
+# ------------------------------------------------------------------ page helpers (ui/), no AppTest
+def test_rtc_configuration_sources():
+    from ui.live import rtc_configuration
+
+    assert rtc_configuration() == {"iceServers": []}
+    servers = '[{"urls": ["stun:stun.example.org:3478"]}]'
+    assert rtc_configuration(env=servers) == {"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}
+    assert rtc_configuration(secret=[{"urls": "turn:t.example.org", "username": "u", "credential": "c"}],
+                             env=servers)["iceServers"][0]["urls"] == "turn:t.example.org"  # the secret wins
+    assert rtc_configuration(env='{"iceServers": [], "iceTransportPolicy": "relay"}')["iceTransportPolicy"] == "relay"
+    for bad, message in (("{not json", "not valid JSON"), ('{"servers": []}', "iceServers"), ("42", "got int")):
+        with pytest.raises(ValueError, match=message):
+            rtc_configuration(env=bad)
+
+
+def test_live_session_queue_history_and_shares():
+    from fer_core.detect import Box
+    from fer_core.infer import Face
+    from fer_core.live import FrameResult
+    from ui import live, timeline
+
+    class Analyzer:  # LiveAnalyzer's interface, with a known answer per frame
+        def __init__(self):
+            self.smoother = SimpleNamespace(reset=lambda: None)
+            self.calls = 0
+
+        def process(self, rgb):
+            self.calls += 1
+            probs = {"Happy": 0.8, "Sad": 0.2} if self.calls <= 3 else {"Happy": 0.1, "Sad": 0.9}
+            faces = [] if self.calls == 5 else [Face(Box(1, 1, 5, 5), max(probs, key=probs.get), probs)]
+            return rgb + 1, FrameResult(100.0 + self.calls, faces, 15.0)
+
+    session = live.LiveSession(Analyzer(), ("k",), maxsize=4)
+    frame = np.zeros((4, 4, 3), dtype=np.uint8)
+    for _ in range(6):
+        assert session.process(frame).max() == 1
+    batch = session.drain(timeout=0.1)
+    assert [r.timestamp for r in batch] == [103.0, 104.0, 105.0, 106.0]  # the oldest were dropped
+    assert session.drain(timeout=0.01) == []
+
+    history: list[dict] = []
+    live.append_history(history, batch, 103.0, ("Happy", "Sad"), limit=3)
+    assert [row["time_s"] for row in history] == [1.0, 2.0, 3.0]
+    assert [row["label"] for row in history] == ["Sad", timeline.NO_FACE, "Sad"]
+    frame_rows = timeline.timeline(history, ("Happy", "Sad"))
+    assert np.isnan(frame_rows["Happy"][1])
+    share = timeline.shares(frame_rows, ("Happy", "Sad"))
+    assert share == pytest.approx({"Happy": 0.0, "Sad": 2 / 3, timeline.NO_FACE: 1 / 3})
+    assert b"time_s" in live.history_csv(history).splitlines()[0]
+
+
+def test_timeline_shares_weigh_time_and_cap_gaps():
+    from ui import timeline
+
+    rows = [{"time_s": t, "face": 0, "label": label, "Happy": 0.5}
+            for t, label in ((0.0, "Happy"), (1.0, "Happy"), (2.0, "Sad"), (12.0, "Happy"))]
+    rows.append({"time_s": 0.5, "face": 1, "label": "Sad"})  # a second face: not the main one
+    frame = timeline.timeline(rows, ("Happy", "Sad"))
+    assert list(frame.time_s) == [0.0, 1.0, 2.0, 12.0]
+    share = timeline.shares(frame, ("Happy", "Sad"))
+    # Happy 1 + 1 + 1 (last row: median step), Sad 10 s gap capped at 2 s
+    assert share == pytest.approx({"Happy": 3 / 5, "Sad": 2 / 5})
+    assert timeline.shares(timeline.timeline([], ("Happy",)), ("Happy",)) == {"Happy": 0.0}
