@@ -27,6 +27,7 @@ def _add_train(sub) -> None:
     p.add_argument("--class-weight", action="store_true", default=None, help="weight classes against the imbalance")
     p.add_argument("--val-split", help="split for model selection (default PublicTest)")
     p.add_argument("--limit", type=int, help="rows per split, for quick trials")
+    p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--seed", type=int)
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
 
@@ -41,7 +42,13 @@ def _run_train(args) -> int:
         augment=args.augment, width=args.width, early_stopping=args.early_stopping,
         class_weight=args.class_weight, val_split=args.val_split, limit=args.limit, seed=args.seed,
     )
-    train(config, resume=args.resume, command="python -m fer_core " + " ".join(sys.argv[1:]))
+    data = None
+    if args.skip_bad_rows:
+        from fer_core.data import load_fer2013
+
+        data = load_fer2013(args.data, skip_bad_rows=True)
+        log.warning("skipped %d bad row(s) of %s", data.skipped, data.source)
+    train(config, resume=args.resume, data=data, command="python -m fer_core " + " ".join(sys.argv[1:]))
     return 0
 
 
@@ -52,6 +59,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", help="model folder (default: the bundled default model)")
     p.add_argument("--tta", choices=["none", "flip", "tencrop"], help="test-time augmentation (default: the model's)")
     p.add_argument("--json", help="write the metrics JSON here")
+    p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--record", action="store_true",
                    help="also store the result in the model folder (evaluation/<split>[-<tta>].json and metadata)")
 
@@ -62,7 +70,9 @@ def _run_evaluate(args) -> int:
     from fer_core.evaluate import evaluate, format_report, record_in_model, write_json
 
     classifier = Classifier.load(args.model)
-    data = load_fer2013(args.data)
+    data = load_fer2013(args.data, skip_bad_rows=args.skip_bad_rows)
+    if data.skipped:
+        print(f"skipped {data.skipped} bad row(s) of {data.source}", file=sys.stderr)
     images, labels = data.split(args.split)
     metrics, _ = evaluate(classifier, images, labels, tta=args.tta)
     metrics["split"] = args.split

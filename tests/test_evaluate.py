@@ -52,3 +52,19 @@ def test_evaluate_cli_bad_data_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "error: " in result.stderr and "missing column(s) Usage" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_evaluate_cli_skips_bad_rows_when_asked(tmp_path, data_path):
+    import pandas as pd
+
+    rows = pd.read_csv(data_path, dtype=str).query("Usage == 'PrivateTest'").head(50)
+    rows.iloc[7, rows.columns.get_loc("pixels")] = "1 2 3"
+    path = tmp_path / "some.csv"
+    rows.to_csv(path, index=False)
+    cmd = [sys.executable, "-m", "fer_core", "evaluate", "--data", str(path), "--json", str(tmp_path / "m.json")]
+    refused = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "some.csv, row 9: pixels has 3 values" in refused.stderr
+    skipped = subprocess.run(cmd + ["--skip-bad-rows"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert skipped.returncode == 0, skipped.stderr
+    assert "skipped 1 bad row(s)" in skipped.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["n"] == 49
