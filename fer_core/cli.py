@@ -85,6 +85,27 @@ def _run_evaluate(args) -> int:
     return 0
 
 
+def _add_select_tta(sub) -> None:
+    p = sub.add_parser("select-tta", help="choose a model's default test-time augmentation on PublicTest")
+    p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+
+
+def _run_select_tta(args) -> int:
+    from fer_core.classifier import Classifier
+    from fer_core.data import load_fer2013
+    from fer_core.evaluate import select_tta, store_default_tta
+
+    classifier = Classifier.load(args.model)
+    images, labels = load_fer2013(args.data).split("PublicTest")  # never PrivateTest: that is the test set
+    best, scores = select_tta(classifier, images, labels)
+    for mode, accuracy in scores.items():
+        print(f"PublicTest accuracy with tta={mode:<8} {accuracy:.4f}")
+    store_default_tta(classifier.folder, best, scores, "PublicTest")
+    print(f"default test-time augmentation of {classifier.name}: {best}")
+    return 0
+
+
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="emotions of the faces in image files")
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, TIFF)")
@@ -154,6 +175,7 @@ def _run_bench(args) -> int:
 COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
+    "select-tta": (_add_select_tta, _run_select_tta),
     "predict": (_add_predict, _run_predict),
     "bench": (_add_bench, _run_bench),
 }

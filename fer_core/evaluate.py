@@ -102,3 +102,24 @@ def record_in_model(folder: str | os.PathLike, metrics: dict) -> Path:
     }
     write_metadata(folder, metadata)
     return path
+
+
+def select_tta(classifier: Classifier, images: np.ndarray, labels: np.ndarray) -> tuple[str, dict[str, float]]:
+    """The test-time augmentation with the best accuracy on the given (validation) images.
+
+    Ties go to the cheaper mode. Call it on PublicTest only: PrivateTest is for reporting.
+    """
+    from fer_core.model import TTA_MODES
+
+    scores = {mode: evaluate(classifier, images, labels, tta=mode)[0]["accuracy"] for mode in TTA_MODES}
+    best = max(TTA_MODES, key=lambda mode: (round(scores[mode], 4), -TTA_MODES.index(mode)))
+    return best, scores
+
+
+def store_default_tta(folder: str | os.PathLike, tta: str, scores: dict[str, float], split: str) -> None:
+    """Make ``tta`` the model's default inference setting, noting how it was chosen."""
+    from fer_core.model import read_metadata, write_metadata
+
+    metadata = read_metadata(folder)
+    metadata["inference"] = {"tta": tta, "selected_on": split, "accuracy_by_tta": {k: round(v, 4) for k, v in scores.items()}}
+    write_metadata(folder, metadata)

@@ -68,3 +68,20 @@ def test_evaluate_cli_skips_bad_rows_when_asked(tmp_path, data_path):
     assert skipped.returncode == 0, skipped.stderr
     assert "skipped 1 bad row(s)" in skipped.stderr
     assert json.loads((tmp_path / "m.json").read_text())["n"] == 49
+
+
+def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp_path):
+    import shutil
+
+    from fer_core.classifier import Classifier
+    from fer_core.evaluate import select_tta, store_default_tta
+
+    images, labels = fer_data.split("PublicTest")
+    best, scores = select_tta(classifier, images[:300], labels[:300])
+    assert set(scores) == {"none", "flip", "tencrop"}
+    assert scores[best] == max(scores.values())
+    copy = tmp_path / "model"
+    shutil.copytree(classifier.folder, copy)
+    store_default_tta(copy, best, scores, "PublicTest")
+    reloaded = Classifier.load(copy)
+    assert reloaded.tta == best and reloaded.metadata["inference"]["selected_on"] == "PublicTest"
