@@ -121,8 +121,8 @@ pred_label = right.selectbox("Predicted emotion", labels, index=pred_default, ke
 picked = np.flatnonzero((y_true == labels.index(true_label)) & (y_pred == labels.index(pred_label)))
 st.caption(f"{len(picked)} {GALLERY_SPLIT} image(s) of {true_label} predicted as {pred_label} "
            f"(accuracy here {np.mean(y_true == y_pred):.1%} with TTA “{tta}”).")
-if len(picked):
+if true_label == pred_label:
+    st.caption("Pick two different emotions to see mistakes.")
+elif len(picked):
     shown = picked[np.argsort(-probs[picked].max(axis=1))][:GALLERY_MAX]  # most confident mistakes first
     st.image([images[i] for i in shown], caption=[f"#{i} {probs[i].max():.0%}" for i in shown], width=96)
-elif true_label == pred_label:
-    st.caption("Pick two different emotions to see mistakes.")

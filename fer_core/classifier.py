@@ -51,12 +51,12 @@ class Classifier:
         if tta not in TTA_MODES:
             raise ValueError(f"unknown test-time augmentation {tta!r}; expected one of {', '.join(TTA_MODES)}")
         views = _tta_views(batch, tta)
-        out = np.zeros((len(batch), len(self.labels)), dtype=np.float64)
-        for view in views:
-            for start in range(0, len(batch), batch_size):
-                chunk = view[start : start + batch_size]
-                out[start : start + len(chunk)] += np.asarray(self._forward(chunk), dtype=np.float64)
-        return (out / len(views)).astype(np.float32)
+        stacked = np.concatenate(views) if len(views) > 1 else batch  # one forward pass for all views
+        probs = np.concatenate([
+            np.asarray(self._forward(stacked[start : start + batch_size]), dtype=np.float64)
+            for start in range(0, len(stacked), batch_size)
+        ])
+        return probs.reshape(len(views), len(batch), -1).mean(axis=0).astype(np.float32)
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str | None = None) -> np.ndarray:
         """Probabilities for face crops of any size and colour (see :func:`preprocess_faces`)."""

@@ -29,6 +29,7 @@ def _add_train(sub) -> None:
     p.add_argument("--limit", type=int, help="rows per split, for quick trials")
     p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--seed", type=int)
+    p.add_argument("--init-from", metavar="MODEL_DIR", help="start from a trained model's weights (fine-tuning)")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
 
 
@@ -41,6 +42,7 @@ def _run_train(args) -> int:
         weight_decay=args.weight_decay, schedule=args.schedule, label_smoothing=args.label_smoothing,
         augment=args.augment, width=args.width, early_stopping=args.early_stopping,
         class_weight=args.class_weight, val_split=args.val_split, limit=args.limit, seed=args.seed,
+        init_from=args.init_from,
     )
     data = None
     if args.skip_bad_rows:

@@ -58,6 +58,7 @@ class TrainConfig:
     train_split: str = "Training"
     val_split: str = "PublicTest"
     limit: int = 0  # rows per split, for smoke tests; 0 = all
+    init_from: str | None = None  # a model folder whose weights start this run (fine-tuning, warm restarts)
     seed: int = 42
     extra: dict = field(default_factory=dict)
 
@@ -174,17 +175,22 @@ def _make_callbacks(out: Path, state: dict, config: TrainConfig, started: float)
     return callbacks
 
 
+def _copy_weights(source, target) -> None:
+    """Copy weights layer by layer in order, skipping augmentation layers (they hold only RNG state)."""
+    src = [layer for layer in source.layers if layer.weights and not layer.name.startswith("random_")]
+    dst = [layer for layer in target.layers if layer.weights and not layer.name.startswith("random_")]
+    if len(src) != len(dst):
+        raise ValueError(f"architectures differ: {len(src)} weighted layers in {source.name}, {len(dst)} in {target.name}")
+    for a, b in zip(src, dst):
+        b.set_weights(a.get_weights())
+
+
 def export_inference_model(trained, config: TrainConfig):
     """The trained network rebuilt without augmentation layers, weights copied in order."""
     from fer_core.architectures import build
 
     clean, _ = build(config.arch, NUM_CLASSES, **_arch_options(config, "none"))
-    src = [layer for layer in trained.layers if layer.weights and not layer.name.startswith("random_")]
-    dst = [layer for layer in clean.layers if layer.weights]
-    if len(src) != len(dst):
-        raise RuntimeError(f"cannot export: {len(src)} weighted layers trained, {len(dst)} expected")
-    for a, b in zip(src, dst):
-        b.set_weights(a.get_weights())
+    _copy_weights(trained, clean)
     return clean
 
 
@@ -233,6 +239,11 @@ def train(
         model = keras.models.load_model(out / CHECKPOINT, safe_mode=True)
     else:
         model, _ = build(config.arch, NUM_CLASSES, **_arch_options(config, config.augment))
+        if config.init_from:
+            from fer_core.model import load_keras_model
+
+            _copy_weights(load_keras_model(config.init_from)[0], model)
+            log.info("starting from the weights of %s", config.init_from)
         model.compile(
             optimizer=_optimizer(config, steps_per_epoch),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),

@@ -86,9 +86,10 @@ class ModelCard:
     metadata: dict
 
     def accuracy(self, split: str = "PrivateTest") -> tuple[float | None, str | None]:
-        """Best-known accuracy on a split (any test-time augmentation) and the key it came from."""
+        """Accuracy on a split, preferring the model's default TTA, and the key it came from."""
+        default = split if self.tta == "none" else f"{split}-{self.tta}"
         keys = [k for k in self.metrics if k == split or k.startswith(split + "-")]
-        keys.sort(key=lambda k: (k != f"{split}-{self.tta}" and k != split, k))
+        keys.sort(key=lambda k: (k != default, k != split, k))
         for key in keys:
             if self.metrics[key].get("accuracy") is not None:
                 return float(self.metrics[key]["accuracy"]), key
