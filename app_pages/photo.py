@@ -8,10 +8,7 @@ st.title("Photo analysis")
 st.markdown("Upload photos (JPEG, PNG, WebP, BMP or TIFF) or take a snapshot: every face found is boxed "
             "and labelled, with the probability of each emotion and a Grad-CAM map of where the model looked.")
 
-model = sidebar.require_classifier(settings)
-detector = sidebar.require_detector(settings)
-if model is None or detector is None:
-    st.stop()
+model, detector = sidebar.require_pipeline(settings)
 st.caption(f"Model {model.name} (test-time augmentation “{model.tta}”), detector {settings.detector}, "
            f"minimum confidence {settings.min_confidence:.0%}.")
 

@@ -10,10 +10,7 @@ st.title("Video analysis")
 st.markdown("Upload a video (MP4, WebM, AVI or MOV): the faces of every N-th frame are analysed, and you "
             "get an annotated MP4, a per-frame CSV and an emotion timeline. Nothing is kept on the server.")
 
-model = sidebar.require_classifier(settings)
-detector = sidebar.require_detector(settings)
-if model is None or detector is None:
-    st.stop()
+model, detector = sidebar.require_pipeline(settings)
 
 upload = st.file_uploader("Video", type=video.VIDEO_TYPES, key="video_upload")
 every = st.slider("Analyse every N-th frame", 1, 30, 5, key="video_every",

@@ -21,10 +21,7 @@ st.markdown("Press **Start** and allow camera access: each frame is analysed on 
             "with the faces boxed and labelled. Below: the current emotion, a live timeline and a summary "
             "of the session, downloadable as CSV after you stop.")
 
-model = sidebar.require_classifier(settings)
-detector = sidebar.require_detector(settings)
-if model is None or detector is None:
-    st.stop()
+model, detector = sidebar.require_pipeline(settings)
 st.caption(f"For speed the live path uses model {model.name} without test-time augmentation (TTA “none”; "
            f"photos use “{model.tta}”), and labels are smoothed over frames. Frames are processed in memory "
            "and never written to disk.")

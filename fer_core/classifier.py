@@ -22,8 +22,9 @@ class Classifier:
     """A model and its metadata: ``predict_proba(face_crops) -> (N, classes)``."""
 
     def __init__(self, model, metadata: dict, folder: Path | None = None) -> None:
-        import tensorflow as tf
+        from fer_core.quiet import import_tensorflow_quietly
 
+        tf = import_tensorflow_quietly()
         self.model = model
         self.metadata = metadata
         self.folder = folder

@@ -17,7 +17,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,6 @@ class TrainConfig:
     limit: int = 0  # rows per split, for smoke tests; 0 = all
     init_from: str | None = None  # a model folder whose weights start this run (fine-tuning, warm restarts)
     seed: int = 42
-    extra: dict = field(default_factory=dict)
 
 
 #: The seed report's settings, and the default recipe for the compact VGG.
@@ -128,7 +127,7 @@ def _write_state(out: Path, state: dict) -> None:
     os.replace(tmp, out / STATE)
 
 
-def _make_callbacks(out: Path, state: dict, config: TrainConfig, started: float) -> list:
+def _make_callbacks(out: Path, state: dict, config: TrainConfig) -> list:
     import keras
 
     class ResumableCheckpoint(keras.callbacks.Callback):
@@ -262,12 +261,11 @@ def train(
         class_weight = dict(enumerate(weights.tolist()))
     log.info("training %s on %d %s images, validating on %d %s images, %d epochs",
              model.name, len(x_train), config.train_split, len(x_val), config.val_split, config.epochs)
-    started = time.time()
     if state["epochs_done"] < config.epochs:
         model.fit(
             x_train, y_train_1h, validation_data=(x_val, y_val_1h), epochs=config.epochs,
             initial_epoch=state["epochs_done"], batch_size=config.batch_size, class_weight=class_weight,
-            callbacks=_make_callbacks(out, state, config, started) + list(callbacks or []), verbose=1 if sys.stdout.isatty() else 2,
+            callbacks=_make_callbacks(out, state, config) + list(callbacks or []), verbose=1 if sys.stdout.isatty() else 2,
         )
     state = _read_state(out)
     best = keras.models.load_model(out / BEST, safe_mode=True) if (out / BEST).is_file() else model

@@ -95,3 +95,11 @@ def require_detector(settings: Settings):
     except (RuntimeError, ValueError, OSError, ImportError) as exc:
         st.error(f"The face detector {settings.detector} is not available: {exc}")
         return None
+
+
+def require_pipeline(settings: Settings):
+    """The selected classifier and face detector; stops the page (after saying why) if either is missing."""
+    model, detector = require_classifier(settings), require_detector(settings)
+    if model is None or detector is None:
+        st.stop()
+    return model, detector

@@ -116,7 +116,7 @@ def test_live_webcam_labels_the_face(page, screenshot, server_log):
     except Exception as error:
         screenshot(page, "webcam-video-not-playing")
         raise AssertionError(f"the processed video does not play in the webrtc iframe: {error}\n"
-                             f"iframe text: {frame.locator('body').inner_text()[:500]}\n{server_log()}")
+                             f"iframe text: {frame.locator('body').inner_text()[:500]}\n{server_log()}") from error
 
     label = wait_for_current_emotion(page, PAGE_TIMEOUT)
     if strict_labels():
