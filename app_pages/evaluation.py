@@ -77,9 +77,17 @@ history = card.metadata.get("history") or []
 training = card.metadata.get("training", {})
 if history:
     st.plotly_chart(plots.training_curves(history), key="curves")
+elif training.get("members"):
+    st.caption("An ensemble has no training curves of its own: choose one of its members in the sidebar to see them.")
 else:
     st.caption("This model's metadata has no training history.")
-if training:
+if training.get("members"):
+    st.caption(f"An ensemble: it averages the probabilities of {', '.join(training['members'])}, "
+               f"trained for {training.get('wall_time_s', 0) / 60:.0f} min in all on {training.get('hardware', '?')}.")
+    for member, run in training["members"].items():
+        st.caption(f"**{member}**: {run.get('epochs_run', '?')} epochs (best {run.get('best_epoch', '?')}) in "
+                   f"{run.get('wall_time_s', 0) / 60:.1f} min. Command: `{run.get('command', '?')}`")
+elif training:
     st.caption(f"{training.get('epochs_run', '?')} epochs (best {training.get('best_epoch', '?')}) in "
                f"{training.get('wall_time_s', 0) / 60:.1f} min on {training.get('hardware', '?')}; "
                f"{training.get('framework', '')}. Command: `{training.get('command', '?')}`")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core {train,evaluate,predict,bench}``."""
+"""Command line: ``python -m fer_core {train,evaluate,select-tta,ensemble,predict,bench}``."""
 from __future__ import annotations
 
 import argparse
@@ -108,6 +108,22 @@ def _run_select_tta(args) -> int:
     return 0
 
 
+def _add_ensemble(sub) -> None:
+    p = sub.add_parser("ensemble", help="make a model folder that averages the probabilities of trained models")
+    p.add_argument("out", help="the ensemble's folder (gets metadata.json only; members are not copied)")
+    p.add_argument("members", nargs="+", metavar="MODEL_DIR", help="two or more model folders (same labels and input)")
+    p.add_argument("--name", help="the ensemble's name (default: the folder's name)")
+
+
+def _run_ensemble(args) -> int:
+    from fer_core.model import create_ensemble
+
+    folder = create_ensemble(args.out, args.members, name=args.name)
+    print(f"wrote {folder}; choose its test-time augmentation with "
+          f"`python -m fer_core select-tta --model {folder}` and score it with `evaluate --record`")
+    return 0
+
+
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="emotions of the faces in image files")
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, TIFF)")
@@ -178,6 +194,7 @@ COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
     "select-tta": (_add_select_tta, _run_select_tta),
+    "ensemble": (_add_ensemble, _run_ensemble),
     "predict": (_add_predict, _run_predict),
     "bench": (_add_bench, _run_bench),
 }

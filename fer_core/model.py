@@ -4,6 +4,10 @@ The metadata carries everything inference needs (labels in order, input spec, de
 test-time augmentation) and everything a reader needs to trust the numbers (architecture,
 training configuration, data hash, history, metrics). Loading refuses a folder whose
 metadata is missing or disagrees with the network, and runs Keras in safe mode.
+
+An *ensemble* is a model folder with only ``metadata.json``: its architecture names member
+model folders (relative to it), and loading builds one network that averages their
+probabilities. Members' weights are not copied, so each is stored once.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ REQUIRED_KEYS = ("format_version", "name", "labels", "input_spec", "architecture
 MODELS_DIR = Path(os.environ.get("FER_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
 DEFAULT_MODEL_NAME = "vgg32"
 TTA_MODES = ("none", "flip", "tencrop")
+ENSEMBLE = "ensemble"
 
 
 class ModelError(ValueError):
@@ -80,11 +85,13 @@ def _check_metadata(metadata: dict, folder: Path) -> None:
 
 
 def load_keras_model(folder: str | os.PathLike) -> tuple[Any, dict]:
-    """Load ``model.keras`` (safe mode, not compiled) and check it against its metadata."""
+    """Load ``model.keras`` (safe mode, not compiled), or build an ensemble, and check it against its metadata."""
     import keras
 
     folder = Path(folder)
     metadata = read_metadata(folder)
+    if is_ensemble(metadata):
+        return _load_ensemble(folder, metadata), metadata
     path = folder / MODEL_FILE
     if not path.is_file():
         raise ModelError(f"{folder}: no {MODEL_FILE} beside {METADATA_FILE}")
@@ -101,6 +108,100 @@ def load_keras_model(folder: str | os.PathLike) -> tuple[Any, dict]:
             f"{len(metadata['labels'])} labels"
         )
     return model, metadata
+
+
+def is_ensemble(metadata: dict) -> bool:
+    """Whether metadata describes an ensemble (members' probabilities averaged)."""
+    architecture = metadata.get("architecture")
+    return isinstance(architecture, dict) and architecture.get("name") == ENSEMBLE
+
+
+def member_dirs(folder: str | os.PathLike, metadata: dict | None = None) -> list[Path]:
+    """The member model folders of an ensemble (``[folder]`` for a single model)."""
+    folder = Path(folder)
+    metadata = read_metadata(folder) if metadata is None else metadata
+    if not is_ensemble(metadata):
+        return [folder]
+    members = metadata["architecture"].get("members")
+    if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, str) for m in members):
+        raise ModelError(f"{folder}: an ensemble's architecture.members must list at least two model folders")
+    return [Path(os.path.normpath(folder / member)) for member in members]
+
+
+def weight_files(folder: str | os.PathLike) -> list[Path]:
+    """The ``model.keras`` files a model folder loads (its members' for an ensemble)."""
+    return [member / MODEL_FILE for member in member_dirs(folder)]
+
+
+def _load_ensemble(folder: Path, metadata: dict) -> Any:
+    """One Keras model averaging the members' probabilities, checked to share labels and input."""
+    import keras
+
+    members = []
+    for index, member_dir in enumerate(member_dirs(folder, metadata)):
+        if not (member_dir / METADATA_FILE).is_file():
+            raise ModelError(f"{folder}: ensemble member {member_dir} is not a model folder")
+        member, member_meta = load_keras_model(member_dir)
+        if is_ensemble(member_meta):
+            raise ModelError(f"{folder}: member {member_dir.name} is itself an ensemble; list its members instead")
+        if member_meta["labels"] != metadata["labels"]:
+            raise ModelError(f"{folder}: member {member_dir.name} has labels {member_meta['labels']}, "
+                             f"the ensemble {metadata['labels']}")
+        if InputSpec.from_dict(member_meta["input_spec"]) != InputSpec.from_dict(metadata["input_spec"]):
+            raise ModelError(f"{folder}: member {member_dir.name} expects input {member_meta['input_spec']}, "
+                             f"the ensemble {metadata['input_spec']}")
+        # a fresh wrapper per member: unique names even when two members share a name
+        members.append(keras.Model(member.inputs[0], member.outputs[0], name=f"member{index}_{member_dir.name}"))
+    inputs = keras.Input(shape=InputSpec.from_dict(metadata["input_spec"]).shape, name="face")
+    outputs = keras.layers.Average(name="mean_probabilities")([member(inputs) for member in members])
+    return keras.Model(inputs, outputs, name=metadata["name"])
+
+
+def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike], name: str | None = None,
+                    tta: str = "none") -> Path:
+    """Write an ensemble's ``metadata.json`` (members stored relative to it) and check that it loads.
+
+    The members must share labels and input spec; their training summaries are copied so the
+    ensemble's card says what went into it.
+    """
+    folder = Path(folder)
+    member_paths = [Path(m) for m in members]
+    if len(member_paths) < 2:
+        raise ModelError("an ensemble needs at least two member models")
+    metas = [read_metadata(m) for m in member_paths]
+    first = metas[0]
+    trainings = [meta.get("training", {}) for meta in metas]
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "name": name or folder.name,
+        "labels": first["labels"],
+        "input_spec": first["input_spec"],
+        "architecture": {
+            "name": ENSEMBLE,
+            "members": [os.path.relpath(m.resolve(), folder.resolve()) for m in member_paths],
+            "member_names": [meta["name"] for meta in metas],
+            "params": sum(int(meta["architecture"].get("params") or 0) for meta in metas) or None,
+        },
+        "inference": {"tta": tta},
+        "training": {
+            "command": " ; ".join(t.get("command", "?") for t in trainings),
+            "epochs_run": sum(int(t.get("epochs_run") or 0) for t in trainings),
+            "wall_time_s": round(sum(float(t.get("wall_time_s") or 0) for t in trainings), 1),
+            "hardware": first.get("training", {}).get("hardware", "?"),
+            "framework": first.get("training", {}).get("framework", "?"),
+            "members": {meta["name"]: t for meta, t in zip(metas, trainings)},
+        },
+        "data": first.get("data", {}),
+    }
+    _check_metadata(metadata, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_metadata(folder, metadata)
+    try:
+        load_keras_model(folder)
+    except ModelError:
+        (folder / METADATA_FILE).unlink()
+        raise
+    return folder
 
 
 def list_models(root: str | os.PathLike = MODELS_DIR) -> list[Path]:

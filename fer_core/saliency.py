@@ -68,6 +68,37 @@ def _class_score(head, scores, class_index: int):
     return logit
 
 
+def _parts(model) -> list:
+    """The networks to explain: an ensemble's member networks, or the model itself."""
+    import keras
+
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return nested or [model]
+
+
+def _cam(model, x, class_index: int) -> np.ndarray:
+    """Grad-CAM (or input-gradient saliency) of one network, scaled to [0, 1], at its map's size."""
+    import tensorflow as tf
+
+    probe, has_maps, head = _probe(model)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = probe(x, training=False)
+        maps, scores = (outputs[0], outputs[1]) if has_maps else (x, outputs[0] if isinstance(outputs, list) else outputs)
+        score = _class_score(head, scores, class_index)
+    grads = tape.gradient(score, maps)
+    if has_maps:
+        weights = tf.reduce_mean(grads, axis=(1, 2))  # one weight per feature map
+        cam = tf.nn.relu(tf.reduce_sum(maps * weights[:, None, None, :], axis=-1))[0].numpy()
+    else:
+        cam = tf.reduce_max(tf.abs(grads), axis=-1)[0].numpy()  # gradient saliency
+    cam = cam.astype(np.float32)
+    top = float(cam.max())
+    cam = cam / top if top > 0 else np.zeros_like(cam)
+    side = x.shape[1]
+    return cv2.resize(cam, (side, side), interpolation=cv2.INTER_CUBIC)  # members' maps may differ in size
+
+
 def heatmap(classifier: Classifier, crop: np.ndarray, class_index: int | None = None) -> np.ndarray:
     """Grad-CAM heat map of a face crop, in ``[0, 1]``, the crop's height and width.
 
@@ -86,19 +117,8 @@ def heatmap(classifier: Classifier, crop: np.ndarray, class_index: int | None = 
         class_index = int(np.argmax(classifier.predict_batch(x.numpy(), "none")[0]))
     if not 0 <= class_index < len(classifier.labels):
         raise ValueError(f"class_index {class_index} is outside 0-{len(classifier.labels) - 1}")
-    probe, has_maps, head = _probe(classifier.model)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        outputs = probe(x, training=False)
-        maps, scores = (outputs[0], outputs[1]) if has_maps else (x, outputs[0] if isinstance(outputs, list) else outputs)
-        score = _class_score(head, scores, class_index)
-    grads = tape.gradient(score, maps)
-    if has_maps:
-        weights = tf.reduce_mean(grads, axis=(1, 2))  # one weight per feature map
-        cam = tf.nn.relu(tf.reduce_sum(maps * weights[:, None, None, :], axis=-1))[0].numpy()
-    else:
-        cam = tf.reduce_max(tf.abs(grads), axis=-1)[0].numpy()  # gradient saliency
-    cam = cam.astype(np.float32)
+    # an ensemble: the mean of its members' maps, each normalised, so every member counts alike
+    cam = np.mean([_cam(part, x, class_index) for part in _parts(classifier.model)], axis=0)
     top = float(cam.max())
     cam = cam / top if top > 0 else np.zeros_like(cam)
     height, width = crop.shape[:2]

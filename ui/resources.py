@@ -23,7 +23,7 @@ from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
 from fer_core.labels import LABELS
-from fer_core.model import MODEL_FILE, list_models, read_metadata
+from fer_core.model import ModelError, list_models, read_metadata, weight_files
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +61,22 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+def _weight_files(folder: str | Path) -> list[Path]:
+    try:
+        return weight_files(folder)
+    except ModelError:
+        return []  # unreadable metadata: loading the model says why
+
+
 def model_version(folder: str | Path) -> float:
-    """Modification time of a model's ``model.keras``: part of cache keys, so a retrained model is reloaded."""
-    return _mtime(Path(folder) / MODEL_FILE)
+    """Latest modification time of the ``model.keras`` files a model loads (an ensemble's members'):
+    part of cache keys, so a retrained model is reloaded."""
+    return max((_mtime(path) for path in _weight_files(folder)), default=0.0)
 
 
 def folder_size(folder: Path) -> int:
-    """Bytes of a model on disk: its ``model.keras`` (what the app loads)."""
-    path = Path(folder) / MODEL_FILE
-    return path.stat().st_size if path.is_file() else 0
+    """Bytes of the ``model.keras`` files a model loads (what the app reads)."""
+    return sum(path.stat().st_size for path in _weight_files(folder) if path.is_file())
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,11 @@ def model_card(folder: str | Path) -> ModelCard:
     folder = Path(folder)
     meta = read_metadata(folder)
     arch = meta.get("architecture", {})
+    name = str(arch.get("name", "?"))
+    if arch.get("member_names"):
+        name += f" of {' + '.join(arch['member_names'])}"
     return ModelCard(
-        folder=folder, name=meta["name"], architecture=str(arch.get("name", "?")),
+        folder=folder, name=meta["name"], architecture=name,
         params=arch.get("params"), size_bytes=folder_size(folder),
         tta=meta.get("inference", {}).get("tta", "none"), metrics=dict(meta.get("metrics", {})), metadata=meta,
     )
@@ -214,8 +224,6 @@ def duplicate_table(key: str, _data: FerData):
 def comparison(folders: list[Path], timings: dict[str, float] | None = None):
     """One row per model folder: name, architecture, parameters, size on disk, test scores, speed."""
     import pandas as pd
-
-    from fer_core.model import ModelError
 
     rows = []
     for folder in folders:

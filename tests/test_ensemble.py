@@ -1,0 +1,134 @@
+"""Ensembles: a metadata-only model folder whose network averages its members' probabilities."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_core import saliency
+from fer_core.classifier import Classifier
+from fer_core.cli import main
+from fer_core.model import (
+    METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, default_model_dir, load_keras_model, member_dirs,
+    read_metadata, save_model, weight_files, write_metadata,
+)
+
+
+@pytest.fixture(scope="module")
+def single_model() -> Path:
+    """A bundled single (non-ensemble) model folder."""
+    folder = default_model_dir()
+    members = member_dirs(folder)
+    return members[0]
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory, single_model) -> tuple[Path, Path]:
+    """The bundled model and a genuinely different network: the same one with shifted output biases."""
+    root = tmp_path_factory.mktemp("models")
+    first = root / "first"
+    shutil.copytree(single_model, first)
+    write_metadata(first, {**read_metadata(first), "name": "first"})
+    model, metadata = load_keras_model(single_model)
+    head = model.layers[-1]
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel, bias + np.linspace(-1.0, 1.0, len(bias), dtype=bias.dtype)])
+    second = save_model(model, root / "second", {**{k: v for k, v in metadata.items() if k != "format_version"},
+                                                 "name": "second"})
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def faces(fer_data) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = fer_data.split("PublicTest")
+    return images[:200], labels[:200]
+
+
+def test_ensemble_averages_member_probabilities(tmp_path, two_models, faces):
+    first, second = two_models
+    folder = create_ensemble(tmp_path / "duo", [first, second])
+    ensemble, a, b = Classifier.load(folder), Classifier.load(first), Classifier.load(second)
+    images, _ = faces
+    for tta in ("none", "flip"):
+        pa, pb = a.predict_proba(images, tta), b.predict_proba(images, tta)
+        assert np.abs(pa - pb).max() > 0.05  # the members really differ
+        np.testing.assert_allclose(ensemble.predict_proba(images, tta), (pa + pb) / 2, atol=1e-5)
+    assert ensemble.params == a.params + b.params
+    assert ensemble.labels == a.labels and ensemble.spec == a.spec
+
+
+def test_ensemble_stores_members_relative_and_survives_a_move(tmp_path, two_models, faces):
+    first, second = two_models
+    root = tmp_path / "models"
+    for member in (first, second):
+        shutil.copytree(member, root / member.name)
+    create_ensemble(root / "duo", [root / "first", root / "second"], name="duo")
+    metadata = read_metadata(root / "duo")
+    assert metadata["architecture"]["members"] == ["../first", "../second"]
+    assert metadata["architecture"]["member_names"] == ["first", "second"]
+    assert not (root / "duo" / MODEL_FILE).exists()  # weights are not copied
+    assert weight_files(root / "duo") == [root / "first" / MODEL_FILE, root / "second" / MODEL_FILE]
+    moved = shutil.move(root, tmp_path / "elsewhere")
+    images, _ = faces
+    probs = Classifier.load(Path(moved) / "duo").predict_proba(images[:8])
+    assert probs.shape == (8, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_ensemble_refuses_bad_members(tmp_path, two_models):
+    first, second = two_models
+    with pytest.raises(ModelError, match="at least two"):
+        create_ensemble(tmp_path / "one", [first])
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(second, shuffled)
+    metadata = read_metadata(shuffled)
+    metadata["labels"] = metadata["labels"][::-1]
+    (shuffled / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(ModelError, match="labels"):
+        create_ensemble(tmp_path / "mixed", [first, shuffled])
+    assert not (tmp_path / "mixed" / METADATA_FILE).exists()  # nothing half-made is left behind
+    folder = create_ensemble(tmp_path / "duo", [first, second])
+    shutil.rmtree(second.parent / "gone", ignore_errors=True)
+    metadata = read_metadata(folder)
+    metadata["architecture"]["members"][1] = "../gone"
+    (folder / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(ModelError, match="not a model folder"):
+        Classifier.load(folder)
+
+
+def test_ensemble_cli_then_evaluate(tmp_path, two_models, data_path, capsys):
+    first, second = two_models
+    assert main(["ensemble", str(tmp_path / "duo"), str(first), str(second), "--name", "duo"]) == 0
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", "--model", str(tmp_path / "duo"), "--data", str(data_path), "--split", "PublicTest",
+                 "--tta", "none", "--json", str(out), "--record"]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["n"] == 3589 and 0.4 < metrics["accuracy"] <= 1.0
+    assert read_metadata(tmp_path / "duo")["metrics"]["PublicTest"]["accuracy"] == round(metrics["accuracy"], 4)
+    assert main(["ensemble", str(tmp_path / "solo"), str(first)]) == 2
+    assert "at least two" in capsys.readouterr().err
+
+
+def test_ensemble_grad_cam_is_the_mean_of_its_members(tmp_path, single_model, faces):
+    """An ensemble of one network twice explains a face exactly as that network does."""
+    folder = create_ensemble(tmp_path / "twice", [single_model, single_model])
+    face = faces[0][0]
+    alone = saliency.heatmap(Classifier.load(single_model), face, class_index=3)
+    twice = saliency.heatmap(Classifier.load(folder), face, class_index=3)
+    assert alone.shape == twice.shape == (48, 48)
+    assert alone.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(twice, alone, atol=1e-4)
+
+
+def test_app_cards_count_the_members(tmp_path, two_models):
+    from ui import resources
+
+    first, second = two_models
+    folder = create_ensemble(tmp_path / "duo", [first, second])
+    card = resources.model_card(folder)
+    assert card.architecture == "ensemble of first + second"
+    assert card.size_bytes == (first / MODEL_FILE).stat().st_size + (second / MODEL_FILE).stat().st_size
+    assert resources.model_version(folder) == max((m / MODEL_FILE).stat().st_mtime for m in (first, second))
