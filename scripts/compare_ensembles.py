@@ -1,0 +1,70 @@
+"""Which models to ensemble: accuracy of every subset of trained models, with each TTA, on PublicTest.
+
+Model selection uses PublicTest only (PrivateTest is the reported test set), so this script
+refuses any other split. Each model's probabilities are computed once per TTA (and cached in
+``--cache`` when given, keyed by model file and modification time); a subset's ensemble is the
+mean of its members' probabilities, exactly what ``python -m fer_core ensemble`` builds.
+
+Usage: .venv/bin/python scripts/compare_ensembles.py models/vgg32 runs/vgg32b/ ... [--cache DIR]
+"""
+from __future__ import annotations
+
+import streamlit_webrtc  # noqa: F401  -- before TensorFlow (pylibsrtp after TensorFlow segfaults)
+
+import argparse
+import hashlib
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fer_core.classifier import Classifier  # noqa: E402
+from fer_core.data import load_fer2013  # noqa: E402
+from fer_core.evaluate import classification_metrics  # noqa: E402
+from fer_core.model import TTA_MODES, MODEL_FILE  # noqa: E402
+
+SPLIT = "PublicTest"
+
+
+def probabilities(folder: Path, images: np.ndarray, tta: str, cache: Path | None) -> np.ndarray:
+    """A model's PublicTest probabilities with one TTA, from the cache when it is current."""
+    weights = folder / MODEL_FILE
+    key = hashlib.sha1(f"{weights.resolve()}|{weights.stat().st_mtime}|{tta}".encode()).hexdigest()[:16]
+    path = cache / f"{folder.name}-{tta}-{key}.npy" if cache else None
+    if path and path.is_file():
+        return np.load(path)
+    probs = Classifier.load(folder).predict_proba(images, tta)
+    if path:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(path, probs)
+    return probs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path, help="trained (single) model folders")
+    parser.add_argument("--data", help="fer2013.csv(.gz) (default: $FER_DATA or ../shared/data)")
+    parser.add_argument("--tta", nargs="+", default=list(TTA_MODES), choices=TTA_MODES)
+    parser.add_argument("--cache", type=Path, help="folder for cached probabilities")
+    args = parser.parse_args()
+    images, labels = load_fer2013(args.data).split(SPLIT)
+    names = [folder.name for folder in args.models]
+    print(f"{SPLIT} (n={len(labels)}): accuracy / macro-F1 of each subset's mean probabilities")
+    print(f"{'members':<48}" + "".join(f"{tta:>18}" for tta in args.tta))
+    probs = {tta: [probabilities(f, images, tta, args.cache) for f in args.models] for tta in args.tta}
+    for size in range(1, len(names) + 1):
+        for subset in itertools.combinations(range(len(names)), size):
+            cells = []
+            for tta in args.tta:
+                mean = np.mean([probs[tta][i] for i in subset], axis=0)
+                m = classification_metrics(labels, mean, tuple(str(i) for i in range(mean.shape[1])))
+                cells.append(f"{m['accuracy']:.4f} / {m['macro_f1']:.3f}")
+            print(f"{' + '.join(names[i] for i in subset):<48}" + "".join(f"{c:>18}" for c in cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
