@@ -80,8 +80,8 @@ def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp
     best, scores = select_tta(classifier, images[:300], labels[:300])
     assert set(scores) == {"none", "flip", "tencrop"}
     assert scores[best] == max(scores.values())
-    copy = tmp_path / "model"
-    shutil.copytree(classifier.folder, copy)
+    shutil.copytree(classifier.folder.parent, tmp_path / "models")  # all models: an ensemble names its members
+    copy = tmp_path / "models" / classifier.folder.name
     store_default_tta(copy, best, scores, "PublicTest")
     reloaded = Classifier.load(copy)
     assert reloaded.tta == best and reloaded.metadata["inference"]["selected_on"] == "PublicTest"

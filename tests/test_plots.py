@@ -12,14 +12,14 @@ from fer_core import explore, plots
 from fer_core.draw import hex_color
 from fer_core.evaluate import classification_metrics
 from fer_core.labels import LABELS
-from fer_core.model import list_models, read_metadata
+from fer_core.model import list_models, member_dirs, read_metadata
 
 
 @pytest.fixture(scope="module")
 def metadata():
     models = list_models()
     assert models, "a bundled model is needed (models/ or FER_MODELS_DIR)"
-    return read_metadata(models[0])
+    return read_metadata(member_dirs(models[0])[0])  # a trained model (an ensemble's first member)
 
 
 def test_class_distribution_from_a_models_dataset_card(metadata):
