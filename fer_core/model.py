@@ -24,7 +24,7 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "name", "labels", "input_spec", "architecture")
 #: Where bundled models live; ``$FER_MODELS_DIR`` points the CLI and the app elsewhere.
 MODELS_DIR = Path(os.environ.get("FER_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
-DEFAULT_MODEL_NAME = "vgg32"
+DEFAULT_MODEL_NAME = "vgg32x2"
 TTA_MODES = ("none", "flip", "tencrop")
 ENSEMBLE = "ensemble"
 
