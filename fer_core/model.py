@@ -137,6 +137,7 @@ def _load_ensemble(folder: Path, metadata: dict) -> Any:
     """One Keras model averaging the members' probabilities, checked to share labels and input."""
     import keras
 
+    spec = InputSpec.from_dict(metadata["input_spec"])
     members = []
     for index, member_dir in enumerate(member_dirs(folder, metadata)):
         if not (member_dir / METADATA_FILE).is_file():
@@ -147,22 +148,21 @@ def _load_ensemble(folder: Path, metadata: dict) -> Any:
         if member_meta["labels"] != metadata["labels"]:
             raise ModelError(f"{folder}: member {member_dir.name} has labels {member_meta['labels']}, "
                              f"the ensemble {metadata['labels']}")
-        if InputSpec.from_dict(member_meta["input_spec"]) != InputSpec.from_dict(metadata["input_spec"]):
+        if InputSpec.from_dict(member_meta["input_spec"]) != spec:
             raise ModelError(f"{folder}: member {member_dir.name} expects input {member_meta['input_spec']}, "
                              f"the ensemble {metadata['input_spec']}")
         # a fresh wrapper per member: unique names even when two members share a name
         members.append(keras.Model(member.inputs[0], member.outputs[0], name=f"member{index}_{member_dir.name}"))
-    inputs = keras.Input(shape=InputSpec.from_dict(metadata["input_spec"]).shape, name="face")
+    inputs = keras.Input(shape=spec.shape, name="face")
     outputs = keras.layers.Average(name="mean_probabilities")([member(inputs) for member in members])
     return keras.Model(inputs, outputs, name=metadata["name"])
 
 
-def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike], name: str | None = None,
-                    tta: str = "none") -> Path:
+def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike], name: str | None = None) -> Path:
     """Write an ensemble's ``metadata.json`` (members stored relative to it) and check that it loads.
 
     The members must share labels and input spec; their training summaries are copied so the
-    ensemble's card says what went into it.
+    ensemble's card says what went into it. Its TTA starts at "none": ``select-tta`` chooses it.
     """
     folder = Path(folder)
     member_paths = [Path(m) for m in members]
@@ -182,7 +182,7 @@ def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike],
             "member_names": [meta["name"] for meta in metas],
             "params": sum(int(meta["architecture"].get("params") or 0) for meta in metas) or None,
         },
-        "inference": {"tta": tta},
+        "inference": {"tta": "none"},
         "training": {
             "command": " ; ".join(t.get("command", "?") for t in trainings),
             "epochs_run": sum(int(t.get("epochs_run") or 0) for t in trainings),

@@ -24,22 +24,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer_core.classifier import Classifier  # noqa: E402
 from fer_core.data import load_fer2013  # noqa: E402
 from fer_core.evaluate import classification_metrics  # noqa: E402
+from fer_core.labels import LABELS  # noqa: E402
 from fer_core.model import TTA_MODES, MODEL_FILE  # noqa: E402
 
 SPLIT = "PublicTest"
 
 
-def probabilities(folder: Path, images: np.ndarray, tta: str, cache: Path | None) -> np.ndarray:
-    """A model's PublicTest probabilities with one TTA, from the cache when it is current."""
+def probabilities(folder: Path, images: np.ndarray, ttas: list[str], cache: Path | None) -> dict[str, np.ndarray]:
+    """A model's PublicTest probabilities for each TTA, from the cache when it is current.
+
+    The model is loaded only if some TTA is not cached.
+    """
     weights = folder / MODEL_FILE
-    key = hashlib.sha1(f"{weights.resolve()}|{weights.stat().st_mtime}|{tta}".encode()).hexdigest()[:16]
-    path = cache / f"{folder.name}-{tta}-{key}.npy" if cache else None
-    if path and path.is_file():
-        return np.load(path)
-    probs = Classifier.load(folder).predict_proba(images, tta)
-    if path:
-        cache.mkdir(parents=True, exist_ok=True)
-        np.save(path, probs)
+    paths = {}
+    for tta in ttas:
+        key = hashlib.sha1(f"{weights.resolve()}|{weights.stat().st_mtime}|{tta}".encode()).hexdigest()[:16]
+        paths[tta] = cache / f"{folder.name}-{tta}-{key}.npy" if cache else None
+    classifier = None
+    probs = {}
+    for tta, path in paths.items():
+        if path and path.is_file():
+            probs[tta] = np.load(path)
+            continue
+        classifier = classifier or Classifier.load(folder)
+        probs[tta] = classifier.predict_proba(images, tta)
+        if path:
+            cache.mkdir(parents=True, exist_ok=True)
+            np.save(path, probs[tta])
     return probs
 
 
@@ -54,13 +65,14 @@ def main() -> int:
     names = [folder.name for folder in args.models]
     print(f"{SPLIT} (n={len(labels)}): accuracy / macro-F1 of each subset's mean probabilities")
     print(f"{'members':<48}" + "".join(f"{tta:>18}" for tta in args.tta))
-    probs = {tta: [probabilities(f, images, tta, args.cache) for f in args.models] for tta in args.tta}
+    per_model = [probabilities(folder, images, args.tta, args.cache) for folder in args.models]
+    probs = {tta: [model_probs[tta] for model_probs in per_model] for tta in args.tta}
     for size in range(1, len(names) + 1):
         for subset in itertools.combinations(range(len(names)), size):
             cells = []
             for tta in args.tta:
                 mean = np.mean([probs[tta][i] for i in subset], axis=0)
-                m = classification_metrics(labels, mean, tuple(str(i) for i in range(mean.shape[1])))
+                m = classification_metrics(labels, mean, LABELS)
                 cells.append(f"{m['accuracy']:.4f} / {m['macro_f1']:.3f}")
             print(f"{' + '.join(names[i] for i in subset):<48}" + "".join(f"{c:>18}" for c in cells))
     return 0
