@@ -10,7 +10,9 @@ st.title("Video analysis")
 st.markdown("Upload a video (MP4, WebM, AVI or MOV): the faces of every N-th frame are analysed, and you "
             "get an annotated MP4, a per-frame CSV and an emotion timeline. Nothing is kept on the server.")
 
-model, detector = sidebar.require_pipeline(settings)
+model, detector = sidebar.require_pipeline(settings, live=True)
+st.caption(f"Model **{model.name}** on {model.runtime_label} (the fast model; choose another in the sidebar), "
+           f"test-time augmentation “{model.tta}”, detector {settings.detector}.")
 
 upload = st.file_uploader("Video", type=video.VIDEO_TYPES, key="video_upload")
 every = st.slider("Analyse every N-th frame", 1, 30, 5, key="video_every",

@@ -21,10 +21,10 @@ st.markdown("Press **Start** and allow camera access: each frame is analysed on 
             "with the faces boxed and labelled. Below: the current emotion, a live timeline and a summary "
             "of the session, downloadable as CSV after you stop.")
 
-model, detector = sidebar.require_pipeline(settings)
-st.caption(f"For speed the live path uses model {model.name} without test-time augmentation (TTA “none”; "
-           f"photos use “{model.tta}”), and labels are smoothed over frames. Frames are processed in memory "
-           "and never written to disk.")
+model, detector = sidebar.require_pipeline(settings, live=True)
+st.caption(f"Live path: model **{model.name}** on **{model.runtime_label}**, without test-time augmentation, "
+           f"detector {settings.detector}; labels are smoothed over frames. Choose another model in the sidebar. "
+           "Frames are processed in memory and never written to disk.")
 
 
 def secret_ice_servers():

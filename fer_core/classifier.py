@@ -1,7 +1,9 @@
 """The emotion classifier: a loaded model plus its metadata, predicting many faces at once.
 
 Labels, input spec and the default test-time augmentation come from the model's own
-metadata, never from elsewhere.
+metadata, never from elsewhere. Two runtimes run the same network: LiteRT, when the
+folder (every member, for an ensemble) has an up-to-date ``model.tflite`` from
+``python -m fer_core export``, and Keras otherwise. ``runtime`` says which one is in use.
 """
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.model import TTA_MODES, default_model_dir, load_keras_model
+from fer_core.model import TTA_MODES, default_model_dir, litert_files, load_keras_model, read_metadata
 from fer_core.preprocess import InputSpec, preprocess_faces
+
+RUNTIMES = ("auto", "litert", "keras")
 
 #: ten-crop side relative to the input (the 4 corners and the centre, each also flipped)
 TENCROP_FRACTION = 0.9
@@ -21,30 +25,66 @@ TENCROP_FRACTION = 0.9
 class Classifier:
     """A model and its metadata: ``predict_proba(face_crops) -> (N, classes)``."""
 
-    def __init__(self, model, metadata: dict, folder: Path | None = None) -> None:
-        from fer_core.quiet import import_tensorflow_quietly
-
-        tf = import_tensorflow_quietly()
-        self.model = model
+    def __init__(self, model, metadata: dict, folder: Path | None = None, *, runners: Sequence | None = None) -> None:
+        """``model`` is a Keras model, or None with ``runners`` (one LiteRT runner per member)."""
+        self._model = model
         self.metadata = metadata
         self.folder = folder
         self.name: str = metadata["name"]
         self.labels: tuple[str, ...] = tuple(metadata["labels"])
         self.spec = InputSpec.from_dict(metadata["input_spec"])
         self.tta: str = metadata.get("inference", {}).get("tta", "none")
-        # One traced graph for every batch size: much faster than eager calls per frame.
-        self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        if runners:
+            self.runtime = "litert"
+            self.threads = runners[0].num_threads
+            self._forward = _mean_of(list(runners))
+        else:
+            from fer_core.quiet import import_tensorflow_quietly
+
+            tf = import_tensorflow_quietly()
+            self.runtime = "keras"
+            self.threads = None
+            # One traced graph for every batch size: much faster than eager calls per frame.
+            self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike | None = None) -> Classifier:
-        """Load a model folder (default: the bundled default model)."""
+    def load(cls, folder: str | os.PathLike | None = None, runtime: str = "auto", threads: int | None = None) -> Classifier:
+        """Load a model folder (default: the bundled default model).
+
+        ``runtime``: ``auto`` uses LiteRT where the folder has up-to-date ``.tflite`` files,
+        ``litert`` requires them, ``keras`` never uses them.
+        """
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
         folder = Path(folder) if folder else default_model_dir()
+        if runtime != "keras":
+            metadata = read_metadata(folder)
+            files = litert_files(folder, metadata, required=runtime == "litert")
+            if files:
+                from fer_core.litert import LiteRTRunner
+
+                runners = [LiteRTRunner(path, threads) for path in files]
+                _check_runners(folder, runners, metadata)
+                return cls(None, metadata, folder, runners=runners)
         model, metadata = load_keras_model(folder)
         return cls(model, metadata, folder)
 
     @property
+    def model(self):
+        """The Keras model (loaded on first use under LiteRT: Grad-CAM needs its gradients)."""
+        if self._model is None:
+            self._model, _ = load_keras_model(self.folder)
+        return self._model
+
+    @property
+    def runtime_label(self) -> str:
+        """What runs the network, for people: "LiteRT, 2 threads" or "Keras (TensorFlow)"."""
+        return f"LiteRT, {self.threads} thread{'s' if self.threads != 1 else ''}" if self.runtime == "litert" else "Keras (TensorFlow)"
+
+    @property
     def params(self) -> int:
-        return int(self.model.count_params())
+        stored = self.metadata.get("architecture", {}).get("params")
+        return int(stored) if stored and self._model is None else int(self.model.count_params())
 
     def predict_batch(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256) -> np.ndarray:
         """Probabilities for preprocessed input ``(N, size, size, channels)``."""
@@ -64,6 +104,24 @@ class Classifier:
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self.predict_batch(preprocess_faces(faces, self.spec), tta)
+
+
+def _mean_of(runners: list):
+    """One forward function averaging the members' probabilities (an ensemble), or the one member's."""
+    if len(runners) == 1:
+        return runners[0]
+    return lambda x: np.mean([runner(np.asarray(x)) for runner in runners], axis=0)
+
+
+def _check_runners(folder: Path, runners: list, metadata: dict) -> None:
+    from fer_core.model import ModelError
+
+    spec = InputSpec.from_dict(metadata["input_spec"])
+    for runner in runners:
+        if runner.input_shape != spec.shape:
+            raise ModelError(f"{runner.path}: input {runner.input_shape} != metadata input_spec {spec.shape}")
+        if runner.num_outputs != len(metadata["labels"]):
+            raise ModelError(f"{runner.path}: {runner.num_outputs} outputs but metadata lists {len(metadata['labels'])} labels")
 
 
 def _tta_views(batch: np.ndarray, tta: str) -> list[np.ndarray]:

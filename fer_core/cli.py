@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 
+from fer_core.model import TTA_MODES
 
 log = logging.getLogger("fer_core")
 
@@ -12,7 +13,7 @@ log = logging.getLogger("fer_core")
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on FER2013 (resumable)")
     p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
-    p.add_argument("--arch", default="vgg", help="architecture: vgg (default) or seed")
+    p.add_argument("--arch", default="vgg", help="architecture and its recipe: vgg (default), student (distilled, fast) or seed")
     p.add_argument("--out", help="output folder (default: runs/<arch>)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -22,7 +23,11 @@ def _add_train(sub) -> None:
     p.add_argument("--schedule", choices=["cosine", "plateau"])
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--augment", choices=["none", "standard", "strong"])
-    p.add_argument("--width", type=int, help="vgg base width")
+    p.add_argument("--width", type=int, help="base width of vgg and student")
+    p.add_argument("--teacher", metavar="MODEL_DIR", help="distil from this model's probabilities (student default: models/vgg32x2)")
+    p.add_argument("--teacher-tta", choices=list(TTA_MODES), help="the teacher's test-time augmentation (default tencrop)")
+    p.add_argument("--distill-weight", type=float, help="weight of the teacher's probabilities in the target, 0-1")
+    p.add_argument("--ema", type=float, help="momentum of the weights' moving average, e.g. 0.999; 0 = off")
     p.add_argument("--early-stopping", type=int, help="patience on val accuracy, 0 = off")
     p.add_argument("--class-weight", action="store_true", default=None, help="weight classes against the imbalance")
     p.add_argument("--val-split", help="split for model selection (default PublicTest)")
@@ -42,7 +47,8 @@ def _run_train(args) -> int:
         weight_decay=args.weight_decay, schedule=args.schedule, label_smoothing=args.label_smoothing,
         augment=args.augment, width=args.width, early_stopping=args.early_stopping,
         class_weight=args.class_weight, val_split=args.val_split, limit=args.limit, seed=args.seed,
-        init_from=args.init_from,
+        init_from=args.init_from, teacher=args.teacher, teacher_tta=args.teacher_tta,
+        distill_weight=args.distill_weight, ema=args.ema,
     )
     data = None
     if args.skip_bad_rows:
@@ -59,7 +65,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
     p.add_argument("--split", default="PrivateTest", help="PrivateTest (default), PublicTest, Training, RandomTest")
     p.add_argument("--model", help="model folder (default: the bundled default model)")
-    p.add_argument("--tta", choices=["none", "flip", "tencrop"], help="test-time augmentation (default: the model's)")
+    p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", help="write the metrics JSON here")
     p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--record", action="store_true",
@@ -124,13 +130,27 @@ def _run_ensemble(args) -> int:
     return 0
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write model.tflite (LiteRT) beside model.keras; every member of an ensemble")
+    p.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model folders")
+
+
+def _run_export(args) -> int:
+    from fer_core.litert import export_model_folder
+
+    for folder in args.models:
+        for path in export_model_folder(folder):
+            print(f"wrote {path}")
+    return 0
+
+
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="emotions of the faces in image files")
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, TIFF)")
     p.add_argument("--model", help="model folder (default: the bundled default model)")
     p.add_argument("--detector", default="blazeface", help="blazeface (default), blazeface-full or haar")
     p.add_argument("--aligned", action="store_true", help="each image is already one face crop (FER2013-style)")
-    p.add_argument("--tta", choices=["none", "flip", "tencrop"], help="test-time augmentation (default: the model's)")
+    p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
     p.add_argument("--annotate", metavar="DIR", help="also save each image with its faces drawn, as PNG")
 
@@ -170,7 +190,9 @@ def _run_predict(args) -> int:
 
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="speed benchmark beside the seed's approach")
-    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--model", help="time this model folder only (default: both paths, the default model and the live model)")
+    p.add_argument("--runtime", choices=["auto", "litert", "keras"], default="auto",
+                   help="auto (default): LiteRT where the model has model.tflite, else Keras")
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--json", help="also write the figures as JSON here")
 
@@ -180,10 +202,12 @@ def _run_bench(args) -> int:
 
     from fer_core.bench import format_bench, run_bench
     from fer_core.classifier import Classifier
+    from fer_core.model import live_model_dir
 
-    classifier = Classifier.load(args.model)
-    results = run_bench(classifier, repeats=args.repeats)
-    print(format_bench(results, classifier.name))
+    classifier = Classifier.load(args.model, runtime=args.runtime)
+    live = None if args.model else Classifier.load(live_model_dir(), runtime=args.runtime)
+    results = run_bench(classifier, repeats=args.repeats, live=live)
+    print(format_bench(results))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)
@@ -195,6 +219,7 @@ COMMANDS = {
     "evaluate": (_add_evaluate, _run_evaluate),
     "select-tta": (_add_select_tta, _run_select_tta),
     "ensemble": (_add_ensemble, _run_ensemble),
+    "export": (_add_export, _run_export),
     "predict": (_add_predict, _run_predict),
     "bench": (_add_bench, _run_bench),
 }

@@ -19,12 +19,15 @@ from typing import Any
 from fer_core.preprocess import InputSpec
 
 MODEL_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "name", "labels", "input_spec", "architecture")
 #: Where bundled models live; ``$FER_MODELS_DIR`` points the CLI and the app elsewhere.
 MODELS_DIR = Path(os.environ.get("FER_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
 DEFAULT_MODEL_NAME = "vgg32x2"
+#: The fast path's model (live webcam, video analysis): a distilled student on LiteRT.
+LIVE_MODEL_NAME = "student16"
 TTA_MODES = ("none", "flip", "tencrop")
 ENSEMBLE = "ensemble"
 
@@ -37,8 +40,10 @@ def save_model(model: Any, folder: str | os.PathLike, metadata: dict) -> Path:
     """Write ``model.keras`` and ``metadata.json`` into ``folder`` (created if needed)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    full = {"format_version": FORMAT_VERSION, **metadata}
+    # new weights: any LiteRT export of the old ones is void (``python -m fer_core export`` makes a new one)
+    full = {"format_version": FORMAT_VERSION, **{k: v for k, v in metadata.items() if k != "runtimes"}}
     _check_metadata(full, folder)
+    (folder / TFLITE_FILE).unlink(missing_ok=True)
     model.save(folder / MODEL_FILE)
     write_metadata(folder, full)
     return folder
@@ -133,6 +138,35 @@ def weight_files(folder: str | os.PathLike) -> list[Path]:
     return [member / MODEL_FILE for member in member_dirs(folder)]
 
 
+def litert_files(folder: str | os.PathLike, metadata: dict | None = None, *, required: bool = False) -> list[Path]:
+    """The ``model.tflite`` files to run (one per member), or [] when any is missing or stale.
+
+    A ``.tflite`` counts only if the metadata records it as exported from the ``model.keras``
+    beside it (same sha256), so a retrained model never runs an old export.
+    ``required`` raises :class:`ModelError` saying what is missing instead of returning [].
+    """
+    from fer_core.data import file_sha256
+
+    folder = Path(folder)
+    metadata = read_metadata(folder) if metadata is None else metadata
+    files = []
+    for member in member_dirs(folder, metadata):
+        member_meta = metadata if member == folder else read_metadata(member)
+        record = member_meta.get("runtimes", {}).get("litert", {})
+        path, weights = member / TFLITE_FILE, member / MODEL_FILE
+        problem = None
+        if not path.is_file() or not record:
+            problem = f"{member}: no {TFLITE_FILE}; run `python -m fer_core export {member}`"
+        elif weights.is_file() and record.get("keras_sha256") != file_sha256(weights):
+            problem = f"{member}: {TFLITE_FILE} is older than {MODEL_FILE}; run `python -m fer_core export {member}` again"
+        if problem:
+            if required:
+                raise ModelError(problem)
+            return []
+        files.append(path)
+    return files
+
+
 def _load_ensemble(folder: Path, metadata: dict) -> Any:
     """One Keras model averaging the members' probabilities, checked to share labels and input."""
     import keras
@@ -214,3 +248,11 @@ def list_models(root: str | os.PathLike = MODELS_DIR) -> list[Path]:
 def default_model_dir() -> Path:
     """The bundled default model, overridable with ``$FER_MODEL``."""
     return Path(os.environ.get("FER_MODEL", MODELS_DIR / DEFAULT_MODEL_NAME))
+
+
+def live_model_dir() -> Path:
+    """The fast path's model (``$FER_LIVE_MODEL``, else the bundled student, else the default model)."""
+    if os.environ.get("FER_LIVE_MODEL"):
+        return Path(os.environ["FER_LIVE_MODEL"])
+    student = MODELS_DIR / LIVE_MODEL_NAME
+    return student if (student / METADATA_FILE).is_file() else default_model_dir()

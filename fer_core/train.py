@@ -51,7 +51,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     class_weight: bool = False
     augment: str = "strong"  # none | standard | strong
-    width: int = 32  # vgg only
+    width: int = 32  # base width of vgg and student
     early_stopping: int = 0  # patience in epochs on val accuracy; 0 = off
     lr_patience: int = 5
     lr_factor: float = 0.5
@@ -59,6 +59,10 @@ class TrainConfig:
     val_split: str = "PublicTest"
     limit: int = 0  # rows per split, for smoke tests; 0 = all
     init_from: str | None = None  # a model folder whose weights start this run (fine-tuning, warm restarts)
+    teacher: str | None = None  # a model folder to distil from (soft targets on the training images)
+    teacher_tta: str = "tencrop"
+    distill_weight: float = 0.8  # target = w * teacher + (1 - w) * label
+    ema: float = 0.0  # momentum of the weights' moving average (e.g. 0.999), used for validation and export; 0 = off
     seed: int = 42
 
 
@@ -71,6 +75,12 @@ RECIPES: dict[str, dict] = {
     "vgg": dict(
         optimizer="adamw", learning_rate=2e-3, weight_decay=0.05, batch_size=64, schedule="cosine",
         early_stopping=0, label_smoothing=0.1, augment="strong", width=32,
+    ),
+    # The fast path: distilled from the default ensemble's ten-crop probabilities, weights EMA.
+    "student": dict(
+        optimizer="adamw", learning_rate=3e-3, weight_decay=0.05, batch_size=128, schedule="cosine",
+        early_stopping=0, label_smoothing=0.0, augment="strong", width=16, epochs=60,
+        teacher="models/vgg32x2", teacher_tta="tencrop", distill_weight=0.8, ema=0.998,
     ),
 }
 
@@ -90,7 +100,7 @@ def _subsample(images: np.ndarray, labels: np.ndarray, limit: int, seed: int) ->
 
 def _arch_options(config: TrainConfig, augment: str) -> dict:
     options = {"augment": augment}
-    if config.arch == "vgg":
+    if config.arch in ("vgg", "student"):
         options["width"] = config.width
     return options
 
@@ -108,12 +118,13 @@ def _optimizer(config: TrainConfig, steps_per_epoch: int):
         )
     elif config.schedule != "plateau":
         raise ValueError(f"unknown schedule {config.schedule!r}; expected cosine or plateau")
+    ema = dict(use_ema=True, ema_momentum=config.ema) if config.ema else {}
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay, **ema)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, **ema)
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None)
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay or None, **ema)
     raise ValueError(f"unknown optimizer {config.optimizer!r}; expected adam, adamw or sgd")
 
 
@@ -127,7 +138,7 @@ def _write_state(out: Path, state: dict) -> None:
     os.replace(tmp, out / STATE)
 
 
-def _make_callbacks(out: Path, state: dict, config: TrainConfig) -> list:
+def _make_callbacks(out: Path, state: dict, config: TrainConfig, resumed: bool) -> list:
     import keras
 
     class ResumableCheckpoint(keras.callbacks.Callback):
@@ -156,7 +167,15 @@ def _make_callbacks(out: Path, state: dict, config: TrainConfig) -> list:
                 logs["learning_rate"], logs["seconds"],
             )
 
-    callbacks = [
+    callbacks = []
+    if config.ema:
+        # Validate and checkpoint the averaged weights: they are in the model at each epoch's end.
+        swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+        # A resumed checkpoint was saved with the averages in the model and the raw weights in
+        # the optimizer's slots; the first epoch's start swaps them back.
+        swap._ema_weights_in_model = resumed
+        callbacks.append(swap)
+    callbacks += [
         keras.callbacks.ModelCheckpoint(
             out / BEST, monitor="val_accuracy", mode="max", save_best_only=True,
             initial_value_threshold=state.get("best_val_accuracy"),
@@ -229,8 +248,16 @@ def train(
     spec: InputSpec = builder_spec
     x_train, y_train = _subsample(*data.split(config.train_split), config.limit, config.seed)
     x_val, y_val = _subsample(*data.split(config.val_split), config.limit, config.seed)
-    x_train, x_val = preprocess_faces(x_train, spec), preprocess_faces(x_val, spec)
     y_train_1h = keras.utils.to_categorical(y_train, NUM_CLASSES)
+    if config.teacher:
+        from fer_core.distill import cached_teacher_probabilities
+
+        soft = cached_teacher_probabilities(
+            out, config.teacher, x_train, config.teacher_tta, file_sha256(data_path) if data_path.is_file() else None)
+        log.info("distilling from %s (%s): teacher accuracy on %s %.4f, weight %.2f", config.teacher,
+                 config.teacher_tta, config.train_split, float((soft.argmax(1) == y_train).mean()), config.distill_weight)
+        y_train_1h = config.distill_weight * soft + (1 - config.distill_weight) * y_train_1h
+    x_train, x_val = preprocess_faces(x_train, spec), preprocess_faces(x_val, spec)
     y_val_1h = keras.utils.to_categorical(y_val, NUM_CLASSES)
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
 
@@ -265,7 +292,7 @@ def train(
         model.fit(
             x_train, y_train_1h, validation_data=(x_val, y_val_1h), epochs=config.epochs,
             initial_epoch=state["epochs_done"], batch_size=config.batch_size, class_weight=class_weight,
-            callbacks=_make_callbacks(out, state, config) + list(callbacks or []), verbose=1 if sys.stdout.isatty() else 2,
+            callbacks=_make_callbacks(out, state, config, resume) + list(callbacks or []), verbose=1 if sys.stdout.isatty() else 2,
         )
     state = _read_state(out)
     best = keras.models.load_model(out / BEST, safe_mode=True) if (out / BEST).is_file() else model

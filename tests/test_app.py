@@ -30,8 +30,9 @@ import pytest
 from skimage import data as skdata
 from streamlit.testing.v1 import AppTest
 
+from fer_core.classifier import Classifier
 from fer_core.data import DEFAULT_DATA, DATA_ENV
-from fer_core.model import MODELS_DIR, list_models
+from fer_core.model import MODELS_DIR, list_models, live_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "streamlit_app.py"
@@ -136,6 +137,8 @@ def test_home_shows_model_sidebar_and_links(without_data):
     at = open_page("home")
     assert at.sidebar.selectbox(key="fer_model").value == str(models[0])
     assert [Path(o).name for o in at.sidebar.selectbox(key="fer_model").options] == [m.name for m in models]
+    live = at.sidebar.selectbox(key="fer_live_model")
+    assert live.value == str(live_model_dir()) and live.options == at.sidebar.selectbox(key="fer_model").options
     assert at.sidebar.selectbox(key="fer_detector").value == "blazeface"
     assert at.metric[0].value == models[0].name
     links = [link.proto.label for link in at.get("page_link")]
@@ -304,7 +307,9 @@ def test_video_corrupt_file(without_data):
 # ------------------------------------------------------------------ live webcam
 def test_webcam_page_with_real_component(without_data):
     at = open_page("webcam")
-    assert "TTA “none”" in texts(at)
+    live = Classifier.load(live_model_dir())
+    assert f"Live path: model **{live.name}** on **LiteRT, " in texts(at)  # every bundled model has a .tflite
+    assert "without test-time augmentation" in texts(at)
     assert "press Start" in texts(at)
     assert type(at.session_state["webcam"]).__name__ == "WebRtcStreamerContext"
 

@@ -23,7 +23,7 @@ from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
 from fer_core.labels import LABELS
-from fer_core.model import ModelError, list_models, read_metadata, weight_files
+from fer_core.model import METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, list_models, read_metadata, weight_files
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,11 @@ def _weight_files(folder: str | Path) -> list[Path]:
 
 
 def model_version(folder: str | Path) -> float:
-    """Latest modification time of the ``model.keras`` files a model loads (an ensemble's members'):
-    part of cache keys, so a retrained model is reloaded."""
-    return max((_mtime(path) for path in _weight_files(folder)), default=0.0)
+    """Latest modification time of the weight files a model loads (an ensemble's members',
+    ``model.keras`` and ``model.tflite``, and the metadata that vouches for the latter):
+    part of cache keys, so a retrained or re-exported model is reloaded."""
+    paths = [p.with_name(name) for p in _weight_files(folder) for name in (MODEL_FILE, TFLITE_FILE, METADATA_FILE)]
+    return max((_mtime(path) for path in paths), default=0.0)
 
 
 def folder_size(folder: Path) -> int:

@@ -1,4 +1,7 @@
-"""The sidebar controls every page shares: model, face detector, minimum confidence.
+"""The sidebar controls every page shares: models, face detector, minimum confidence.
+
+Two model choices: the most accurate model for photos and evaluation, and the fast model
+for the live webcam and video analysis (the distilled student on LiteRT by default).
 
 ``render()`` draws them (once, in ``streamlit_app.py``, so they persist across pages);
 ``current()`` reads them on any page, with defaults when the sidebar has not run (a page
@@ -12,10 +15,11 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core.detect import DEFAULT_DETECTOR, DETECTORS
-from fer_core.model import MODELS_DIR, ModelError
+from fer_core.model import ModelError, live_model_dir
 from ui import resources
 
 MODEL_KEY = "fer_model"
+LIVE_MODEL_KEY = "fer_live_model"
 DETECTOR_KEY = "fer_detector"
 CONFIDENCE_KEY = "fer_min_confidence"
 DEFAULT_CONFIDENCE = 0.4
@@ -29,44 +33,61 @@ DETECTOR_HELP = {
 
 @dataclass(frozen=True)
 class Settings:
-    """What the user chose: model folder (None when there is none), detector, confidence threshold."""
+    """What the user chose: model folders (None when there is none), detector, confidence threshold.
+
+    ``model_dir`` serves photos and evaluation, ``live_model_dir`` the webcam and videos.
+    """
 
     model_dir: Path | None
     detector: str
     min_confidence: float
+    live_model_dir: Path | None = None
 
     @property
     def key(self) -> tuple:
         """Hashable identity, for caches and per-session state that depend on the settings."""
-        return (str(self.model_dir), self.detector, self.min_confidence)
+        return (str(self.model_dir), str(self.live_model_dir), self.detector, self.min_confidence)
+
+
+def _default_live(folders: list[str]) -> str | None:
+    live = str(live_model_dir())
+    return live if live in folders else (folders[0] if folders else None)
 
 
 def current() -> Settings:
-    """The chosen settings, or defaults (the default model, BlazeFace, 0.4)."""
+    """The chosen settings, or defaults (the default model, the fast live model, BlazeFace, 0.4)."""
     folders = [str(p) for p in resources.model_folders()]
     chosen = st.session_state.get(MODEL_KEY)
     model = chosen if chosen in folders else (folders[0] if folders else None)
+    chosen_live = st.session_state.get(LIVE_MODEL_KEY)
+    live = chosen_live if chosen_live in folders else _default_live(folders)
     detector = st.session_state.get(DETECTOR_KEY)
     if detector not in DETECTORS:
         detector = DEFAULT_DETECTOR
     confidence = st.session_state.get(CONFIDENCE_KEY, DEFAULT_CONFIDENCE)
-    return Settings(Path(model) if model else None, detector, float(confidence))
+    return Settings(Path(model) if model else None, detector, float(confidence), Path(live) if live else None)
 
 
 def render() -> Settings:
     """Draw the shared controls in the sidebar and return the settings."""
     folders = [str(p) for p in resources.model_folders()]
-    for key, valid in ((MODEL_KEY, folders), (DETECTOR_KEY, list(DETECTORS))):
+    for key, valid in ((MODEL_KEY, folders), (LIVE_MODEL_KEY, folders), (DETECTOR_KEY, list(DETECTORS))):
         if key in st.session_state and st.session_state[key] not in valid:
             del st.session_state[key]  # e.g. a model folder that has since been removed
     with st.sidebar:
         st.header("Settings")
         if folders:
-            st.selectbox("Model", folders, key=MODEL_KEY, format_func=lambda p: Path(p).name,
-                         help=f"Every model folder in {MODELS_DIR} (set FER_MODELS_DIR to use another folder)")
+            st.selectbox("Model for photos and evaluation", folders, key=MODEL_KEY, format_func=lambda p: Path(p).name,
+                         help="The most accurate model by default. Every bundled model is listed "
+                              "(set FER_MODELS_DIR to use another folder of models)")
+            default_live = _default_live(folders)
+            st.selectbox("Model for webcam and video", folders, key=LIVE_MODEL_KEY, format_func=lambda p: Path(p).name,
+                         index=folders.index(default_live) if default_live in folders else 0,
+                         help="The fast model by default: a small network distilled from the most accurate one, "
+                              "run by LiteRT")
         else:
-            st.warning(f"No model found in {MODELS_DIR}. Train one with `python -m fer_core train` "
-                       "and copy its folder there, or set FER_MODELS_DIR.")
+            st.warning("No model found among the bundled models. Train one with `python -m fer_core train` "
+                       "and copy its folder into models/, or set FER_MODELS_DIR.")
         # defaults through the widgets' own arguments (not Session State), so page switches keep them
         st.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR),
                      key=DETECTOR_KEY, help="\n\n".join(f"**{k}**: {v}" for k, v in DETECTOR_HELP.items()))
@@ -75,16 +96,17 @@ def render() -> Settings:
     return current()
 
 
-def require_classifier(settings: Settings):
-    """The selected classifier, or None after showing why there is none (never a traceback)."""
-    if settings.model_dir is None:
-        st.error(f"No model available: no model folder in {MODELS_DIR}. Train one with "
+def require_classifier(settings: Settings, live: bool = False):
+    """The selected classifier (the live one with ``live``), or None after showing why there is none."""
+    folder = settings.live_model_dir if live else settings.model_dir
+    if folder is None:
+        st.error("No model available: no model folder among the bundled models. Train one with "
                  "`python -m fer_core train`, copy its folder there, or point FER_MODELS_DIR at a folder of models.")
         return None
     try:
-        return resources.classifier(settings.model_dir)
+        return resources.classifier(folder)
     except (ModelError, ValueError, OSError) as exc:
-        st.error(f"The model {settings.model_dir.name} cannot be loaded: {exc}")
+        st.error(f"The model {folder.name} cannot be loaded: {exc}")
         return None
 
 
@@ -97,9 +119,9 @@ def require_detector(settings: Settings):
         return None
 
 
-def require_pipeline(settings: Settings):
-    """The selected classifier and face detector; stops the page (after saying why) if either is missing."""
-    model, detector = require_classifier(settings), require_detector(settings)
+def require_pipeline(settings: Settings, live: bool = False):
+    """The selected classifier (the fast one with ``live``) and face detector; stops the page if either is missing."""
+    model, detector = require_classifier(settings, live), require_detector(settings)
     if model is None or detector is None:
         st.stop()
     return model, detector

@@ -1,0 +1,53 @@
+"""Knowledge distillation: a teacher's probabilities on the training images, computed once.
+
+A student learns from the soft targets of a stronger (slower) model. Running the teacher on
+every augmented view each epoch would cost more than training the student on these 2 cores,
+so the teacher's test-time-augmented probabilities (ten-crop averages flips and shifts, so
+they hold for the student's flipped and shifted views too) are computed once per teacher,
+TTA and data file, and cached in the run folder as ``teacher.npz``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+TEACHER_FILE = "teacher.npz"
+
+
+def teacher_probabilities(
+    teacher_dir: str | Path, images: np.ndarray, tta: str = "tencrop", chunk: int = 1024,
+) -> np.ndarray:
+    """``(N, classes)`` probabilities of a model (an ensemble too) on grey ``(N, 48, 48)`` images."""
+    from fer_core.classifier import Classifier
+
+    teacher = Classifier.load(teacher_dir)
+    out = np.zeros((len(images), len(teacher.labels)), dtype=np.float32)
+    for start in range(0, len(images), chunk):
+        out[start : start + chunk] = teacher.predict_proba(images[start : start + chunk], tta=tta)
+        log.info("teacher %s (%s): %d/%d images", teacher.name, tta, min(start + chunk, len(images)), len(images))
+    return out
+
+
+def cached_teacher_probabilities(
+    run_dir: str | Path, teacher_dir: str | Path, images: np.ndarray, tta: str, data_sha256: str | None,
+) -> np.ndarray:
+    """The teacher's probabilities, read from ``run_dir/teacher.npz`` when it matches, else computed and saved."""
+    path = Path(run_dir) / TEACHER_FILE
+    key = {"teacher": str(Path(teacher_dir).resolve().name), "tta": tta, "data": data_sha256 or "", "n": len(images)}
+    if path.is_file():
+        with np.load(path) as cached:
+            if all(str(cached[k]) == str(v) for k, v in key.items() if k in cached):
+                log.info("teacher targets from %s", path)
+                return cached["probabilities"]
+        log.info("%s is for another teacher, TTA or data; recomputing", path)
+    probs = teacher_probabilities(teacher_dir, images, tta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("tmp-" + path.name)
+    with open(tmp, "wb") as f:
+        np.savez(f, probabilities=probs, **{k: np.asarray(v) for k, v in key.items()})
+    tmp.replace(path)
+    return probs
