@@ -2,12 +2,100 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import shutil
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 from fer_core.model import TTA_MODES
 
 log = logging.getLogger("fer_core")
+
+
+class CliError(Exception):
+    """An option value the user can fix (an output path that cannot be written, ...): one line from main()."""
+
+
+def _reason(exc: OSError) -> str:
+    """The OS's words for a failure ("Permission denied"), without Python's errno prefix."""
+    return exc.strerror or str(exc)
+
+
+def _check_output(path: str, option: str, *, folder: bool) -> None:
+    """Refuse an output path that cannot be written, before the slow work that fills it.
+
+    Nothing is created: the folders a write would make are checked through the nearest
+    one that exists.
+    """
+    target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        raise CliError(f"{option} {path}: is a file, not a folder; give a folder path (it is created if missing)")
+    if not folder and target.is_dir():
+        raise CliError(f"{option} {path}: is a folder; give a file path, e.g. {target / 'metrics.json'}")
+    parent = target if folder else target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CliError(f"{option} {path}: {parent} is a file, not a folder; give a path in a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"{option} {path}: {parent} is not writable; give a path in a folder you can write to")
+
+
+def _output_folder(path: str, option: str) -> Path:
+    """Create an output folder before any slow work, or say why the path cannot be one."""
+    _check_output(path, option, folder=True)
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{option} {path}: cannot create this folder ({_reason(exc)}); "
+                       "give a folder path you can write to") from exc
+    return folder
+
+
+@contextlib.contextmanager
+def _writing(path: str | os.PathLike, option: str) -> Iterator[None]:
+    """Turn an OS error while writing an output (disk full, a path under /proc) into one clear line."""
+    try:
+        yield
+    except OSError as exc:
+        raise CliError(f"{option} {path}: cannot write this file ({_reason(exc)}); "
+                       "choose a path in a folder you can write to") from exc
+
+
+def _check_train_numbers(config) -> None:
+    """Refuse numbers that would crash or silently do nothing an hour into training."""
+    rules = [
+        ("--epochs", config.epochs, config.epochs >= 1, "1 or more"),
+        ("--batch-size", config.batch_size, config.batch_size >= 1, "1 or more"),
+        ("--width", config.width, config.width >= 1, "1 or more"),
+        ("--limit", config.limit, config.limit >= 0, "0 (all rows) or more"),
+        ("--learning-rate", config.learning_rate, config.learning_rate > 0, "above 0"),
+        ("--weight-decay", config.weight_decay, config.weight_decay >= 0, "0 or more"),
+        ("--label-smoothing", config.label_smoothing, 0 <= config.label_smoothing < 1, "from 0 up to (not including) 1"),
+        ("--early-stopping", config.early_stopping, config.early_stopping >= 0, "0 (off) or a patience in epochs"),
+        ("--distill-weight", config.distill_weight, 0 <= config.distill_weight <= 1, "between 0 and 1"),
+        ("--ema", config.ema, 0 <= config.ema < 1, "0 (off) or a momentum below 1, e.g. 0.999"),
+    ]
+    for option, value, ok, expected in rules:
+        if not ok:
+            raise CliError(f"{option} {value}: expected {expected}")
+
+
+def _remove_unfinished_run(out: Path) -> None:
+    """Remove an output folder that this run created but never checkpointed (it failed before epoch 1).
+
+    A folder that holds the teacher's cached targets is kept: they take long to compute and
+    a retry with the same --out reuses them.
+    """
+    from fer_core.distill import TEACHER_FILE
+    from fer_core.train import CHECKPOINT
+
+    if out.is_dir() and not (out / CHECKPOINT).exists() and not (out / TEACHER_FILE).exists():
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _add_train(sub) -> None:
@@ -50,13 +138,22 @@ def _run_train(args) -> int:
         init_from=args.init_from, teacher=args.teacher, teacher_tta=args.teacher_tta,
         distill_weight=args.distill_weight, ema=args.ema,
     )
+    _check_train_numbers(config)
+    out = Path(config.out)
+    _check_output(config.out, "--out", folder=True)
     data = None
     if args.skip_bad_rows:
         from fer_core.data import load_fer2013
 
         data = load_fer2013(args.data, skip_bad_rows=True)
         log.warning("skipped %d bad row(s) of %s", data.skipped, data.source)
-    train(config, resume=args.resume, data=data, command="python -m fer_core " + " ".join(sys.argv[1:]))
+    existed = out.exists()
+    try:
+        train(config, resume=args.resume, data=data, command="python -m fer_core " + " ".join(sys.argv[1:]))
+    except Exception:
+        if not existed:
+            _remove_unfinished_run(out)
+        raise
     return 0
 
 
@@ -77,19 +174,24 @@ def _run_evaluate(args) -> int:
     from fer_core.data import load_fer2013
     from fer_core.evaluate import evaluate, format_report, record_in_model, write_json
 
-    classifier = Classifier.load(args.model)
+    if args.json:
+        _check_output(args.json, "--json", folder=False)
+    # The data first: a bad file or an empty split is refused before the model is loaded.
     data = load_fer2013(args.data, skip_bad_rows=args.skip_bad_rows)
     if data.skipped:
         print(f"skipped {data.skipped} bad row(s) of {data.source}", file=sys.stderr)
-    images, labels = data.split(args.split)
+    images, labels = data.require_split(args.split)
+    classifier = Classifier.load(args.model)
     metrics, _ = evaluate(classifier, images, labels, tta=args.tta)
     metrics["split"] = args.split
     metrics["data"] = data.source
     print(format_report(metrics))
     if args.json:
-        write_json(metrics, args.json)
+        with _writing(args.json, "--json"):
+            write_json(metrics, args.json)
     if args.record:
-        record_in_model(classifier.folder, metrics)
+        with _writing(classifier.folder, "--record"):
+            record_in_model(classifier.folder, metrics)
     return 0
 
 
@@ -104,8 +206,8 @@ def _run_select_tta(args) -> int:
     from fer_core.data import load_fer2013
     from fer_core.evaluate import select_tta, store_default_tta
 
+    images, labels = load_fer2013(args.data).require_split("PublicTest")  # never PrivateTest: that is the test set
     classifier = Classifier.load(args.model)
-    images, labels = load_fer2013(args.data).split("PublicTest")  # never PrivateTest: that is the test set
     best, scores = select_tta(classifier, images, labels)
     for mode, accuracy in scores.items():
         print(f"PublicTest accuracy with tta={mode:<8} {accuracy:.4f}")
@@ -165,6 +267,7 @@ def _run_predict(args) -> int:
     from fer_core.images import encode_png
     from fer_core.infer import analyse_files
 
+    annotate_dir = _output_folder(args.annotate, "--annotate") if args.annotate else None
     classifier = Classifier.load(args.model)
     detector = None if args.aligned else make_detector(args.detector)
     results, failed = [], 0
@@ -174,10 +277,10 @@ def _run_predict(args) -> int:
             failed += 1
             print(f"error: {result.error}", file=sys.stderr)
             continue
-        if args.annotate:
-            out = Path(args.annotate) / (Path(result.file).stem + ".annotated.png")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(encode_png(annotate(result.image, result.faces)))
+        if annotate_dir is not None:
+            out = annotate_dir / (Path(result.file).stem + ".annotated.png")
+            with _writing(out, "--annotate"):
+                out.write_bytes(encode_png(annotate(result.image, result.faces)))
         if not args.json:
             if not result.faces:
                 print(f"{result.file}: no face found")
@@ -204,12 +307,16 @@ def _run_bench(args) -> int:
     from fer_core.classifier import Classifier
     from fer_core.model import live_model_dir
 
+    if args.repeats < 1:
+        raise CliError(f"--repeats {args.repeats}: a median needs at least one timing; give 1 or more (default 30)")
+    if args.json:
+        _check_output(args.json, "--json", folder=False)
     classifier = Classifier.load(args.model, runtime=args.runtime)
     live = None if args.model else Classifier.load(live_model_dir(), runtime=args.runtime)
     results = run_bench(classifier, repeats=args.repeats, live=live)
     print(format_bench(results))
     if args.json:
-        with open(args.json, "w") as handle:
+        with _writing(args.json, "--json"), open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)
     return 0
 
@@ -245,7 +352,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.command][1](args)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
-        # DataError and ModelError are ValueErrors: one clear line, no traceback.
-        print(f"error: {exc}", file=sys.stderr)
+    except (CliError, OSError, ValueError) as exc:
+        # DataError, ModelError, ImageError and VideoError are ValueErrors; OSError covers paths no
+        # runner checked (FileNotFoundError, FileExistsError, a full disk): one clear line, no traceback.
+        log.debug("details of the error below", exc_info=True)
+        print(f"error: {_describe(exc)}", file=sys.stderr)
         return 2
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an error: an OSError as "path: reason" rather than "[Errno 2] ...: 'path'"."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)

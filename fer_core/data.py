@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,19 @@ class FerData:
             idx = train_idx if name == "RandomTrain" else test_idx
             return self.images[idx], self.labels[idx]
         raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+
+    def require_split(self, name: str, hint: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`split`, but an empty split is a DataError that names it.
+
+        Training or scoring on zero rows would otherwise fail deep inside Keras or
+        scikit-learn with a message that says nothing about the data file.
+        """
+        images, labels = self.split(name)
+        if not len(labels):
+            found = ", ".join(f"{usage} {int(np.sum(self.usage == usage))}" for usage in USAGES)
+            fix = hint or "use a file that has rows of this split"
+            raise DataError(f"{name} has no rows in {self.source} (rows per Usage: {found}); {fix}")
+        return images, labels
 
     def class_counts(self) -> dict[str, dict[str, int]]:
         """Rows per Usage split and class name: the dataset card kept with every model."""
@@ -119,82 +133,151 @@ def load_fer2013(path: str | os.PathLike | None = None, *, skip_bad_rows: bool =
     return load_csv(resolved, skip_bad_rows=skip_bad_rows)
 
 
+#: Rows parsed at a time: each chunk's text (~9 MB) and int64 values (~19 MB) are freed
+#: before the next is read, so a load peaks near the size of its uint8 images (83 MB).
+CHUNK_ROWS = 1024
+
+
 def load_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False, source: str | None = None) -> FerData:
     """Load the classic CSV layout (``emotion``, ``pixels``, ``Usage``), plain or gzip.
 
     ``path`` may also be a binary file object (an upload); give ``source`` to name it.
     Row numbers in messages count the header as line 1, as a text editor would.
+    The file is read and parsed CHUNK_ROWS rows at a time, so memory stays near the
+    size of the images however large the text is.
     """
     name = source or str(path)
-    compression = "infer"
-    if hasattr(path, "read") and hasattr(path, "seek"):  # an upload: pandas cannot infer from a file object
-        start = path.read(2)
-        path.seek(0)
-        compression = "gzip" if start == b"\x1f\x8b" else None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, compression=compression)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{name}: not a readable CSV file ({exc})") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{name}: missing column(s) {', '.join(missing)}; a FER2013 CSV has the columns "
-            f"{', '.join(REQUIRED_COLUMNS)} (found: {', '.join(map(str, frame.columns)) or 'none'})"
-        )
-    if frame.empty:
+    images: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    usage: list[np.ndarray] = []
+    problems: list[tuple[int, str]] = []
+    rows = 0
+    for frame in _read_csv_chunks(path, name):
+        chunk_images, chunk_labels, chunk_usage, chunk_problems = _parse_chunk(frame, rows)
+        keep = np.ones(len(frame), dtype=bool)
+        keep[[i - rows for i, _ in chunk_problems]] = False
+        if not keep.all():
+            chunk_images, chunk_labels, chunk_usage = chunk_images[keep], chunk_labels[keep], chunk_usage[keep]
+        images.append(chunk_images)
+        labels.append(chunk_labels)
+        usage.append(chunk_usage)
+        problems.extend(chunk_problems)
+        rows += len(frame)
+    if rows == 0:
         raise DataError(f"{name}: the CSV has a header but no rows")
 
-    problems: list[tuple[int, str]] = []
-    codes = pd.to_numeric(frame["emotion"].str.strip(), errors="coerce")
-    bad_code = ~codes.isin(range(NUM_CLASSES))
-    for i in np.flatnonzero(bad_code.to_numpy()):
-        problems.append((i, f"unknown emotion code {frame['emotion'].iat[i]!r} (expected 0-6)"))
-    usage = frame["Usage"].str.strip()
-    for i in np.flatnonzero(~usage.isin(USAGES).to_numpy()):
-        problems.append((i, f"unknown Usage {frame['Usage'].iat[i]!r} (expected {', '.join(USAGES)})"))
-
-    images, pixel_problems = _parse_pixels(frame["pixels"].to_numpy())
-    problems.extend(pixel_problems)
     bad_rows = sorted({i for i, _ in problems})
     if bad_rows and not skip_bad_rows:
         row, message = min(problems)
         more = f" ({len(bad_rows) - 1} more bad row(s); use skip_bad_rows / --skip-bad-rows to drop them)" if len(bad_rows) > 1 else ""
         raise DataError(f"{name}, row {row + 2}: {message}{more}")
-    keep = np.ones(len(frame), dtype=bool)
-    keep[bad_rows] = False
     if bad_rows:
         log.warning("%s: skipped %d bad row(s)", name, len(bad_rows))
     return FerData(
-        images=images[keep],
-        labels=codes.to_numpy()[keep].astype(np.int64),
-        usage=usage.to_numpy()[keep].astype(str),
+        images=_concatenate(images),
+        labels=np.concatenate(labels).astype(np.int64),
+        usage=np.asarray(USAGES)[np.concatenate(usage)],
         source=name,
         skipped=len(bad_rows),
         problems=tuple(f"row {i + 2}: {m}" for i, m in sorted(problems)[:100]),
     )
 
 
+_CSV_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError)
+
+
+def _read_csv_chunks(path: str | os.PathLike, name: str) -> Iterator[pd.DataFrame]:
+    """The CSV as frames of CHUNK_ROWS string cells, the columns checked on the first.
+
+    pandas' errors, wherever in the file they occur, become one DataError naming the file.
+    """
+    compression = "infer"
+    if hasattr(path, "read") and hasattr(path, "seek"):  # an upload: pandas cannot infer from a file object
+        start = path.read(2)
+        path.seek(0)
+        compression = "gzip" if start == b"\x1f\x8b" else None
+    try:
+        # index_col=False: a first row with an extra field must not silently shift every column.
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, compression=compression,
+                             chunksize=CHUNK_ROWS, index_col=False)
+    except _CSV_ERRORS as exc:
+        raise DataError(f"{name}: not a readable CSV file ({exc})") from exc
+    with reader:
+        first = True
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", pd.errors.ParserWarning)  # pandas would drop the extra fields
+                    frame = next(reader)
+            except StopIteration:
+                return
+            except pd.errors.ParserWarning as exc:
+                raise DataError(f"{name}: not a readable CSV file (a row has more fields than the header)") from exc
+            except _CSV_ERRORS as exc:
+                raise DataError(f"{name}: not a readable CSV file ({exc})") from exc
+            if first:
+                _check_columns(frame, name)
+                first = False
+            yield frame
+
+
+def _check_columns(frame: pd.DataFrame, name: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name}: missing column(s) {', '.join(missing)}; a FER2013 CSV has the columns "
+            f"{', '.join(REQUIRED_COLUMNS)} (found: {', '.join(map(str, frame.columns)) or 'none'})"
+        )
+
+
+def _parse_chunk(frame: pd.DataFrame, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """One chunk's images, emotion codes and Usage indices (into USAGES), and its bad rows.
+
+    Problems are numbered from the file's first row: ``offset`` is this chunk's first row.
+    Bad rows hold -1 codes and blank images; the caller drops them.
+    """
+    problems: list[tuple[int, str]] = []
+    codes = pd.to_numeric(frame["emotion"].str.strip(), errors="coerce")
+    good_code = codes.isin(range(NUM_CLASSES)).to_numpy()
+    for i in np.flatnonzero(~good_code):
+        problems.append((offset + i, f"unknown emotion code {frame['emotion'].iat[i]!r} (expected 0-6)"))
+    labels = np.full(len(frame), -1, dtype=np.int8)
+    labels[good_code] = codes.to_numpy()[good_code]
+    usage = pd.Index(USAGES).get_indexer(frame["Usage"].str.strip()).astype(np.int8)  # -1: not a Usage
+    for i in np.flatnonzero(usage < 0):
+        problems.append((offset + i, f"unknown Usage {frame['Usage'].iat[i]!r} (expected {', '.join(USAGES)})"))
+    images, pixel_problems = _parse_pixels(frame["pixels"].to_numpy())
+    problems.extend((offset + i, message) for i, message in pixel_problems)
+    return images, labels, usage, problems
+
+
+def _concatenate(parts: list[np.ndarray]) -> np.ndarray:
+    """Join the chunks' images, emptying ``parts`` as it goes.
+
+    A large new array takes memory only as it is written, and each chunk is freed once
+    copied, so the join never holds two full copies of the images.
+    """
+    out = np.empty((sum(len(p) for p in parts), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    start = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        out[start : start + len(part)] = part
+        start += len(part)
+        del part
+    return out
+
+
 def _parse_pixels(pixels: np.ndarray) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Parse pixel strings into (N, 48, 48) uint8, with the problems of each bad row.
 
-    The fast path parses everything in one call; only if that finds anything odd does
+    The fast path parses the chunk in one call; only if that finds anything odd does
     the slow per-row path run, to say exactly which row is wrong and why.
     """
-    n = len(pixels)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        try:
-            flat = np.fromstring("\n".join(pixels), dtype=np.int64, sep=" ")
-        except (ValueError, DeprecationWarning):
-            flat = None
-    if flat is not None and flat.size == n * NUM_PIXELS:
-        grid = flat.reshape(n, NUM_PIXELS)
-        out_of_range = np.flatnonzero((grid.min(axis=1) < 0) | (grid.max(axis=1) > 255))
-        # One token per row count check guards against rows that compensate each other.
-        counts = np.char.count(np.char.strip(pixels.astype(str)), " ") + 1
-        if not out_of_range.size and np.all(counts == NUM_PIXELS):
-            return grid.astype(np.uint8).reshape(n, IMAGE_SIZE, IMAGE_SIZE), []
-    images = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    images = _parse_pixels_fast(pixels)
+    if images is not None:
+        return images, []
+    images = np.zeros((len(pixels), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     problems = []
     for i, text in enumerate(pixels):
         values, problem = _parse_row(text)
@@ -203,6 +286,30 @@ def _parse_pixels(pixels: np.ndarray) -> tuple[np.ndarray, list[tuple[int, str]]
         else:
             images[i] = values.reshape(IMAGE_SIZE, IMAGE_SIZE)
     return images, problems
+
+
+def _parse_pixels_fast(pixels: np.ndarray) -> np.ndarray | None:
+    """All rows as (N, 48, 48) uint8 if every row is 2304 plain integers in 0-255, else None.
+
+    int64 keeps out-of-range values visible (a narrower type would wrap 70000 to 4464); the
+    chunking, not the type, keeps this intermediate small.
+    """
+    text = "\n".join(pixels)
+    if "+" in text:  # np.fromstring reads "+5" as 5; the per-row check refuses it
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            flat = np.fromstring(text, dtype=np.int64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+    del text
+    if flat.size != len(pixels) * NUM_PIXELS or (flat.size and (flat.min() < 0 or flat.max() > 255)):
+        return None
+    # One token count per row guards against rows that compensate each other.
+    if any(row.strip().count(" ") != NUM_PIXELS - 1 for row in pixels):
+        return None
+    return flat.astype(np.uint8).reshape(len(pixels), IMAGE_SIZE, IMAGE_SIZE)
 
 
 _INT = re.compile(r"^-?\d+$")
@@ -215,10 +322,11 @@ def _parse_row(text: str) -> tuple[np.ndarray | None, str | None]:
     bad = next((t for t in tokens if not _INT.match(t)), None)
     if bad is not None:
         return None, f"pixels contains {bad!r}, which is not an integer"
-    values = np.array(tokens, dtype=np.int64)
-    if values.min() < 0 or values.max() > 255:
-        return None, f"pixel value {values.min() if values.min() < 0 else values.max()} is outside 0-255"
-    return values.astype(np.uint8), None
+    values = [int(t) for t in tokens]  # Python ints: a 30-digit value is reported, not an overflow
+    low, high = min(values), max(values)
+    if low < 0 or high > 255:
+        return None, f"pixel value {low if low < 0 else high} is outside 0-255"
+    return np.array(values, dtype=np.uint8), None
 
 
 def _usage_from_name(name: str) -> str | None:

@@ -52,7 +52,16 @@ def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 10
 
 
 def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, tta: str | None = None) -> tuple[dict, np.ndarray]:
-    """Score a classifier on FER2013-style 48x48 grey images: (metrics, probabilities)."""
+    """Score a classifier on FER2013-style 48x48 grey images: (metrics, probabilities).
+
+    Raises:
+        ValueError: no images, or not one label per image (checked here because
+            scikit-learn's own message would not say which input was wrong).
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels; pass one label per image")
+    if not len(labels):
+        raise ValueError("no images to evaluate; choose a split that has rows (FerData.require_split names an empty one)")
     started = time.perf_counter()
     probabilities = classifier.predict_proba(images, tta)
     seconds = time.perf_counter() - started

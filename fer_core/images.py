@@ -32,12 +32,7 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     if isinstance(source, bytes):
         data = source
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"{label}: no such file")
-        if path.stat().st_size > MAX_BYTES:
-            raise ImageError(f"{label}: file is larger than {MAX_BYTES // 2**20} MB")
-        data = path.read_bytes()
+        data = _read_file(Path(source), label)
     if not data:
         raise ImageError(f"{label}: the file is empty")
     try:
@@ -60,6 +55,22 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
         raise ImageError(f"{label}: not an image file, or a format that is not supported") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{label}: corrupt or truncated image ({exc})") from exc
+
+
+def _read_file(path: Path, label: str) -> bytes:
+    """A file's bytes, or an ImageError that says what the path is instead of an image file."""
+    try:
+        if path.is_dir():
+            raise ImageError(f"{label}: is a directory, not an image file; give the image files inside it")
+        if not path.exists():
+            raise ImageError(f"{label}: no such file")
+        if not path.is_file():
+            raise ImageError(f"{label}: not a regular file (a device, pipe or socket); give an image file")
+        if path.stat().st_size > MAX_BYTES:
+            raise ImageError(f"{label}: file is larger than {MAX_BYTES // 2**20} MB")
+        return path.read_bytes()
+    except OSError as exc:  # unreadable (permissions, a vanished network file): one line, not a traceback
+        raise ImageError(f"{label}: cannot be read ({exc.strerror or exc})") from exc
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:

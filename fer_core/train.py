@@ -238,16 +238,18 @@ def train(
         state = _read_state(out)
         config = TrainConfig(**state["config"])  # the saved run decides; a resumed run is the same run
         log.info("resuming %s after epoch %d of %d", out, state["epochs_done"], config.epochs)
-    out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(config.seed + (state["epochs_done"] if resume else 0))
 
     data_path = resolve_data_path(config.data)
     if data is None:
         data = load_fer2013(data_path)
+    # Empty splits are refused here, before any model is built or the output folder exists.
+    x_train, y_train = _subsample(*data.require_split(config.train_split), config.limit, config.seed)
+    x_val, y_val = _subsample(
+        *data.require_split(config.val_split, hint="choose another split with --val-split"), config.limit, config.seed)
+    keras.utils.set_random_seed(config.seed + (state["epochs_done"] if resume else 0))
     builder_spec = build(config.arch, NUM_CLASSES, **_arch_options(config, "none"))[1]
     spec: InputSpec = builder_spec
-    x_train, y_train = _subsample(*data.split(config.train_split), config.limit, config.seed)
-    x_val, y_val = _subsample(*data.split(config.val_split), config.limit, config.seed)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves no half-made folder
     y_train_1h = keras.utils.to_categorical(y_train, NUM_CLASSES)
     if config.teacher:
         from fer_core.distill import cached_teacher_probabilities
@@ -299,6 +301,9 @@ def train(
     final = export_inference_model(best, config)
     metadata = build_metadata(final, config, spec, state, data)
     save_model(final, out, metadata)
+    from fer_core.litert import export_model_folder
+
+    export_model_folder(out)  # the fast runtime, checked against Keras
     log.info("saved %s (best epoch %s, %s accuracy %.4f)", out, state.get("best_epoch"),
              config.val_split, state.get("best_val_accuracy", float("nan")))
     return out

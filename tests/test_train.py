@@ -44,3 +44,25 @@ def test_train_checkpoint_resume_export(fer_data, tmp_path):
 def test_resume_without_checkpoint_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint.keras"):
         train(recipe("vgg", out=str(tmp_path)), resume=True)
+
+
+def test_student_distils_from_the_teacher_with_ema_and_resumes(fer_data, tmp_path):
+    """The student recipe: teacher targets cached once, EMA weights validated, resumable, exported to LiteRT."""
+    out = tmp_path / "student"
+    config = recipe("student", out=str(out), epochs=2, limit=256, width=4, batch_size=64)
+    assert config.teacher and config.ema and config.distill_weight == 0.8
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=fer_data, callbacks=[Interrupt()])
+    teacher = np.load(out / "teacher.npz")
+    assert teacher["probabilities"].shape == (256, 7) and str(teacher["tta"]) == "tencrop"
+    mtime = (out / "teacher.npz").stat().st_mtime
+    train(config, data=fer_data, resume=True)
+    assert (out / "teacher.npz").stat().st_mtime == mtime  # not recomputed on resume
+    state = json.loads((out / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    assert all(0 <= h["val_accuracy"] <= 1 for h in state["history"])
+    classifier = Classifier.load(out)
+    assert classifier.runtime == "litert" and classifier.metadata["architecture"]["name"] == "student"
+    assert classifier.metadata["training"]["config"]["teacher"] == "models/vgg32x2"
+    keras_probs = Classifier.load(out, runtime="keras").predict_proba(fer_data.images[:8])
+    np.testing.assert_allclose(classifier.predict_proba(fer_data.images[:8]), keras_probs, atol=1e-4)
