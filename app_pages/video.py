@@ -40,6 +40,8 @@ if outcome is None or outcome.job != job:
 r = outcome.result
 st.success(f"{upload.name}: {r.frames_total} frames at {r.fps:.1f} fps, {r.frames_analysed} analysed "
            f"({outcome.frames_with_face} with a face) in {outcome.seconds:.1f} s.")
+if r.warning:
+    st.warning(f"{upload.name}: {r.warning}.")
 st.video(outcome.video, format="video/mp4")
 cols = st.columns(2)
 cols[0].download_button("Annotated video (MP4)", outcome.video, outcome.stem + ".annotated.mp4", "video/mp4",

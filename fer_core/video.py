@@ -1,8 +1,16 @@
-"""Video-file analysis with PyAV: every frame or every Nth, annotated video + per-face rows."""
+"""Video-file analysis with PyAV: every frame or every Nth, annotated video + per-face rows.
+
+Sources and outputs may be paths or binary file objects (``io.BytesIO``): the app decodes
+uploads and encodes the annotated copy in memory, so no user video ever touches the disk.
+The annotated MP4 is fragmented with its index (``moov``) first, so a browser plays it while
+it loads. (``+faststart`` would do the same for files, but FFmpeg can only apply it by
+re-opening a file on disk.)
+"""
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +47,8 @@ class VideoResult:
     height: int
     results: list[VideoFrameResult] = field(default_factory=list)
     output: str | None = None
+    #: set when decoding broke off midway: the results cover the frames before it
+    warning: str | None = None
 
     def rows(self) -> list[dict]:
         """One row per analysed frame and face (frames with no face get one empty row)."""
@@ -55,26 +65,27 @@ class VideoResult:
 
 
 def analyse_video(
-    source: str | os.PathLike, classifier: Classifier, detector: FaceDetector, *,
-    output: str | os.PathLike | None = None, every: int = 1,
+    source: str | os.PathLike | BinaryIO, classifier: Classifier, detector: FaceDetector, *,
+    output: str | os.PathLike | BinaryIO | None = None, every: int = 1,
     progress: Callable[[int, int], None] | None = None, min_confidence: float = 0.0, name: str | None = None,
 ) -> VideoResult:
     """Analyse every ``every``-th frame of a video; optionally write an annotated H.264 MP4.
 
     Frames between analysed ones keep the last boxes, so the output plays smoothly.
     ``progress(done, total)`` is called as frames are decoded (total is an estimate).
-    ``name`` is how error messages call the file (an upload's name rather than a temporary path).
+    ``name`` is how error messages call the file (an upload's name, or a file object's).
+    A file that breaks midway gives the frames before the break, with ``warning`` set.
 
     Raises:
-        VideoError: the file is not a decodable video.
+        VideoError: the file is not a decodable video, or no frame of it could be decoded.
     """
     import av
 
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
-    name = name or Path(source).name
+    name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "video")
     try:
-        container = av.open(str(source))
+        container = av.open(source if hasattr(source, "read") else str(source))
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VideoError(f"{name}: not a video file that can be decoded ({_reason(exc)})") from exc
     writer = None
@@ -85,9 +96,9 @@ def analyse_video(
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         total = stream.frames or int(float(container.duration or 0) / 1e6 * fps) or 0
-        result = VideoResult(str(source), fps, 0, 0, 0, 0)
+        result = VideoResult(name, fps, 0, 0, 0, 0)
         faces: list[Face] = []
-        for index, frame in enumerate(container.decode(stream)):
+        for index, frame in enumerate(_frames(container, stream, result)):
             rgb = frame.to_ndarray(format="rgb24")
             rgb = _limit_size(rgb)
             if writer is None and output is not None:
@@ -105,6 +116,9 @@ def analyse_video(
                 progress(index + 1, max(total, index + 1))
         if result.frames_total == 0:
             raise VideoError(f"{name}: no frames could be decoded")
+        if not result.warning and total and result.frames_total < 0.9 * total:
+            result.warning = (f"the video ended at frame {result.frames_total}, before the {total} frames its "
+                              "header announces (a truncated file?); the results cover those frames")
     except av.FFmpegError as exc:
         raise VideoError(f"{name}: corrupt or unsupported video ({_reason(exc)})") from exc
     finally:
@@ -114,8 +128,31 @@ def analyse_video(
                 container_out.mux(packet)
             container_out.close()
         container.close()
-    result.output = str(output) if output is not None else None
+    result.output = str(output) if isinstance(output, (str, os.PathLike)) else None
     return result
+
+
+def _frames(container, stream, result: VideoResult):
+    """Decoded frames until the end or the first decoding error after at least one frame.
+
+    A broken tail (a truncated download, a damaged block) ends the analysis with a warning
+    instead of losing the frames before it.
+    """
+    import av
+
+    decoded = container.decode(stream)
+    while True:
+        try:
+            frame = next(decoded)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            if result.frames_total == 0:
+                raise
+            result.warning = (f"the video could be decoded only up to frame {result.frames_total} "
+                              f"({_reason(exc)}); the results cover those frames")
+            return
+        yield frame
 
 
 def _reason(exc: Exception) -> str:
@@ -134,14 +171,19 @@ def _limit_size(rgb: np.ndarray) -> np.ndarray:
     return rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2]
 
 
-def _open_writer(path: str | os.PathLike, fps: float, width: int, height: int):
+#: MP4 muxer flags: fragments with the index first (plays while loading; works in memory)
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+
+
+def _open_writer(target: str | os.PathLike | BinaryIO, fps: float, width: int, height: int):
     import av
     from fractions import Fraction
 
-    container = av.open(str(path), mode="w", format="mp4")
+    container = av.open(target if hasattr(target, "write") else str(target), mode="w", format="mp4",
+                        options={"movflags": MOVFLAGS})  # a muxer option: as a stream option it had no effect
     stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"preset": "veryfast", "crf": "23", "movflags": "+faststart"}
+    stream.options = {"preset": "veryfast", "crf": "23"}
     return container, stream
 
 

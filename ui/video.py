@@ -1,8 +1,7 @@
-"""Video analysis in a temporary folder: uploaded bytes in, annotated MP4 bytes and rows out."""
+"""Video analysis in memory: uploaded bytes in, annotated MP4 bytes and rows out (nothing on disk)."""
 from __future__ import annotations
 
-import re
-import tempfile
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,22 +42,17 @@ class VideoOutcome:
 
 def analyse(name: str, data: bytes, model, detector, *, every: int, min_confidence: float, job: tuple,
             progress: Callable[[int, int], None] | None = None) -> VideoOutcome:
-    """Analyse uploaded video bytes; the temporary files are gone when this returns.
+    """Analyse uploaded video bytes, decoding and encoding in memory: no user file is written.
 
     Raises:
         VideoError: not a decodable video.
     """
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name) or "upload.mp4"  # messages name the upload
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="fer-video-") as folder:
-        source = Path(folder) / safe
-        output = Path(folder) / "annotated.mp4"
-        source.write_bytes(data)
-        result = analyse_video(source, model, detector, output=output, every=every, progress=progress,
-                               min_confidence=min_confidence, name=name)
-        video = output.read_bytes()
-    result.source, result.output = name, None  # the temporary paths no longer exist
-    return VideoOutcome(job, Path(name).stem, result, video, time.perf_counter() - started, tuple(model.labels))
+    output = io.BytesIO()
+    result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
+                           min_confidence=min_confidence, name=name)
+    return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
+                        tuple(model.labels))
 
 
 def progress_updater(bar, min_step: float = 0.01) -> Callable[[int, int], None]:
