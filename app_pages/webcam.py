@@ -6,11 +6,10 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core import plots
-from fer_core.live import LiveAnalyzer
 from ui import live, sidebar, timeline
 
 HISTORY_KEY = "webcam_history"
-SESSION_KEY = "webcam_session"
+STREAM_KEY = "webcam"  # the component's key; its context lives in st.session_state[STREAM_KEY]
 REDRAW_S = 1.0  # charts redraw at most once a second; the label text more often
 LABEL_S = 0.2
 WINDOW_S = 60.0  # the live timeline shows the last minute
@@ -41,19 +40,33 @@ except ValueError as exc:
     rtc = dict(live.LOCAL_RTC)
 
 # One analyser per browser session (its smoother is per stream); model and detector are shared.
-session = st.session_state.get(SESSION_KEY)
-if session is None or session.settings_key != settings.key:
-    analyzer = LiveAnalyzer(model, detector, min_confidence=settings.min_confidence, tta="none")
-    session = live.LiveSession(analyzer, settings.key)
-    st.session_state[SESSION_KEY] = session
+# Its key leaves out min_confidence: the slider only changes drawing and is applied in place.
+session = live.live_session(model, detector, (str(settings.live_model_dir), settings.detector),
+                            settings.min_confidence)
 
-# session.callback runs in streamlit-webrtc's worker thread (no st.* in there).
-ctx = webrtc_streamer(key="webcam", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
+# At most $FER_MAX_STREAMS streams per server process; the other sessions wait in a queue.
+try:
+    slots = live.shared_slots()
+except ValueError as exc:
+    st.error(f"{exc}. The live webcam is off until it is fixed.")
+    st.stop()
+owner = live.session_owner()
+admission = live.admit(slots, owner, live.stream_requested(st.session_state.get(STREAM_KEY)))
+if not admission.can_start:
+    live.waiting_room(slots, owner)
+elif admission.position:
+    st.info(live.turn_message(slots))
+
+# The callbacks run in streamlit-webrtc's worker threads (no st.* in there); only the newest frame is
+# analysed. desired_playing_state=False hides Start and stops a stream that holds no slot (a lost race).
+ctx = webrtc_streamer(key=STREAM_KEY, mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
                       media_stream_constraints={"video": True, "audio": False},
-                      video_frame_callback=session.callback)
+                      desired_playing_state=None if admission.can_start else False,
+                      queued_video_frames_callback=session.queued_callback if admission.granted else live.unanalysed,
+                      on_video_ended=live.on_stream_ended(session, slots, owner, admission.ticket))
 
 history = st.session_state.setdefault(HISTORY_KEY, [])
-current, chart, summary = st.empty(), st.empty(), st.empty()
+current, status, chart, summary = st.empty(), st.empty(), st.empty(), st.empty()
 
 
 def draw(rows, key, window=None):
@@ -71,14 +84,16 @@ def label_text(row):
     return f"### Current emotion: {row['label']}{confidence}"
 
 
-if ctx.state.playing:
+if admission.granted and ctx.state.playing:  # (a stream without a slot is being stopped by the browser)
     if not st.session_state.get("webcam_playing"):  # a new stream: a new history
         history.clear()
         st.session_state["webcam_started"] = None
+        st.session_state["webcam_analysed"] = 0
     st.session_state["webcam_playing"] = True
     last_label, last_draw, redraws = 0.0, 0.0, 0
     current.caption("Waiting for the first frame…")
     while ctx.state.playing:  # ends when a rerun (e.g. Stop) interrupts the script
+        live.keep_slot(slots, owner)  # the heartbeat that keeps this stream's slot
         batch = session.drain(timeout=1.0)
         if not batch:
             # Also a Streamlit call each second: only at such calls can a rerun (Stop) end this loop.
@@ -87,19 +102,23 @@ if ctx.state.playing:
         if st.session_state["webcam_started"] is None:  # times count from the stream's first frame
             st.session_state["webcam_started"] = batch[0].timestamp
         live.append_history(history, batch, st.session_state["webcam_started"], model.labels)
+        st.session_state["webcam_analysed"] += len(batch)
         if time.monotonic() - last_label >= LABEL_S:
             current.markdown(label_text(history[-1]))
+            status.caption(f"{st.session_state['webcam_analysed']} frames analysed on the server, "
+                           f"{history[-1]['fps']:.1f} fps")
             last_label = time.monotonic()
         if time.monotonic() - last_draw >= REDRAW_S:
             redraws += 1
             draw(history, f"live-{redraws}", WINDOW_S)
             last_draw = time.monotonic()
+    slots.release(owner)  # the stream has stopped
 elif st.session_state.get("webcam_playing"):  # the stream just stopped: forget its smoothing and leftovers
     session.reset()
     st.session_state["webcam_playing"] = False
 
 if not history:
-    current.info("No session yet: press Start above.")
+    current.info("No session yet: press Start above." if admission.can_start else "No session yet.")
     st.stop()
 if not ctx.state.playing:
     current.markdown(label_text(history[-1]).replace("Current emotion", "Last emotion"))

@@ -2,12 +2,15 @@
 
 ``LiveAnalyzer.process`` is the whole per-frame job, so the app's WebRTC callback is one
 line. It runs in a worker thread: it touches no Streamlit state, and it is thread-safe.
+``LiveAnalyzer.reset`` is called when a stream ends, so the next one starts without the
+old smoothing and FPS history.
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,27 +31,52 @@ class FrameResult:
     fps: float
 
 
+class FpsMeter:
+    """Frames per second over the last ``window`` frames; ``reset`` forgets them, so a pause
+    between two streams does not drag the next stream's rate down. Thread-safe."""
+
+    def __init__(self, window: int = 30, clock: Callable[[], float] = time.monotonic) -> None:
+        self._times: deque[float] = deque(maxlen=window)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def tick(self) -> float:
+        """Count one frame now; returns the current rate (0 until two frames were counted)."""
+        with self._lock:
+            self._times.append(self._clock())
+            span = self._times[-1] - self._times[0]
+            return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._times.clear()
+
+
 class LiveAnalyzer:
-    """Per-stream state for live video: the label smoother and an FPS meter."""
+    """Per-stream state for live video: the label smoother and an FPS meter.
+
+    ``min_confidence`` only changes how faces are drawn, so the app updates it in place on a
+    running analyser (no rebuild, the smoothing is kept).
+    """
 
     def __init__(self, classifier: Classifier, detector: FaceDetector, *, min_confidence: float = 0.0,
-                 smoothing: float = 0.35, tta: str = "none") -> None:
+                 smoothing: float = 0.35, tta: str = "none", clock: Callable[[], float] = time.monotonic) -> None:
         self.classifier, self.detector = classifier, detector
         self.min_confidence, self.tta = min_confidence, tta
         self.smoother = ProbabilitySmoother(alpha=smoothing)
-        self._times: deque[float] = deque(maxlen=30)
-        self._lock = threading.Lock()
+        self.fps_meter = FpsMeter(clock=clock)
 
     def process(self, rgb: np.ndarray) -> tuple[np.ndarray, FrameResult]:
         """Annotated copy of the frame and what was found in it."""
         boxes, crops = detect_and_crop(rgb, self.detector)
         probabilities = self.classifier.predict_proba(crops, self.tta)
         faces = faces_from_probabilities(boxes, self.smoother.update(boxes, probabilities), self.classifier.labels)
-        now = time.monotonic()
-        with self._lock:
-            self._times.append(now)
-            span = self._times[-1] - self._times[0]
-            fps = (len(self._times) - 1) / span if span > 0 else 0.0
+        fps = self.fps_meter.tick()
         out = annotate(rgb, faces, self.min_confidence)
         out = draw_message(out, f"{fps:4.1f} fps" + ("" if faces else "  No face"))
         return out, FrameResult(time.time(), faces, fps)
+
+    def reset(self) -> None:
+        """Start the next stream afresh: no smoothing carried over, no FPS averaged over the pause."""
+        self.smoother.reset()
+        self.fps_meter.reset()

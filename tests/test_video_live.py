@@ -1,4 +1,6 @@
 """Video files and live frames, on a clip built from a real photo."""
+import threading
+
 import av
 import numpy as np
 import pytest
@@ -53,3 +55,178 @@ def test_live_analyzer_labels_and_counts_fps(classifier):
     assert [f.label for f in result.faces] == ["Happy"] and result.fps > 0
     _, empty = analyzer.process(np.full((480, 640, 3), 90, np.uint8))
     assert empty.faces == []
+
+
+# ------------------------------------------------------------------ live: a stream's state, fair sharing
+class FakeClock:
+    """An injectable clock: ``now`` moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def live_classifier():
+    from fer_core.classifier import Classifier
+    from fer_core.model import live_model_dir
+
+    return Classifier.load(live_model_dir())
+
+
+def test_live_analyzer_reset_forgets_the_pause_and_the_smoothing(live_classifier):
+    clock = FakeClock()
+    kept, reset = (LiveAnalyzer(live_classifier, make_detector(), clock=clock) for _ in range(2))
+    face, other = make_frame(), (make_frame() * 0.6).astype(np.uint8)  # the same face, darker
+    for i in range(5):  # 10 frames per second
+        clock.now = i * 0.1
+        for analyzer in (kept, reset):
+            _, result = analyzer.process(face)
+    assert result.fps == pytest.approx(10.0)
+    reset.reset()  # Stop ... one minute ... Start
+    for i in range(3):
+        clock.now = 60.0 + i * 0.1
+        _, after_kept = kept.process(other)
+        _, after_reset = reset.process(other)
+        if i == 0:
+            _, fresh = LiveAnalyzer(live_classifier, make_detector()).process(other)
+            first_kept, first_reset = after_kept, after_reset
+    assert after_reset.fps == pytest.approx(10.0)  # not averaged over the pause
+    assert after_kept.fps < 1.0  # what the meter showed before reset() existed
+    # No smoothing carried over: the first face after reset() is read as by a fresh analyser.
+    assert first_reset.faces[0].probabilities == pytest.approx(fresh.faces[0].probabilities, abs=1e-5)
+    assert first_kept.faces[0].probabilities != pytest.approx(fresh.faces[0].probabilities, abs=1e-5)
+
+
+class _CountingAnalyzer:
+    """LiveAnalyzer's interface: marks each frame (+1) and records which frames it analysed."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.resets = 0
+        self.min_confidence = 0.0
+
+    def process(self, rgb):
+        from fer_core.live import FrameResult
+
+        self.seen.append(int(rgb[0, 0, 0]))
+        return rgb + 1, FrameResult(float(len(self.seen)), [], 15.0)
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_live_session_analyses_only_the_newest_queued_frame():
+    import asyncio
+
+    from ui.live import LiveSession
+
+    analyzer = _CountingAnalyzer()
+    session = LiveSession(analyzer, ("k",))
+    frames = [av.VideoFrame.from_ndarray(np.full((16, 16, 3), v, np.uint8), format="rgb24") for v in (10, 20, 30)]
+    out = asyncio.run(session.queued_callback(frames))
+    assert analyzer.seen == [30] and len(out) == 1  # the two older frames are skipped, not queued up
+    assert out[0].to_ndarray(format="rgb24")[0, 0, 0] == 31
+    assert len(session.drain(timeout=0.1)) == 1
+
+
+def test_stream_ended_resets_the_analyser_and_frees_only_its_own_slot():
+    from ui.live import LiveSession, on_stream_ended
+    from ui.stream_slots import StreamSlots
+
+    slots, analyzer = StreamSlots(limit=1), _CountingAnalyzer()
+    session = LiveSession(analyzer, ("k",))
+    old = slots.acquire("me").ticket
+    slots.release("me")
+    new = slots.acquire("me").ticket
+    on_stream_ended(session, slots, "me", old)()  # a late end of the previous stream
+    assert analyzer.resets == 1 and slots.active() == 1
+    on_stream_ended(session, slots, "me", new)()
+    assert analyzer.resets == 2 and slots.active() == 0
+    on_stream_ended(session, slots, "me", None)()  # a stream that held no slot frees nothing
+    assert analyzer.resets == 3
+
+
+def test_max_streams_from_the_environment():
+    from ui.stream_slots import DEFAULT_MAX_STREAMS, max_streams
+
+    assert max_streams(None) == max_streams("  ") == DEFAULT_MAX_STREAMS == 2
+    assert max_streams("3") == 3
+    for bad in ("0", "-1", "two", "1.5"):
+        with pytest.raises(ValueError, match="FER_MAX_STREAMS"):
+            max_streams(bad)
+
+
+def test_stream_slots_first_come_first_served():
+    from ui.stream_slots import StreamSlots
+
+    slots = StreamSlots(limit=1, clock=FakeClock())
+    first = slots.acquire("a")
+    assert first.granted and first.can_start and first.position == 0 and first.active == 1
+    assert slots.acquire("a").ticket == first.ticket  # pressing on: the same hold
+    waiting = slots.check("b")  # opens the page while the server is full: queued
+    assert (waiting.granted, waiting.can_start, waiting.position, waiting.active, waiting.limit) == (False, False, 1, 1, 1)
+    assert slots.acquire("c").position == 2
+    assert slots.check("b").position == 1  # asking again keeps the place
+    assert slots.release("a") and not slots.release("a")
+    assert not slots.acquire("c").granted  # a slot is free, but b came first
+    turn = slots.check("b")
+    assert turn.can_start and not turn.granted and turn.position == 1  # b may start; the slot is not taken yet
+    assert slots.check("d").position == 3  # a newcomer does not jump the queue
+    assert slots.acquire("b").granted
+    assert slots.check("c").position == 1 and slots.check("d").position == 2
+    slots.leave("c")
+    assert slots.check("d").position == 1
+
+
+def test_stream_slots_new_sessions_start_at_once_while_slots_are_free():
+    from ui.stream_slots import StreamSlots
+
+    slots = StreamSlots(limit=2, clock=FakeClock())
+    viewer = slots.check("viewer")  # only looking at the page: neither holds nor queues
+    assert viewer.can_start and not viewer.granted and viewer.position == 0 and viewer.active == 0
+    assert slots.acquire("a").granted and slots.acquire("b").granted
+    assert slots.check("viewer").position == 1 and slots.active() == 2
+
+
+def test_stream_slots_one_winner_when_sessions_press_start_together():
+    from ui.stream_slots import StreamSlots
+
+    slots, barrier = StreamSlots(limit=1), threading.Barrier(8)
+    results = {}
+
+    def press_start(owner: str) -> None:
+        barrier.wait()
+        results[owner] = slots.acquire(owner)
+
+    threads = [threading.Thread(target=press_start, args=(f"s{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [o for o, a in results.items() if a.granted]
+    assert len(winners) == 1 and slots.active() == 1
+    assert sorted(a.position for a in results.values() if not a.granted) == list(range(1, 8))
+
+
+def test_stream_slots_drop_silent_sessions():
+    from ui.stream_slots import StreamSlots
+
+    clock = FakeClock()
+    slots = StreamSlots(limit=1, ttl=15.0, clock=clock)
+    ticket = slots.acquire("a").ticket
+    slots.check("b")
+    slots.check("c")
+    clock.now = 10.0
+    assert slots.heartbeat("a")  # the live loop of a's page
+    slots.check("c")  # c's page polls, b's tab was closed
+    clock.now = 20.0
+    assert slots.check("c").position == 1 and slots.active() == 1  # b dropped after 20 s of silence
+    clock.now = 30.0  # a silent for 20 s: its session is gone, the slot is reclaimed
+    assert not slots.heartbeat("a")
+    turn = slots.check("c")
+    assert turn.can_start and turn.active == 0
+    assert not slots.release("a", ticket)  # a late on_video_ended of the dropped stream changes nothing
+    assert slots.acquire("c").granted

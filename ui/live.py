@@ -1,4 +1,5 @@
-"""The live webcam path: ICE configuration, the per-session frame callback and its history rows.
+"""The live webcam path: ICE configuration, the per-session frame callback and its history rows,
+and the fair sharing of the server's stream slots (``ui.stream_slots``) between sessions.
 
 The frame callback runs in streamlit-webrtc's worker thread: it calls no ``st.*`` and
 touches no session state. Results leave it through a bounded ``queue.Queue`` that the
@@ -8,14 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import streamlit as st
 
+from fer_core.classifier import Classifier
+from fer_core.detect import FaceDetector
 from fer_core.draw import draw_message
 from fer_core.live import FrameResult, LiveAnalyzer
+from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
 from ui.timeline import NO_FACE
 
 log = logging.getLogger(__name__)
@@ -81,11 +88,16 @@ class LiveSession:
         return annotated
 
     def callback(self, frame):
-        """streamlit-webrtc's ``video_frame_callback``: ``av.VideoFrame`` in, annotated ``av.VideoFrame`` out."""
+        """One ``av.VideoFrame`` in, its annotated ``av.VideoFrame`` out."""
         import av
 
         annotated = self.process(frame.to_ndarray(format="rgb24"))
         return av.VideoFrame.from_ndarray(annotated, format="rgb24")
+
+    async def queued_callback(self, frames: list) -> list:
+        """streamlit-webrtc's ``queued_video_frames_callback``: the frames that arrived while the
+        previous one was analysed; only the newest is analysed, so the latency stays one frame."""
+        return [self.callback(frames[-1])]
 
     def drain(self, timeout: float = 1.0) -> list[FrameResult]:
         """Every result waiting, blocking up to ``timeout`` seconds for the first one."""
@@ -100,8 +112,8 @@ class LiveSession:
                 return batch
 
     def reset(self) -> None:
-        """Forget the smoothing state and queued results (when a stream ends)."""
-        self.analyzer.smoother.reset()
+        """Forget the smoothing, the FPS meter and the queued results (when a stream ends)."""
+        self.analyzer.reset()
         while True:
             try:
                 self.results.get_nowait()
@@ -134,3 +146,105 @@ def history_csv(history: list[dict]) -> bytes:
     import pandas as pd
 
     return pd.DataFrame(history).to_csv(index=False).encode()
+
+
+# ------------------------------------------------------------------ one session's analyser, shared stream slots
+# From here on the helpers run in the page's script thread (they may call st.*), except the
+# callables handed to streamlit-webrtc (``on_stream_ended``, ``unanalysed``).
+SESSION_KEY = "webcam_session"
+OWNER_KEY = "webcam_owner"
+#: Seconds between two looks at the queue while the server is busy.
+QUEUE_POLL_S = 2.0
+
+
+def live_session(model: Classifier, detector: FaceDetector, key: tuple, min_confidence: float) -> LiveSession:
+    """This browser session's LiveSession, rebuilt only when ``key`` (model, detector) changes.
+
+    The confidence threshold only changes what is drawn: it is set on the running analyser, so
+    moving the slider keeps the smoothing and the FPS meter.
+    """
+    session = st.session_state.get(SESSION_KEY)
+    if session is None or session.settings_key != key:
+        session = LiveSession(LiveAnalyzer(model, detector, min_confidence=min_confidence, tta="none"), key)
+        st.session_state[SESSION_KEY] = session
+    session.analyzer.min_confidence = min_confidence
+    return session
+
+
+@st.cache_resource(show_spinner=False)
+def shared_slots() -> StreamSlots:
+    """The server process's stream slots, one object for every session (limit: ``$FER_MAX_STREAMS``).
+
+    Raises:
+        ValueError: ``$FER_MAX_STREAMS`` is not a whole number of at least 1.
+    """
+    return StreamSlots(max_streams(os.environ.get(MAX_STREAMS_ENV)))
+
+
+def session_owner() -> str:
+    """A random id for this browser session: its name among the slot holders and in the queue."""
+    return st.session_state.setdefault(OWNER_KEY, uuid.uuid4().hex)
+
+
+def stream_requested(context: Any) -> bool:
+    """True when the webrtc component (its context, from Session State) is starting or playing a stream.
+
+    Read before ``webrtc_streamer`` runs: the component's state is updated before the script
+    starts, so a pressed Start is known in time to let the stream play or to stop it.
+    """
+    state = getattr(context, "state", None)
+    return bool(state is not None and (state.playing or state.signalling))
+
+
+def admit(slots: StreamSlots, owner: str, requested: bool) -> Admission:
+    """A requested stream takes (or keeps) a slot, or waits in the queue; a session whose stream
+    is not playing gives its slot back to the next in line."""
+    if requested:
+        return slots.acquire(owner)
+    slots.release(owner)
+    return slots.check(owner)
+
+
+def keep_slot(slots: StreamSlots, owner: str) -> None:
+    """The live loop's heartbeat; a lost slot (expired) reruns the page, which takes a free one or stops the stream."""
+    if not slots.heartbeat(owner):
+        st.rerun()
+
+
+def on_stream_ended(session: LiveSession, slots: StreamSlots, owner: str, ticket: int | None) -> Callable[[], None]:
+    """streamlit-webrtc's ``on_video_ended`` (its worker thread, no st.*): the next stream starts
+    afresh, and the slot of this stream (its ``ticket``; none for a stream that held none) is freed."""
+    def ended() -> None:
+        session.analyzer.reset()
+        if ticket is not None:
+            slots.release(owner, ticket)
+    return ended
+
+
+async def unanalysed(frames: list) -> list:
+    """The frame callback of a stream that holds no slot, until the browser has stopped it: no analysis."""
+    return [frames[-1]]
+
+
+def busy_message(admission: Admission) -> str:
+    """Why the page offers no Start: the streams running, the limit and this session's place."""
+    n = admission.active
+    running = f"{n} live stream is running" if n == 1 else f"{n} live streams are running"
+    place = f" You are number **{admission.position}** in the queue." if admission.position else ""
+    return (f"**The server is busy**: {running}, the limit is {admission.limit}.{place} This page checks "
+            f"every {QUEUE_POLL_S:.0f} s and offers **Start** as soon as a slot is free for you.")
+
+
+def turn_message(slots: StreamSlots) -> str:
+    """For the first in the queue once a slot is free: it is kept only while the place is (``ttl``)."""
+    return f"A live slot is free for you: press **Start** (your turn is kept for about {slots.ttl:.0f} s)."
+
+
+@st.fragment(run_every=QUEUE_POLL_S)
+def waiting_room(slots: StreamSlots, owner: str) -> None:
+    """The busy notice with this session's place in the queue, refreshed every ``QUEUE_POLL_S``
+    (which also keeps the place); once a slot is free for this session the whole page reruns."""
+    admission = slots.check(owner)
+    if admission.can_start:
+        st.rerun()
+    st.warning(busy_message(admission), icon=":material/hourglass_top:")

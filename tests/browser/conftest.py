@@ -25,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,9 +127,11 @@ def server_log_path(artifacts_dir) -> Path:
     return artifacts_dir / "streamlit-server.log"
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(artifacts_dir, server_log_path) -> str:
-    """A Streamlit server running the app on a free loopback port; yields its base URL (a Server)."""
+@contextmanager
+def run_server(log_path: Path, extra_env: dict[str, str] | None = None):
+    """A Streamlit server running the app on a free loopback port; yields its base URL (a Server).
+
+    ``extra_env`` is added to the server's environment (e.g. ``FER_MAX_STREAMS``)."""
     app = APP_DIR / APP_FILE
     if not app.exists():
         pytest.fail(f"the app is missing: {app}", pytrace=False)
@@ -138,6 +141,7 @@ def streamlit_server(artifacts_dir, server_log_path) -> str:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONFAULTHANDLER"] = "1"  # a crash of the server leaves every thread's stack in its log
+    env.update(extra_env or {})
     cmd = [
         sys.executable, "-m", "streamlit", "run", APP_FILE,
         "--server.headless", "true",
@@ -147,21 +151,35 @@ def streamlit_server(artifacts_dir, server_log_path) -> str:
         "--browser.gatherUsageStats", "false",
     ]
     base = f"http://127.0.0.1:{port}"
-    with open(server_log_path, "wb") as log:
+    with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             deadline = time.monotonic() + 60
             while not _healthy(base + "/_stcore/health"):
                 if proc.poll() is not None:
-                    pytest.fail(f"streamlit exited with {proc.returncode}:\n{_tail(server_log_path)}",
-                                pytrace=False)
+                    pytest.fail(f"streamlit exited with {proc.returncode}:\n{_tail(log_path)}", pytrace=False)
                 if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit not healthy after 60 s:\n{_tail(server_log_path)}", pytrace=False)
+                    pytest.fail(f"streamlit not healthy after 60 s:\n{_tail(log_path)}", pytrace=False)
                 time.sleep(0.25)
-            yield Server(base, proc, server_log_path)
+            yield Server(base, proc, log_path)
         finally:
             _stop_group(proc)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(artifacts_dir, server_log_path) -> str:
+    """A Streamlit server running the app on a free loopback port; yields its base URL (a Server)."""
+    with run_server(server_log_path) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def one_stream_server(artifacts_dir) -> str:
+    """A second server that admits a single live stream (``FER_MAX_STREAMS=1``), for the queue test;
+    its log is <artifacts>/streamlit-server-one-stream.log."""
+    with run_server(artifacts_dir / "streamlit-server-one-stream.log", {"FER_MAX_STREAMS": "1"}) as server:
+        yield server
 
 
 @pytest.fixture
@@ -220,15 +238,45 @@ def browser(fake_camera):
     manager.stop()
 
 
+def new_context(browser, server):
+    """A fresh browser context (own cookies, own Streamlit session) on ``server``, with camera permission."""
+    server.check_alive()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=server)
+    ctx.grant_permissions(["camera"], origin=server)
+    ctx.set_default_timeout(PAGE_TIMEOUT * 1000)
+    return ctx
+
+
 @pytest.fixture
 def context(browser, streamlit_server):
     """A fresh browser context (own cookies, own Streamlit session) with camera permission."""
-    streamlit_server.check_alive()
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=streamlit_server)
-    ctx.grant_permissions(["camera"], origin=streamlit_server)
-    ctx.set_default_timeout(PAGE_TIMEOUT * 1000)
+    ctx = new_context(browser, streamlit_server)
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def open_page(browser, request):
+    """open_page(server, name): a page in a context of its own (a separate user) on ``server``.
+
+    Every page is closed after the test; a failing test leaves FAILED-<test>-<name>.png of each.
+    """
+    opened = []
+
+    def open_(server, name: str):
+        ctx = new_context(browser, server)
+        opened.append((name, ctx, ctx.new_page()))
+        return opened[-1][2]
+
+    yield open_
+    report = getattr(request.node, "report_call", None)
+    for name, ctx, page in opened:
+        if report is not None and report.failed:
+            try:
+                take_screenshot(page, f"FAILED-{request.node.name}-{name}")
+            except Exception:  # the page may be gone; the failure itself is what matters
+                pass
+        ctx.close()
 
 
 @pytest.fixture

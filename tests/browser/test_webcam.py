@@ -3,11 +3,16 @@
 Start is pressed inside streamlit-webrtc's iframe; the processed video must play there, the page
 must show the current emotion and a growing Plotly timeline; after Stop the video stops and
 the page stops changing (the server's live loop has ended).
+
+Fair sharing, on a second server that admits one stream (FER_MAX_STREAMS=1): a second user sees
+the busy notice with its place in the queue (and no Start) while the first user's stream keeps at
+least half of its analysis rate; once the first stops, the second can start.
 """
 from __future__ import annotations
 
 import re
 import time
+import warnings
 
 import pytest
 
@@ -58,17 +63,7 @@ def main_text(page) -> str:
 
 def wait_for_current_emotion(page, timeout: float) -> str:
     """Waits until the page says 'Current emotion: <label>' and returns the label."""
-    pattern = current_emotion_regex()
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = main_text(page)
-        match = pattern.search(text)
-        if match:
-            return match.group(1)
-        time.sleep(0.5)
-    wanted = "Happy" if strict_labels() else "any emotion"
-    raise AssertionError(f"no 'Current emotion: {wanted}' within {timeout:.0f} s; main text:\n{text[:3000]}")
+    return wait_for_text(page, current_emotion_regex(), timeout).group(1)
 
 
 def wait_for_points(page, above: int, timeout: float) -> int:
@@ -141,3 +136,107 @@ def test_live_webcam_labels_the_face(page, screenshot, server_log):
     # Nothing changes any more: the timeline and the texts stay as they are for 3 s.
     assert_stable(page, seconds=3.0, timeout=30.0)
     assert not frame.evaluate(VIDEO_PLAYING_JS), "the video plays again after Stop"
+
+
+# --------------------------------------------------------------------------- fair sharing (FER_MAX_STREAMS=1)
+#: What the page says while its stream plays: the frames the server has analysed for it.
+ANALYSED = re.compile(r"(\d+) frames analysed on the server")
+BUSY = re.compile(r"1 live stream is running, the limit is 1\.\s*You are number\s*1\s*in the queue")
+#: Seconds over which the first stream's rate is measured, before and after the second user arrives.
+RATE_WINDOW_S = 8.0
+
+
+def webrtc_frame(page):
+    """The webrtc component's iframe (as a Playwright Frame), once it is on the page."""
+    element = page.locator(WEBRTC_IFRAME)
+    element.wait_for(state="visible")
+    return element.element_handle().content_frame()
+
+
+def wait_for_text(page, pattern: re.Pattern, timeout: float) -> re.Match:
+    """Waits until the main area's text matches ``pattern``; returns the match."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = main_text(page)
+        match = pattern.search(text)
+        if match:
+            return match
+        time.sleep(0.5)
+    raise AssertionError(f"no {pattern.pattern!r} within {timeout:.0f} s; main text:\n{text[:3000]}")
+
+
+def analysed(page) -> int:
+    """Frames the server has analysed for this page's stream so far (-1 when the page does not say)."""
+    match = ANALYSED.search(main_text(page))
+    return int(match.group(1)) if match else -1
+
+
+def analysis_rate(page, seconds: float) -> float:
+    """Frames per second the server analyses for this page's stream, measured over ``seconds``."""
+    first, start = analysed(page), time.monotonic()
+    time.sleep(seconds)
+    return (analysed(page) - first) / (time.monotonic() - start)
+
+
+def start_stream(page, server_log) -> object:
+    """Presses Start in the page's webrtc iframe and waits for analysed frames; returns the iframe."""
+    frame = webrtc_frame(page)
+    frame.get_by_role("button", name="Start").click()
+    try:
+        frame.wait_for_function(VIDEO_PLAYING_JS, timeout=PAGE_TIMEOUT * 1000, polling=250)
+    except Exception as error:
+        raise AssertionError(f"the processed video does not play: {error}\n{server_log()}") from error
+    wait_for_text(page, re.compile(r"\b([1-9]\d*) frames analysed on the server"), PAGE_TIMEOUT)
+    return frame
+
+
+def best_effort_screenshot(screenshot, page, name: str) -> None:
+    """A viewport screenshot that may fail: on a loaded machine a shot of a playing page can time out."""
+    try:
+        screenshot(page, name, full_page=False)
+    except Exception as error:  # playwright's TimeoutError: the shot is a by-product, not the test
+        warnings.warn(f"no screenshot {name}: {error}", stacklevel=2)
+
+
+def stop_stream(frame) -> None:
+    frame.get_by_role("button", name="Stop").click()
+    frame.wait_for_function(f"() => !({VIDEO_PLAYING_JS})()", timeout=30_000, polling=250)
+
+
+def test_second_user_waits_in_the_queue_and_gets_the_freed_slot(open_page, one_stream_server, screenshot):
+    """One slot: the first user's stream keeps its pace while a second user is told the server is
+    busy (with the place in the queue, and no Start); once the first stops, the second can start."""
+    def server_log() -> str:
+        return one_stream_server.log.read_text(errors="replace")[-4000:]
+
+    first = open_page(one_stream_server, "first")
+    goto(first, "webcam")
+    first_frame = start_stream(first, server_log)
+    time.sleep(2.0)  # past the start-up
+    before = analysis_rate(first, RATE_WINDOW_S)
+    assert before > 0, "the first stream analyses no frames"
+
+    second = open_page(one_stream_server, "second")
+    second.goto("/webcam", wait_until="domcontentloaded")
+    wait_for_text(second, BUSY, PAGE_TIMEOUT)
+    second_frame = webrtc_frame(second)
+    best_effort_screenshot(screenshot, second, "webcam-busy-queue")
+    after = analysis_rate(first, RATE_WINDOW_S)  # the second user waits (its page polls the queue)
+    print(f"first stream: {before:.1f} analysed frames/s alone, {after:.1f} while a second user waits")
+    assert after >= 0.5 * before, (f"the first stream slowed down from {before:.1f} to {after:.1f} analysed "
+                                   "frames per second while the second user waited")
+    assert first_frame.evaluate(VIDEO_PLAYING_JS), "the first stream stopped by itself"
+    assert second_frame.get_by_role("button", name="Start").count() == 0, "a busy server offers Start"
+    assert BUSY.search(main_text(second)), "the busy notice went away while the first stream plays"
+    assert_no_errors(second, "webcam page of a waiting user")
+
+    stop_stream(first_frame)
+    # The waiting page polls the queue every 2 s: Start comes back once the slot is free.
+    start = second.frame_locator(WEBRTC_IFRAME).first.get_by_role("button", name="Start")
+    start.wait_for(state="visible", timeout=60_000)
+    assert not BUSY.search(main_text(second))
+    start_stream(second, server_log)
+    best_effort_screenshot(screenshot, second, "webcam-second-user-playing")
+    assert_no_errors(second, "webcam page of the second user, playing")
+    stop_stream(webrtc_frame(second))
