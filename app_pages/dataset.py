@@ -1,4 +1,6 @@
 """Dataset explorer: class balance, sample faces, mean faces, pixel statistics and data quality."""
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
@@ -21,9 +23,8 @@ skip_bad = st.checkbox("Skip invalid rows (and count them) instead of stopping a
 def show_missing(message: str) -> None:
     """No data set: how to get FER2013, then the dataset card of the selected model."""
     st.info(f"{message}\n\nFER2013 is not bundled (its licence forbids redistribution). Download "
-            f"`fer2013.csv` from [Kaggle]({KAGGLE}), then either put it (optionally gzipped) at "
-            f"`{resources.default_data_path()}`, set the environment variable `{DATA_ENV}` to its path "
-            "(or to the image-folder edition), or upload it above.")
+            f"`fer2013.csv` from [Kaggle]({KAGGLE}), then either set the server's environment variable "
+            f"`{DATA_ENV}` to its path (optionally gzipped, or the image-folder edition), or upload it above.")
     if settings.model_dir is None:
         return
     try:
@@ -37,7 +38,7 @@ def show_missing(message: str) -> None:
         st.caption("This model's metadata has no class counts.")
         return
     st.caption(f"The images per class and split the model was trained and tested on "
-               f"(source {card.metadata['data'].get('source', '?')}).")
+               f"(source {Path(str(card.metadata['data'].get('source', '?'))).name}).")
     table = explore.distribution_from_counts(counts)
     st.plotly_chart(plots.class_distribution(table), key="card-chart")
     st.dataframe(table.pivot(index="label", columns="split", values="count").loc[list(next(iter(counts.values())))])
@@ -47,7 +48,7 @@ data = None
 try:
     if source == SOURCES[0]:
         path = resources.default_data_path()
-        st.caption(f"Reading `{path}` (set `{DATA_ENV}` to read another file or folder).")
+        st.caption(f"Reading `{path.name}` (set `{DATA_ENV}` on the server to read another file or folder).")
         data = resources.load_path(path, skip_bad)
     elif source == SOURCES[1]:
         upload = st.file_uploader("FER2013 CSV (.csv or .csv.gz)", type=["csv", "gz"], key="data_upload")
@@ -57,8 +58,8 @@ try:
         folder = st.text_input("Image-folder root (holding train/<class>/ and test/<class>/)", key="data_folder")
         if folder:
             data = resources.load_path(folder, skip_bad)
-except FileNotFoundError as exc:
-    show_missing(str(exc))
+except FileNotFoundError:
+    show_missing("The server has no FER2013 data set at its configured path.")
     st.stop()
 except (DataError, ValueError, OSError) as exc:  # DataError names the file, row and problem
     st.error(str(exc))
@@ -67,7 +68,7 @@ if data is None:
     st.stop()
 
 key = resources.data_key(data)
-st.success(f"{len(data):,} images from {data.source}")
+st.success(f"{len(data):,} images from {Path(data.source).name}")
 if data.skipped:
     st.warning(f"{data.skipped} invalid row(s) skipped. First problems:\n\n" + "\n".join(f"- {p}" for p in data.problems[:5]))
 cols = st.columns(len(USAGES))

@@ -7,6 +7,7 @@ from sklearn.metrics import confusion_matrix
 
 from fer_core import plots
 from fer_core.data import DATA_ENV, DataError
+from fer_core.evaluate import headline, tta_name
 from fer_core.model import TTA_MODES, ModelError
 from ui import resources, sidebar
 
@@ -24,36 +25,33 @@ except ModelError as exc:
     st.error(str(exc))
     st.stop()
 folder = card.folder
-st.caption(f"Model **{card.name}** ({card.architecture}, {card.params or 0:,} parameters) in {folder}.")
+st.caption(f"Model **{card.name}** ({card.architecture}, {card.params or 0:,} parameters).")
 
 
 def command(split):
-    return f"python -m fer_core evaluate --split {split} --record --model {folder}"
+    return f"python -m fer_core evaluate --split {split} --record --model models/{folder.name}"
 
 
 st.header("Test scores")
 evals = resources.evaluations(folder)
-splits_found = {key.split("-")[0] for key in evals}
 cols = st.columns(3)
 for col, split in zip(cols, resources.EVAL_SPLITS):
-    keys = [k for k in evals if k.split("-")[0] == split]
-    if keys:
-        best = sorted(keys, key=lambda k: k != f"{split}-{card.tta}" and k != split)[0]
-        col.metric(f"{split} accuracy ({evals[best].get('tta', 'none')} TTA)", f"{evals[best]['accuracy']:.1%}",
-                   help=f"n = {evals[best].get('n', '?')}")
-        if evals[best].get("macro_f1") is not None:
-            col.metric(f"{split} macro-F1", f"{evals[best]['macro_f1']:.3f}")
+    best = headline(evals, split, card.tta)
+    if best:
+        col.metric(f"{split} accuracy ({tta_name(best.tta)})", f"{best.accuracy:.1%}", help=f"n = {best.n or '?'}")
+        if best.macro_f1 is not None:
+            col.metric(f"{split} macro-F1", f"{best.macro_f1:.3f}")
     elif split != "RandomTest":
         col.info(f"No {split} evaluation yet. Produce it with:\n\n`{command(split)}`")
 if not evals:
-    st.warning(f"{folder} has no evaluation/*.json. Run `{command('PrivateTest')}` (and the same with "
+    st.warning(f"{card.name} has no stored evaluation. Run `{command('PrivateTest')}` (and the same with "
                "`--split PublicTest`) to evaluate it and store the results with the model.")
 else:
-    st.dataframe(pd.DataFrame([{"evaluation": k, "split": v.get("split", k.split("-")[0]), "TTA": v.get("tta", "none"),
-                                "images": v.get("n"), "accuracy": v["accuracy"], "macro-F1": v.get("macro_f1")}
-                               for k, v in evals.items()]), hide_index=True)
+    st.dataframe(pd.DataFrame([{"evaluation": k, "split": v.split, "TTA": v.tta, "images": v.n,
+                                "accuracy": v.accuracy, "macro-F1": v.macro_f1} for k, v in evals.items()]),
+                 hide_index=True)
     chosen = st.selectbox("Details of", list(evals), key="eval_choice")
-    result = evals[chosen]
+    result = evals[chosen].details
     labels = result.get("labels", list(card.metadata["labels"]))
     if result.get("per_class"):
         st.subheader("Per class")
@@ -107,7 +105,7 @@ st.header("Misclassified examples")
 try:
     data = resources.load_path(resources.default_data_path())
 except FileNotFoundError:
-    st.info(f"The gallery needs FER2013: put it at `{resources.default_data_path()}` or set `{DATA_ENV}`.")
+    st.info(f"The gallery needs FER2013 (fer2013.csv.gz): set `{DATA_ENV}` to its path.")
     st.stop()
 except (DataError, ValueError, OSError) as exc:
     st.error(str(exc))

@@ -1,7 +1,8 @@
 """Home: what the studio does, which model is loaded, and links to every page."""
 import streamlit as st
 
-from fer_core.model import MODELS_DIR, ModelError
+from fer_core.evaluate import tta_name
+from fer_core.model import ModelError
 from ui import navigation, resources, sidebar
 
 settings = sidebar.current()
@@ -16,29 +17,29 @@ st.markdown(
 
 st.header("Loaded model")
 if settings.model_dir is None:
-    st.warning(f"No model found in {MODELS_DIR}. Train one with `python -m fer_core train` and copy its "
-               "folder there, or set FER_MODELS_DIR to a folder of models.")
+    st.warning("No model found among the bundled models. Train one with `python -m fer_core train` and copy its "
+               "folder into models/, or set FER_MODELS_DIR to a folder of models.")
 else:
     try:
         card = resources.model_card(settings.model_dir)
     except ModelError as exc:
         st.error(str(exc))
     else:
-        accuracy, key = card.accuracy("PrivateTest")
+        best = card.headline("PrivateTest")
         cols = st.columns(4)
         cols[0].metric("Model", card.name)
-        cols[1].metric(f"Accuracy ({key or 'PrivateTest'})", f"{accuracy:.1%}" if accuracy is not None else "not evaluated")
+        cols[1].metric(f"PrivateTest accuracy ({tta_name(best.tta)})" if best else "PrivateTest accuracy",
+                       f"{best.accuracy:.1%}" if best else "not evaluated")
         cols[2].metric("Parameters", f"{card.params / 1e6:.2f} M" if card.params else "?")
         cols[3].metric("Size on disk", f"{card.size_bytes / 2**20:.1f} MB")
         training = card.metadata.get("training", {})
         st.caption(
             f"Architecture {card.architecture}; default test-time augmentation “{card.tta}”; "
-            f"{training.get('epochs_run', '?')} epochs ({training.get('framework', 'framework unknown')}); "
-            f"folder {card.folder}."
+            f"{training.get('epochs_run', '?')} epochs ({training.get('framework', 'framework unknown')})."
         )
-        if accuracy is None:
+        if best is None:
             st.info("This model has no test-set score yet: run "
-                    f"`python -m fer_core evaluate --split PrivateTest --record --model {card.folder}`.")
+                    f"`python -m fer_core evaluate --split PrivateTest --record --model models/{card.folder.name}`.")
 
 st.header("Pages")
 for spec in navigation.PAGES[1:]:

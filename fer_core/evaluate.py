@@ -5,14 +5,81 @@ The JSON written here is what the app's metrics page reads.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fer_core.classifier import Classifier
+
+log = logging.getLogger(__name__)
+EVALUATION_DIR = "evaluation"
+
+
+def evaluation_key(split: str, tta: str = "none") -> str:
+    """How an evaluation is named in a model folder and its metadata: ``PrivateTest`` or ``PrivateTest-tencrop``."""
+    return split if tta == "none" else f"{split}-{tta}"
+
+
+def headline_key(keys: Iterable[str], split: str, default_tta: str) -> str | None:
+    """The one rule for "the" score of a model on a split: its default TTA's, else without TTA, else none."""
+    keys = set(keys)
+    for key in (evaluation_key(split, default_tta), evaluation_key(split)):
+        if key in keys:
+            return key
+    return None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One stored evaluation of a model (``evaluation/<key>.json``)."""
+
+    split: str
+    tta: str
+    accuracy: float
+    macro_f1: float | None
+    n: int | None
+    details: dict = field(repr=False, default_factory=dict)  # the whole JSON: per class, confusion matrix, ...
+
+    @property
+    def key(self) -> str:
+        return evaluation_key(self.split, self.tta)
+
+    @property
+    def label(self) -> str:
+        """For people: "PrivateTest, ten-crop TTA"."""
+        return f"{self.split}, {tta_name(self.tta)}"
+
+
+def tta_name(tta: str) -> str:
+    return {"none": "no TTA", "flip": "flip TTA", "tencrop": "ten-crop TTA"}.get(tta, f"{tta} TTA")
+
+
+def load_evaluations(model_dir: str | os.PathLike) -> dict[str, Evaluation]:
+    """A model's stored evaluations by key; unreadable files are skipped with a log line."""
+    found = {}
+    for path in sorted((Path(model_dir) / EVALUATION_DIR).glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            split = str(data.get("split") or path.stem.split("-")[0])
+            evaluation = Evaluation(split, str(data.get("tta", "none")), float(data["accuracy"]),
+                                    data.get("macro_f1"), data.get("n"), data)
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("skipping %s: %s", path, exc)
+            continue
+        found[evaluation.key] = evaluation
+    return found
+
+
+def headline(evaluations: dict[str, Evaluation], split: str, default_tta: str) -> Evaluation | None:
+    """The headline evaluation of a split (see :func:`headline_key`)."""
+    key = headline_key(evaluations, split, default_tta)
+    return evaluations[key] if key else None
 
 
 def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, labels: tuple[str, ...]) -> dict:
@@ -101,8 +168,8 @@ def record_in_model(folder: str | os.PathLike, metrics: dict) -> Path:
 
     folder = Path(folder)
     tta = metrics.get("tta", "none")
-    key = metrics["split"] if tta == "none" else f"{metrics['split']}-{tta}"
-    path = folder / "evaluation" / f"{key}.json"
+    key = evaluation_key(metrics["split"], tta)
+    path = folder / EVALUATION_DIR / f"{key}.json"
     write_json(metrics, path)
     metadata = read_metadata(folder)
     metadata.setdefault("metrics", {})[key] = {

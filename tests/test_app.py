@@ -32,6 +32,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.classifier import Classifier
 from fer_core.data import DEFAULT_DATA, DATA_ENV
+from fer_core.detect import DEFAULT_DETECTOR
 from fer_core.model import MODELS_DIR, list_models, live_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,7 +140,7 @@ def test_home_shows_model_sidebar_and_links(without_data):
     assert [Path(o).name for o in at.sidebar.selectbox(key="fer_model").options] == [m.name for m in models]
     live = at.sidebar.selectbox(key="fer_live_model")
     assert live.value == str(live_model_dir()) and live.options == at.sidebar.selectbox(key="fer_model").options
-    assert at.sidebar.selectbox(key="fer_detector").value == "blazeface"
+    assert at.sidebar.selectbox(key="fer_detector").value == DEFAULT_DETECTOR
     assert at.metric[0].value == models[0].name
     links = [link.proto.label for link in at.get("page_link")]
     assert links == ["Dataset explorer", "Photo analysis", "Live webcam", "Video analysis", "Model evaluation"]
@@ -326,32 +327,111 @@ class _FakeContext:
         return SimpleNamespace(playing=self.checks >= 0, signalling=False)
 
 
-def test_webcam_live_loop_with_frames(without_data, monkeypatch):
-    """Frames go through the page's own callback; the page's loop shows the label and keeps a history."""
+#: The webrtc component's context as Session State holds it once Start was pressed.
+STARTED = SimpleNamespace(state=SimpleNamespace(playing=False, signalling=True))
+
+
+@pytest.fixture
+def stream_slots(monkeypatch):
+    """A fresh one-slot pool for the page, instead of the process-wide cached one."""
+    from ui import live
+    from ui.stream_slots import StreamSlots
+
+    slots = StreamSlots(limit=1)
+    monkeypatch.setattr(live, "shared_slots", lambda: slots)
+    return slots
+
+
+def open_webcam(component_state=None) -> AppTest:
+    """The webcam page (after Home), with the webrtc component's context preset (e.g. Start pressed)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    if component_state is not None:
+        at.session_state["webcam"] = component_state
+    at.switch_page("app_pages/webcam.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def recording_streamer(monkeypatch, frames=(), playing_checks: int = 0) -> list[dict]:
+    """Replaces ``webrtc_streamer``: records its arguments per run and pushes ``frames`` through
+    the page's queued callback, one frame at a time (as a stream that keeps up)."""
+    import asyncio
+
     import streamlit_webrtc
 
-    frame = cv2.resize(skdata.astronaut(), (480, 480))
-    returned = []
+    calls: list[dict] = []
 
-    def fake_streamer(key, video_frame_callback=None, rtc_configuration=None, media_stream_constraints=None, **_):
-        assert key == "webcam" and rtc_configuration == {"iceServers": []}
-        assert media_stream_constraints == {"video": True, "audio": False}
-        for _ in range(5):
-            out = video_frame_callback(av.VideoFrame.from_ndarray(frame, format="rgb24"))
-            returned.append(out.to_ndarray(format="rgb24"))
+    def fake_streamer(key, **kwargs):
+        calls.append(dict(kwargs, key=key, returned=[]))
+        for frame in frames:
+            out = asyncio.run(kwargs["queued_video_frames_callback"]([av.VideoFrame.from_ndarray(frame, format="rgb24")]))
+            calls[-1]["returned"].extend(o.to_ndarray(format="rgb24") for o in out)
             time.sleep(0.01)
-        return _FakeContext(checks=3)  # if, while (frames), while (empty queue), then stopped
+        return _FakeContext(checks=playing_checks)
 
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
-    at = open_page("webcam")
-    assert not at.error
+    return calls
+
+
+def test_webcam_live_loop_with_frames(without_data, monkeypatch, stream_slots):
+    """Frames go through the page's own callback; the page's loop shows the label and keeps a history."""
+    frame = cv2.resize(skdata.astronaut(), (480, 480))
+    # if, while (frames), while (empty queue), then stopped
+    calls = recording_streamer(monkeypatch, [frame] * 5, playing_checks=3)
+    at = open_webcam(STARTED)
+    assert not at.error and not at.warning
+    call = calls[-1]
+    assert call["key"] == "webcam" and call["rtc_configuration"] == {"iceServers": []}
+    assert call["media_stream_constraints"] == {"video": True, "audio": False}
+    assert call["desired_playing_state"] is None and callable(call["on_video_ended"])
+    assert "video_frame_callback" not in call  # only the newest queued frame is analysed
     history = at.session_state["webcam_history"]
     assert len(history) == 5 and all(row["faces"] == 1 for row in history)
-    assert all(not np.array_equal(out, frame) for out in returned)  # boxes and labels drawn
+    assert all(not np.array_equal(out, frame) for out in call["returned"])  # boxes and labels drawn
     last = history[-1]["label"]
     assert any(m.value.startswith(f"### Last emotion: {last}") for m in at.markdown)
     assert sorted(b.proto.label for b in at.download_button) == ["Session summary (CSV)", "Timeline (CSV)"]
     assert len(at.get("plotly_chart")) >= 2
+    assert stream_slots.active() == 0  # the stream stopped: its slot is free again
+
+
+def test_webcam_busy_server_queues_and_stops_a_late_stream(without_data, monkeypatch, stream_slots):
+    """One slot, held by another session: the page offers no Start, says why and where this
+    session stands; a stream started anyway (two Starts at once) is stopped and not analysed."""
+    from ui import live
+
+    frame = cv2.resize(skdata.astronaut(), (480, 480))
+    assert stream_slots.acquire("another session").granted
+    calls = recording_streamer(monkeypatch, [frame])
+    at = open_webcam()
+    assert calls[-1]["desired_playing_state"] is False  # no Start button
+    busy = " ".join(w.value for w in at.warning)
+    assert "1 live stream is running, the limit is 1" in busy and "number **1** in the queue" in busy
+
+    late = open_webcam(STARTED)  # a second tab whose Start lost the race for the last slot
+    call = calls[-1]
+    assert call["desired_playing_state"] is False and call["queued_video_frames_callback"] is live.unanalysed
+    assert np.array_equal(call["returned"][0], frame)  # passed through, not analysed
+    assert "number **2** in the queue" in " ".join(w.value for w in late.warning)
+    assert not late.session_state["webcam_history"] and stream_slots.active() == 1
+
+    stream_slots.release("another session")
+    at.run()  # the first in the queue gets the free slot: Start is offered again
+    assert calls[-1]["desired_playing_state"] is None and not at.warning
+    assert any("A live slot is free for you" in i.value for i in at.info)
+    late.run()
+    assert calls[-1]["desired_playing_state"] is False  # still waits behind the first
+
+
+def test_webcam_confidence_slider_keeps_the_analyser(without_data):
+    """The confidence threshold only changes drawing: the analyser (its smoothing) is kept."""
+    at = open_webcam()
+    session = at.session_state["webcam_session"]
+    at.sidebar.slider(key="fer_min_confidence").set_value(0.7).run()
+    assert not at.exception
+    assert at.session_state["webcam_session"] is session and session.analyzer.min_confidence == pytest.approx(0.7)
+    at.sidebar.selectbox(key="fer_detector").set_value("haar").run()  # another detector: another analyser
+    assert at.session_state["webcam_session"] is not session
 
 
 # ------------------------------------------------------------------ model evaluation
@@ -472,3 +552,34 @@ def test_timeline_shares_weigh_time_and_cap_gaps():
     # Happy 1 + 1 + 1 (last row: median step), Sad 10 s gap capped at 2 s
     assert share == pytest.approx({"Happy": 3 / 5, "Sad": 2 / 5})
     assert timeline.shares(timeline.timeline([], ("Happy",)), ("Happy",)) == {"Happy": 0.0}
+
+
+# ------------------------------------------------------------------ one figure per fact
+@pytest.mark.parametrize("model", list_models(), ids=[m.name for m in list_models()])
+def test_home_and_evaluation_show_the_same_privatetest_figure(model, without_data):
+    """Both pages headline a model's PrivateTest accuracy by one rule, and name its TTA."""
+    from fer_core.evaluate import headline, load_evaluations, tta_name
+    from fer_core.model import read_metadata
+
+    expected = headline(load_evaluations(model), "PrivateTest", read_metadata(model).get("inference", {}).get("tta", "none"))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["fer_model"] = str(model)
+    at.run()
+    home = {m.label: m.value for m in at.metric}
+    at.switch_page("app_pages/evaluation.py").run()
+    assert not at.exception
+    evaluation = {m.label: m.value for m in at.metric}
+    if expected is None:
+        assert home["PrivateTest accuracy"] == "not evaluated"
+        return
+    label = f"PrivateTest accuracy ({tta_name(expected.tta)})"
+    assert home[label] == evaluation[label] == f"{expected.accuracy:.1%}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_page_shows_the_servers_paths(page, with_data):
+    """A hosted studio's users see model and data-set names, never the server's file system."""
+    at = open_page(page)
+    shown = texts(at) + "\n".join(str(s.format_func(o)) for s in at.sidebar.selectbox for o in s.options)
+    checkout = str(Path(__file__).resolve().parent.parent)
+    assert checkout not in shown and str(REAL_DATA.parent) not in shown

@@ -8,7 +8,6 @@ small key (path and modification time) and receive the big arrays unhashed (``_d
 from __future__ import annotations
 
 import io
-import json
 import logging
 import statistics
 import time
@@ -22,6 +21,7 @@ from fer_core import explore
 from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
+from fer_core.evaluate import Evaluation, headline, load_evaluations
 from fer_core.labels import LABELS
 from fer_core.model import METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, list_models, read_metadata, weight_files
 
@@ -91,18 +91,11 @@ class ModelCard:
     params: int | None
     size_bytes: int
     tta: str
-    metrics: dict  # {split[-tta]: {accuracy, macro_f1, ...}}
     metadata: dict
 
-    def accuracy(self, split: str = "PrivateTest") -> tuple[float | None, str | None]:
-        """Accuracy on a split, preferring the model's default TTA, and the key it came from."""
-        default = split if self.tta == "none" else f"{split}-{self.tta}"
-        keys = [k for k in self.metrics if k == split or k.startswith(split + "-")]
-        keys.sort(key=lambda k: (k != default, k != split, k))
-        for key in keys:
-            if self.metrics[key].get("accuracy") is not None:
-                return float(self.metrics[key]["accuracy"]), key
-        return None, None
+    def headline(self, split: str = "PrivateTest") -> Evaluation | None:
+        """The headline evaluation of a split, by the one rule of :func:`fer_core.evaluate.headline`."""
+        return headline(load_evaluations(self.folder), split, self.tta)
 
 
 def model_card(folder: str | Path) -> ModelCard:
@@ -116,27 +109,16 @@ def model_card(folder: str | Path) -> ModelCard:
     return ModelCard(
         folder=folder, name=meta["name"], architecture=name,
         params=arch.get("params"), size_bytes=folder_size(folder),
-        tta=meta.get("inference", {}).get("tta", "none"), metrics=dict(meta.get("metrics", {})), metadata=meta,
+        tta=meta.get("inference", {}).get("tta", "none"), metadata=meta,
     )
 
 
-def evaluations(folder: str | Path) -> dict[str, dict]:
-    """A model's evaluation JSONs, ``{"PrivateTest-tencrop": {...}}``, in the order of :data:`EVAL_SPLITS`.
-
-    Unreadable files are skipped with a log line (the page says what is missing).
-    """
-    found = {}
-    for path in sorted((Path(folder) / "evaluation").glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            log.warning("skipping %s: %s", path, exc)
-            continue
-        if isinstance(data, dict) and "accuracy" in data:
-            found[path.stem] = data
+def evaluations(folder: str | Path) -> dict[str, Evaluation]:
+    """A model's stored evaluations, in the order of :data:`EVAL_SPLITS` (the page says what is missing)."""
+    found = load_evaluations(folder)
 
     def order(key: str) -> tuple[int, str]:
-        split = key.split("-")[0]
+        split = found[key].split
         return (EVAL_SPLITS.index(split) if split in EVAL_SPLITS else len(EVAL_SPLITS), key)
 
     return {k: found[k] for k in sorted(found, key=order)}
@@ -238,9 +220,10 @@ def comparison(folders: list[Path], timings: dict[str, float] | None = None):
                "parameters (M)": round(card.params / 1e6, 2) if card.params else None,
                "size (MB)": round(card.size_bytes / 2**20, 1), "default TTA": card.tta}
         for split in EVAL_SPLITS[:2]:
-            accuracy, key = card.accuracy(split)
-            row[f"{split} accuracy"] = round(accuracy, 4) if accuracy is not None else None
-            row[f"{split} macro-F1"] = card.metrics.get(key, {}).get("macro_f1") if key else None
+            best = card.headline(split)
+            row[f"{split} accuracy"] = round(best.accuracy, 4) if best else None
+            row[f"{split} macro-F1"] = best.macro_f1 if best else None
+            row[f"{split} TTA"] = best.tta if best else None
         if timings is not None:
             row["ms per face"] = timings.get(str(folder))
         rows.append(row)
