@@ -14,7 +14,7 @@ REDRAW_S = 1.0  # charts redraw at most once a second; the label text more often
 LABEL_S = 0.2
 WINDOW_S = 60.0  # the live timeline shows the last minute
 
-settings = sidebar.current()
+settings = sidebar.current(webcam=True)
 st.title("Live webcam")
 st.markdown("Press **Start** and allow camera access: each frame is analysed on the server and sent back "
             "with the faces boxed and labelled. Below: the current emotion, a live timeline and a summary "
@@ -22,7 +22,8 @@ st.markdown("Press **Start** and allow camera access: each frame is analysed on 
 
 model, detector = sidebar.require_pipeline(settings, live=True)
 st.caption(f"Live path: model **{model.name}** on **{model.runtime_label}**, without test-time augmentation, "
-           f"detector {settings.detector}; labels are smoothed over frames. Choose another model in the sidebar. "
+           f"detector {settings.detector} (webcam faces are large, so the fast short-range BlazeFace is used unless "
+           "you choose another detector in the sidebar); labels are smoothed over frames. Choose another model in the sidebar. "
            "Frames are processed in memory and never written to disk.")
 
 

@@ -250,7 +250,11 @@ def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="emotions of the faces in image files")
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, TIFF)")
     p.add_argument("--model", help="model folder (default: the bundled default model)")
-    p.add_argument("--detector", default="blazeface", help="blazeface (default), blazeface-full or haar")
+    from fer_core.detect import DEFAULT_DETECTOR, DETECTORS
+
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                   help=f"face detector (default {DEFAULT_DETECTOR}: faces from 4%% of the image's longer side to "
+                        "close-ups; blazeface: fast, large faces only; haar: the classic cascade)")
     p.add_argument("--aligned", action="store_true", help="each image is already one face crop (FER2013-style)")
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
@@ -262,7 +266,7 @@ def _run_predict(args) -> int:
     from pathlib import Path
 
     from fer_core.classifier import Classifier
-    from fer_core.detect import make_detector
+    from fer_core.detect import alternative_detector, make_detector
     from fer_core.draw import annotate
     from fer_core.images import encode_png
     from fer_core.infer import analyse_files
@@ -283,7 +287,7 @@ def _run_predict(args) -> int:
                 out.write_bytes(encode_png(annotate(result.image, result.faces)))
         if not args.json:
             if not result.faces:
-                print(f"{result.file}: no face found")
+                print(f"{result.file}: no face found; try --detector {alternative_detector(args.detector)}")
             for i, face in enumerate(result.faces, 1):
                 print(f"{result.file}: face {i} at {face.box.as_list()}: {face.label} ({face.confidence:.0%})")
     if args.json:

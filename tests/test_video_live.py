@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fer_core.bench import test_frame as make_frame
-from fer_core.detect import make_detector
+from fer_core.detect import LIVE_DETECTOR, make_detector
 from fer_core.live import LiveAnalyzer
 from fer_core.video import VideoError, analyse_video
 
@@ -47,7 +47,7 @@ def test_corrupt_video_is_a_clear_error(tmp_path, clip, classifier):
 
 
 def test_live_analyzer_labels_and_counts_fps(classifier):
-    analyzer = LiveAnalyzer(classifier, make_detector())
+    analyzer = LiveAnalyzer(classifier, make_detector(LIVE_DETECTOR))
     frame = av.VideoFrame.from_ndarray(make_frame(), format="rgb24")  # as the WebRTC callback receives it
     for _ in range(5):
         out, result = analyzer.process(frame.to_ndarray(format="rgb24"))
@@ -78,7 +78,7 @@ def live_classifier():
 
 def test_live_analyzer_reset_forgets_the_pause_and_the_smoothing(live_classifier):
     clock = FakeClock()
-    kept, reset = (LiveAnalyzer(live_classifier, make_detector(), clock=clock) for _ in range(2))
+    kept, reset = (LiveAnalyzer(live_classifier, make_detector(LIVE_DETECTOR), clock=clock) for _ in range(2))
     face, other = make_frame(), (make_frame() * 0.6).astype(np.uint8)  # the same face, darker
     for i in range(5):  # 10 frames per second
         clock.now = i * 0.1
@@ -91,7 +91,7 @@ def test_live_analyzer_reset_forgets_the_pause_and_the_smoothing(live_classifier
         _, after_kept = kept.process(other)
         _, after_reset = reset.process(other)
         if i == 0:
-            _, fresh = LiveAnalyzer(live_classifier, make_detector()).process(other)
+            _, fresh = LiveAnalyzer(live_classifier, make_detector(LIVE_DETECTOR)).process(other)
             first_kept, first_reset = after_kept, after_reset
     assert after_reset.fps == pytest.approx(10.0)  # not averaged over the pause
     assert after_kept.fps < 1.0  # what the meter showed before reset() existed

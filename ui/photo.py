@@ -1,12 +1,21 @@
 """Photo analysis of one uploaded file: ``analyse(name, bytes, settings)`` and ``render(...)``.
 
 A bad file ends in ``st.error`` for that file only; the page goes on with the others.
+
+Memory has a ceiling: results are cached for every session in one LRU bounded by bytes
+(``$FER_PHOTO_CACHE_MB``, default 64), and a result keeps only a display-size annotated
+image (at most :data:`DISPLAY_PIXELS`, PNG-encoded), small Grad-CAM overlays and the
+numbers, never the full-resolution arrays (an 8000x8000 photo is 192 MB of pixels).
 """
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import io
 import json
 import logging
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +32,11 @@ from ui.sidebar import Settings
 
 log = logging.getLogger(__name__)
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+#: the annotated image kept and shown: at most about 2 megapixels (the boxes stay in full-size pixels)
+DISPLAY_PIXELS = 2_000_000
+#: side of the Grad-CAM overlays kept
+OVERLAY_SIDE = 256
+CACHE_BYTES = int(os.environ.get("FER_PHOTO_CACHE_MB", "64")) * 2**20
 
 
 @dataclass(frozen=True)
@@ -33,8 +47,14 @@ class PhotoAnalysis:
     model: str
     detector: str
     faces: list[Face]
-    annotated: np.ndarray = field(repr=False)
+    annotated_png: bytes = field(repr=False)  # display size (see DISPLAY_PIXELS)
     overlays: list[np.ndarray | None] = field(default_factory=list, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        """What this result holds in memory (the cache's measure)."""
+        overlays = sum(o.nbytes for o in self.overlays if o is not None)
+        return len(self.annotated_png) + overlays + 2048 * (1 + len(self.faces))
 
     def rows(self) -> list[dict]:
         """One row per face: box, label, confidence and every probability."""
@@ -56,18 +76,108 @@ class PhotoAnalysis:
                            "faces": [f.to_dict() for f in self.faces]}, indent=2).encode()
 
     def png(self) -> bytes:
-        return encode_png(self.annotated)
+        return self.annotated_png
 
 
-@st.cache_data(show_spinner="Analysing…", max_entries=32)
+class ByteBoundedCache:
+    """A thread-safe LRU whose entries' ``nbytes`` add up to at most ``max_bytes`` (cachetools)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        from cachetools import LRUCache
+
+        self._cache = LRUCache(maxsize=max_bytes, getsizeof=lambda r: r.nbytes)
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            return self._cache.get(key)
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            try:
+                self._cache[key] = value
+            except ValueError:  # larger than the whole cache: shown, not kept
+                pass
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return int(self._cache.currsize)
+
+
+@st.cache_resource
+def result_cache() -> ByteBoundedCache:
+    """The photo results of every session, one process-wide LRU bounded by bytes."""
+    return ByteBoundedCache(CACHE_BYTES)
+
+
 def _analyse(data: bytes, name: str, model_dir: str, detector_name: str, min_confidence: float) -> PhotoAnalysis:
+    key = (hashlib.sha256(data).hexdigest(), name, model_dir, resources.model_version(model_dir), detector_name,
+           min_confidence)
+    cache = result_cache()
+    result = cache.get(key)
+    if result is None:
+        with st.spinner(f"Analysing {name}…"):
+            result = _analyse_uncached(data, name, model_dir, detector_name, min_confidence)
+        cache.put(key, result)
+        _return_freed_memory()
+    return result
+
+
+def _analyse_uncached(data: bytes, name: str, model_dir: str, detector_name: str, min_confidence: float) -> PhotoAnalysis:
     rgb = read_image(data, name)
     model = resources.classifier(model_dir)
     detector = resources.detector(detector_name)
     faces = analyse_image(rgb, model, detector)
-    overlays = [_explain(model, crop_face(rgb, f.box, detector.crop_scale), model.labels.index(f.label))
+    overlays = [_small(_explain(model, crop_face(rgb, f.box, detector.crop_scale), model.labels.index(f.label)))
                 for f in faces]
-    return PhotoAnalysis(name, model.name, detector_name, faces, annotate(rgb, faces, min_confidence), overlays)
+    annotated = annotate(display_size(rgb), scale_faces(faces, display_scale(rgb.shape)), min_confidence)
+    return PhotoAnalysis(name, model.name, detector_name, faces, encode_png(annotated), overlays)
+
+
+def display_scale(shape: tuple[int, ...]) -> float:
+    """The factor that brings an image to at most :data:`DISPLAY_PIXELS` (1.0 when it is smaller)."""
+    return min(1.0, (DISPLAY_PIXELS / float(shape[0] * shape[1])) ** 0.5)
+
+
+def display_size(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    scale = display_scale(rgb.shape)
+    if scale >= 1.0:
+        return rgb
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def scale_faces(faces: list[Face], scale: float) -> list[Face]:
+    """The faces with boxes in the pixels of an image scaled by ``scale`` (for drawing only)."""
+    if scale >= 1.0:
+        return faces
+    from dataclasses import replace
+
+    from fer_core.detect import Box
+
+    return [replace(f, box=Box(round(f.box.x * scale), round(f.box.y * scale), max(1, round(f.box.w * scale)),
+                               max(1, round(f.box.h * scale)), f.box.score)) for f in faces]
+
+
+def _small(overlay: np.ndarray | None) -> np.ndarray | None:
+    import cv2
+
+    if overlay is None or max(overlay.shape[:2]) <= OVERLAY_SIDE:
+        return overlay
+    scale = OVERLAY_SIDE / max(overlay.shape[:2])
+    size = (max(1, round(overlay.shape[1] * scale)), max(1, round(overlay.shape[0] * scale)))
+    return cv2.resize(overlay, size, interpolation=cv2.INTER_AREA)
+
+
+def _return_freed_memory() -> None:
+    """Hand the freed heap of a large photo back to the OS (glibc keeps it otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _explain(model, crop: np.ndarray, class_index: int) -> np.ndarray | None:
@@ -99,10 +209,10 @@ def render(name: str, data: bytes, settings: Settings, key: str) -> PhotoAnalysi
     except (ImageError, ValueError) as exc:  # ImageError is a ValueError; both are for the user
         st.error(str(exc))
         return None
-    st.image(result.annotated, caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
+    st.image(result.annotated_png, caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
     if not result.faces:
-        st.info(f"No face found in {name}. Faces should be upright and reasonably large; for small or "
-                "distant faces choose the blazeface-full detector in the sidebar.")
+        st.info(f"No face found in {name} by the {settings.detector} detector. Faces should be upright and "
+                f"at least about 4% of the image wide; {settings.no_face_hint()}.")
     for i, face in enumerate(result.faces, 1):
         render_face(i, face, result.overlays[i - 1], settings, f"{key}-{i}")
     stem = Path(name).stem

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.detect import DEFAULT_DETECTOR, DETECTORS
+from fer_core.detect import DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, alternative_detector
 from fer_core.model import ModelError, live_model_dir
 from ui import resources
 
@@ -25,8 +25,11 @@ CONFIDENCE_KEY = "fer_min_confidence"
 DEFAULT_CONFIDENCE = 0.4
 
 DETECTOR_HELP = {
-    "blazeface": "BlazeFace short range: fast, for selfies and webcams (default)",
-    "blazeface-full": "BlazeFace full range: for photos with small or distant faces",
+    "blazeface-multiscale": "BlazeFace full range on the whole image and on overlapping tiles: faces from 4% of "
+                            "the image's longer side to close-ups (default for photos and videos; while it is chosen, "
+                            f"the live webcam uses the fast {LIVE_DETECTOR})",
+    "blazeface": "BlazeFace short range: fastest, for the large faces of selfies and webcams",
+    "blazeface-full": "BlazeFace full range on the whole image: faces from about 10% of its width",
     "haar": "OpenCV Haar cascade: the classic detector (slower, frontal faces only)",
 }
 
@@ -48,14 +51,22 @@ class Settings:
         """Hashable identity, for caches and per-session state that depend on the settings."""
         return (str(self.model_dir), str(self.live_model_dir), self.detector, self.min_confidence)
 
+    def no_face_hint(self) -> str:
+        """What to try when the chosen detector found no face: the other detector, where to choose it."""
+        return f"try the {alternative_detector(self.detector)} detector (sidebar: Face detector)"
+
 
 def _default_live(folders: list[str]) -> str | None:
     live = str(live_model_dir())
     return live if live in folders else (folders[0] if folders else None)
 
 
-def current() -> Settings:
-    """The chosen settings, or defaults (the default model, the fast live model, BlazeFace, 0.4)."""
+def current(webcam: bool = False) -> Settings:
+    """The chosen settings, or defaults (the default model, the fast live model, multi-scale BlazeFace, 0.4).
+
+    With ``webcam``, the photo default detector becomes the fast ``LIVE_DETECTOR``: webcam faces
+    are large, and every frame counts. Another detector chosen in the sidebar is kept.
+    """
     folders = [str(p) for p in resources.model_folders()]
     chosen = st.session_state.get(MODEL_KEY)
     model = chosen if chosen in folders else (folders[0] if folders else None)
@@ -64,6 +75,8 @@ def current() -> Settings:
     detector = st.session_state.get(DETECTOR_KEY)
     if detector not in DETECTORS:
         detector = DEFAULT_DETECTOR
+    if webcam and detector == DEFAULT_DETECTOR:
+        detector = LIVE_DETECTOR
     confidence = st.session_state.get(CONFIDENCE_KEY, DEFAULT_CONFIDENCE)
     return Settings(Path(model) if model else None, detector, float(confidence), Path(live) if live else None)
 
