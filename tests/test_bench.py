@@ -1,0 +1,38 @@
+"""The speed benchmark on the real test frame: both paths, the JSON keys it always had."""
+from __future__ import annotations
+
+import json
+
+from fer_core.cli import main
+from fer_core.model import default_model_dir, live_model_dir, read_metadata
+
+#: the keys the JSON has always had (scripts read them)
+KEYS = ("detect_blazeface_ms", "detect_haar_ms", "classify_none_ms_per_face", "classify_flip_ms_per_face",
+        "classify_tencrop_ms_per_face", "batch_faces_per_s", "end_to_end_ms", "end_to_end_default_tta_ms",
+        "seed_end_to_end_ms", "speedup_vs_seed", "fps")
+PER_MODEL = ("model", "runtime", "classify_none_ms_per_face", "batch_faces_per_s", "end_to_end_ms")
+
+
+def test_bench_times_both_paths(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--repeats", "3", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert all(results[k] > 0 for k in KEYS)
+    assert results["model"] == read_metadata(default_model_dir())["name"]
+    assert results["runtime"].startswith("LiteRT, ")
+    printed = capsys.readouterr().out
+    assert "photos, evaluate (most accurate)" in printed or "model:" in printed
+    if live_model_dir() != default_model_dir():
+        live = results["live"]
+        assert live["model"] == read_metadata(live_model_dir())["name"]
+        assert all(live[k] for k in PER_MODEL)
+        assert "live webcam, video (fast)" in printed
+
+
+def test_bench_one_model_on_keras(tmp_path):
+    out = tmp_path / "bench.json"
+    model = str(live_model_dir())
+    assert main(["bench", "--model", model, "--runtime", "keras", "--repeats", "2", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["runtime"] == "Keras (TensorFlow)" and "live" not in results
+    assert all(results[k] > 0 for k in KEYS)
