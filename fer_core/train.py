@@ -17,8 +17,9 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -34,24 +35,46 @@ STATE = "state.json"
 BEST = "best.keras"
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run; saved with the checkpoint and the model."""
+Optimizer = Literal["adam", "adamw", "sgd"]
+Schedule = Literal["cosine", "plateau"]  # warm-up + cosine decay | ReduceLROnPlateau
+Augment = Literal["none", "standard", "strong"]
+TeacherTTA = Literal["none", "flip", "tencrop"]  # fer_core.model.TTA_MODES
 
-    arch: str = "vgg"
-    out: str = "runs/vgg32"
+#: Fields with a fixed set of values: field -> its Literal type.
+_CHOICES: dict[str, object] = {
+    "optimizer": Optimizer, "schedule": Schedule, "augment": Augment, "teacher_tta": TeacherTTA,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Everything that defines a training run; saved with the checkpoint and the model.
+
+    The recipe's hyperparameters (optimizer, learning rate, batch size, schedule,
+    augmentation, width) have no default here: :func:`recipe` is the way to get an
+    architecture's defaults (:data:`RECIPES`). Every other default is neutral (off, all rows,
+    the standard splits). The field names are those of the saved ``state.json`` files, which
+    a resumed run loads with ``TrainConfig(**state["config"])``: keep them all.
+
+    Raises:
+        ValueError: a value out of range or not one of the choices; the message names the
+            field as its ``python -m fer_core train`` option (``--batch-size 0: expected 1 or more``).
+    """
+
+    arch: str
+    out: str = "runs/vgg32"  # the CLI passes runs/<arch>
     data: str | None = None
     epochs: int = 30
-    batch_size: int = 64
-    optimizer: str = "adamw"  # adam | adamw | sgd
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.05
-    schedule: str = "cosine"  # cosine (warm-up + cosine decay) | plateau (ReduceLROnPlateau)
+    batch_size: int
+    optimizer: Optimizer
+    learning_rate: float
+    weight_decay: float = 0.0
+    schedule: Schedule
     warmup_epochs: int = 1
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.0
     class_weight: bool = False
-    augment: str = "strong"  # none | standard | strong
-    width: int = 32  # base width of vgg and student
+    augment: Augment
+    width: int  # base width of vgg and student (seed has none)
     early_stopping: int = 0  # patience in epochs on val accuracy; 0 = off
     lr_patience: int = 5
     lr_factor: float = 0.5
@@ -60,17 +83,54 @@ class TrainConfig:
     limit: int = 0  # rows per split, for smoke tests; 0 = all
     init_from: str | None = None  # a model folder whose weights start this run (fine-tuning, warm restarts)
     teacher: str | None = None  # a model folder to distil from (soft targets on the training images)
-    teacher_tta: str = "tencrop"
+    teacher_tta: TeacherTTA = "tencrop"
     distill_weight: float = 0.8  # target = w * teacher + (1 - w) * label
     ema: float = 0.0  # momentum of the weights' moving average (e.g. 0.999), used for validation and export; 0 = off
     seed: int = 42
 
+    def __post_init__(self) -> None:
+        from fer_core.architectures import ARCHITECTURES
 
-#: The seed report's settings, and the default recipe for the compact VGG.
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+        for name, choices in _CHOICES.items():
+            value, allowed = getattr(self, name), get_args(choices)
+            if value not in allowed:
+                raise ValueError(f"{_option(name)} {value!r}: expected one of {', '.join(allowed)}")
+        # Numbers that would crash, or silently do nothing, an hour into training. The order and
+        # the words are those of the CLI's own checks (fer_core.cli), which now meet these first.
+        rules = [
+            ("epochs", self.epochs >= 1, "1 or more"),
+            ("batch_size", self.batch_size >= 1, "1 or more"),
+            ("width", self.width >= 1, "1 or more"),
+            ("limit", self.limit >= 0, "0 (all rows) or more"),
+            ("learning_rate", self.learning_rate > 0, "above 0"),
+            ("weight_decay", self.weight_decay >= 0, "0 or more"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "from 0 up to (not including) 1"),
+            ("early_stopping", self.early_stopping >= 0, "0 (off) or a patience in epochs"),
+            ("distill_weight", 0 <= self.distill_weight <= 1, "between 0 and 1"),
+            ("ema", 0 <= self.ema < 1, "0 (off) or a momentum below 1, e.g. 0.999"),
+            ("warmup_epochs", self.warmup_epochs >= 0, "0 or more"),
+            ("lr_patience", self.lr_patience >= 0, "0 or more"),
+            ("lr_factor", 0 < self.lr_factor < 1, "above 0 and below 1"),
+        ]
+        for name, ok, expected in rules:
+            if not ok:
+                raise ValueError(f"{_option(name)} {getattr(self, name)}: expected {expected}")
+
+
+def _option(field: str) -> str:
+    """A config field as its command-line option: ``batch_size`` -> ``--batch-size``."""
+    return "--" + field.replace("_", "-")
+
+
+#: The recipes, the one place for each architecture's defaults: the seed report's settings,
+#: the compact VGG's (the default) and the distilled student's.
 RECIPES: dict[str, dict] = {
     "seed": dict(
         optimizer="adam", learning_rate=3e-4, weight_decay=0.0, batch_size=32, schedule="plateau",
         early_stopping=7, lr_patience=5, lr_factor=0.5, label_smoothing=0.0, augment="standard",
+        width=32,  # unused by seed; kept so its saved configs read as before
     ),
     "vgg": dict(
         optimizer="adamw", learning_rate=2e-3, weight_decay=0.05, batch_size=64, schedule="cosine",
@@ -86,9 +146,20 @@ RECIPES: dict[str, dict] = {
 
 
 def recipe(arch: str, **overrides) -> TrainConfig:
-    """The default config of an architecture with the given fields replaced (None = keep)."""
-    base = TrainConfig(arch=arch, **RECIPES.get(arch, {}))
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    """The default config of an architecture with the given fields replaced (None = keep).
+
+    Raises:
+        ValueError: an unknown architecture, or a value :class:`TrainConfig` refuses.
+    """
+    if arch not in RECIPES:
+        from fer_core.architectures import ARCHITECTURES
+
+        known = ", ".join(ARCHITECTURES)
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {known}"
+                         if arch not in ARCHITECTURES else f"architecture {arch!r} has no recipe in RECIPES")
+    fields = dict(RECIPES[arch])
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(arch=arch, **fields)
 
 
 def _subsample(images: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -212,101 +283,168 @@ def export_inference_model(trained, config: TrainConfig):
     return clean
 
 
-def train(
-    config: TrainConfig, *, resume: bool = False, data: FerData | None = None, command: str | None = None,
-    callbacks: list | None = None,
-) -> Path:
-    """Train (or resume) a model and export it to ``config.out``; returns that folder.
+@dataclass
+class Prepared:
+    """The run's data, ready for ``fit``: preprocessed images and their (possibly distilled) targets."""
 
-    ``callbacks`` are extra Keras callbacks, run after the checkpointing ones.
+    data: FerData
+    data_path: Path
+    spec: InputSpec
+    x_train: np.ndarray
+    y_train: np.ndarray  # class indices (class weights, the teacher's accuracy)
+    targets: np.ndarray  # one-hot labels, or the blend with the teacher's probabilities
+    x_val: np.ndarray
+    y_val: np.ndarray  # one-hot
 
-    Raises:
-        FileExistsError: ``out`` already holds a checkpoint and ``resume`` is False.
-        FileNotFoundError: ``resume`` is True but there is no checkpoint to resume.
-    """
-    import keras
 
-    from fer_core.architectures import build
-
+def _open_run(config: TrainConfig, resume: bool) -> tuple[TrainConfig, dict | None]:
+    """Check ``out`` against ``resume``; a resumed run's config and state come from its ``state.json``."""
     out = Path(config.out)
     has_checkpoint = (out / CHECKPOINT).is_file() and (out / STATE).is_file()
     if resume and not has_checkpoint:
         raise FileNotFoundError(f"--resume: no {CHECKPOINT} and {STATE} in {out}")
     if has_checkpoint and not resume:
         raise FileExistsError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
-    if resume:
-        state = _read_state(out)
-        config = TrainConfig(**state["config"])  # the saved run decides; a resumed run is the same run
-        log.info("resuming %s after epoch %d of %d", out, state["epochs_done"], config.epochs)
+    if not resume:
+        return config, None
+    state = _read_state(out)
+    config = TrainConfig(**state["config"])  # the saved run decides; a resumed run is the same run
+    log.info("resuming %s after epoch %d of %d", out, state["epochs_done"], config.epochs)
+    return config, state
 
+
+def _prepare(config: TrainConfig, data: FerData | None, epochs_done: int) -> Prepared:
+    """Load and split the data, seed the run, make ``out`` and the targets (the teacher's included).
+
+    Empty splits are refused before any model is built or the output folder exists.
+    """
+    import keras
+
+    from fer_core.architectures import build
+
+    out = Path(config.out)
     data_path = resolve_data_path(config.data)
     if data is None:
         data = load_fer2013(data_path)
-    # Empty splits are refused here, before any model is built or the output folder exists.
     x_train, y_train = _subsample(*data.require_split(config.train_split), config.limit, config.seed)
     x_val, y_val = _subsample(
         *data.require_split(config.val_split, hint="choose another split with --val-split"), config.limit, config.seed)
-    keras.utils.set_random_seed(config.seed + (state["epochs_done"] if resume else 0))
-    builder_spec = build(config.arch, NUM_CLASSES, **_arch_options(config, "none"))[1]
-    spec: InputSpec = builder_spec
+    keras.utils.set_random_seed(config.seed + epochs_done)
+    spec: InputSpec = build(config.arch, NUM_CLASSES, **_arch_options(config, "none"))[1]
     out.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves no half-made folder
-    y_train_1h = keras.utils.to_categorical(y_train, NUM_CLASSES)
-    if config.teacher:
-        from fer_core.distill import cached_teacher_probabilities
+    targets = _targets(config, out, x_train, y_train, data_path)
+    return Prepared(
+        data=data, data_path=data_path, spec=spec,
+        x_train=preprocess_faces(x_train, spec), y_train=y_train, targets=targets,
+        x_val=preprocess_faces(x_val, spec), y_val=keras.utils.to_categorical(y_val, NUM_CLASSES),
+    )
 
-        soft = cached_teacher_probabilities(
-            out, config.teacher, x_train, config.teacher_tta, file_sha256(data_path) if data_path.is_file() else None)
-        log.info("distilling from %s (%s): teacher accuracy on %s %.4f, weight %.2f", config.teacher,
-                 config.teacher_tta, config.train_split, float((soft.argmax(1) == y_train).mean()), config.distill_weight)
-        y_train_1h = config.distill_weight * soft + (1 - config.distill_weight) * y_train_1h
-    x_train, x_val = preprocess_faces(x_train, spec), preprocess_faces(x_val, spec)
-    y_val_1h = keras.utils.to_categorical(y_val, NUM_CLASSES)
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
 
-    if resume:
-        model = keras.models.load_model(out / CHECKPOINT, safe_mode=True)
-    else:
-        model, _ = build(config.arch, NUM_CLASSES, **_arch_options(config, config.augment))
-        if config.init_from:
-            from fer_core.model import load_keras_model
+def _targets(config: TrainConfig, out: Path, images: np.ndarray, labels: np.ndarray, data_path: Path) -> np.ndarray:
+    """One-hot labels, blended with the teacher's probabilities (cached in ``out``) when distilling."""
+    import keras
 
-            _copy_weights(load_keras_model(config.init_from)[0], model)
-            log.info("starting from the weights of %s", config.init_from)
-        model.compile(
-            optimizer=_optimizer(config, steps_per_epoch),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=["accuracy"],
-        )
-        state = {
-            "config": asdict(config), "epochs_done": 0, "wall_time_s": 0.0, "history": [],
-            "command": command or " ".join(sys.argv), "data_sha256": file_sha256(data_path) if data_path.is_file() else None,
-        }
-        _write_state(out, state)
-    class_weight = None
-    if config.class_weight:
-        from sklearn.utils.class_weight import compute_class_weight
+    one_hot = keras.utils.to_categorical(labels, NUM_CLASSES)
+    if not config.teacher:
+        return one_hot
+    from fer_core.distill import cached_teacher_probabilities
 
-        weights = compute_class_weight("balanced", classes=np.arange(NUM_CLASSES), y=y_train)
-        class_weight = dict(enumerate(weights.tolist()))
+    soft = cached_teacher_probabilities(
+        out, config.teacher, images, config.teacher_tta, file_sha256(data_path) if data_path.is_file() else None)
+    log.info("distilling from %s (%s): teacher accuracy on %s %.4f, weight %.2f", config.teacher,
+             config.teacher_tta, config.train_split, float((soft.argmax(1) == labels).mean()), config.distill_weight)
+    return config.distill_weight * soft + (1 - config.distill_weight) * one_hot
+
+
+def _build_or_resume(config: TrainConfig, prepared: Prepared, state: dict | None, command: str | None):
+    """The model, its optimizer and the run's state: loaded from the checkpoint, or new (and saved)."""
+    import keras
+
+    from fer_core.architectures import build
+
+    out = Path(config.out)
+    if state is not None:
+        return keras.models.load_model(out / CHECKPOINT, safe_mode=True), state
+    model, _ = build(config.arch, NUM_CLASSES, **_arch_options(config, config.augment))
+    if config.init_from:
+        from fer_core.model import load_keras_model
+
+        _copy_weights(load_keras_model(config.init_from)[0], model)
+        log.info("starting from the weights of %s", config.init_from)
+    model.compile(
+        optimizer=_optimizer(config, math.ceil(len(prepared.x_train) / config.batch_size)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    data_path = prepared.data_path
+    state = {
+        "config": asdict(config), "epochs_done": 0, "wall_time_s": 0.0, "history": [],
+        "command": command or " ".join(sys.argv), "data_sha256": file_sha256(data_path) if data_path.is_file() else None,
+    }
+    _write_state(Path(config.out), state)
+    return model, state
+
+
+def _class_weight(config: TrainConfig, labels: np.ndarray) -> dict[int, float] | None:
+    if not config.class_weight:
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = compute_class_weight("balanced", classes=np.arange(NUM_CLASSES), y=labels)
+    return dict(enumerate(weights.tolist()))
+
+
+def _fit(model, config: TrainConfig, prepared: Prepared, state: dict, resumed: bool, callbacks: list | None) -> None:
+    """Train the epochs not done yet; every epoch is checkpointed (see :func:`_make_callbacks`)."""
     log.info("training %s on %d %s images, validating on %d %s images, %d epochs",
-             model.name, len(x_train), config.train_split, len(x_val), config.val_split, config.epochs)
-    if state["epochs_done"] < config.epochs:
-        model.fit(
-            x_train, y_train_1h, validation_data=(x_val, y_val_1h), epochs=config.epochs,
-            initial_epoch=state["epochs_done"], batch_size=config.batch_size, class_weight=class_weight,
-            callbacks=_make_callbacks(out, state, config, resume) + list(callbacks or []), verbose=1 if sys.stdout.isatty() else 2,
-        )
+             model.name, len(prepared.x_train), config.train_split, len(prepared.x_val), config.val_split, config.epochs)
+    if state["epochs_done"] >= config.epochs:
+        return
+    model.fit(
+        prepared.x_train, prepared.targets, validation_data=(prepared.x_val, prepared.y_val), epochs=config.epochs,
+        initial_epoch=state["epochs_done"], batch_size=config.batch_size,
+        class_weight=_class_weight(config, prepared.y_train),
+        callbacks=_make_callbacks(Path(config.out), state, config, resumed) + list(callbacks or []),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+
+
+def _export(model, config: TrainConfig, prepared: Prepared) -> Path:
+    """Export the best epoch (else the last) as an inference model, Keras and LiteRT, with its metadata."""
+    import keras
+
+    from fer_core.litert import export_model_folder
+
+    out = Path(config.out)
     state = _read_state(out)
     best = keras.models.load_model(out / BEST, safe_mode=True) if (out / BEST).is_file() else model
     final = export_inference_model(best, config)
-    metadata = build_metadata(final, config, spec, state, data)
-    save_model(final, out, metadata)
-    from fer_core.litert import export_model_folder
-
+    save_model(final, out, build_metadata(final, config, prepared.spec, state, prepared.data))
     export_model_folder(out)  # the fast runtime, checked against Keras
     log.info("saved %s (best epoch %s, %s accuracy %.4f)", out, state.get("best_epoch"),
              config.val_split, state.get("best_val_accuracy", float("nan")))
     return out
+
+
+def train(
+    config: TrainConfig, *, resume: bool = False, data: FerData | None = None, command: str | None = None,
+    callbacks: list | None = None,
+) -> Path:
+    """Train (or resume) a model and export it to ``config.out``; returns that folder.
+
+    The steps: open the run (check ``out``; a resumed run's saved config and state), prepare
+    the data and targets, build the model (or load the checkpoint), fit, export.
+    ``callbacks`` are extra Keras callbacks, run after the checkpointing ones.
+
+    Raises:
+        FileExistsError: ``out`` already holds a checkpoint and ``resume`` is False.
+        FileNotFoundError: ``resume`` is True but there is no checkpoint to resume.
+    """
+    config, state = _open_run(config, resume)
+    prepared = _prepare(config, data, state["epochs_done"] if state else 0)
+    model, state = _build_or_resume(config, prepared, state, command)
+    _fit(model, config, prepared, state, resume, callbacks)
+    return _export(model, config, prepared)
 
 
 def build_metadata(model, config: TrainConfig, spec: InputSpec, state: dict, data: FerData) -> dict:
