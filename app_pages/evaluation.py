@@ -1,13 +1,11 @@
 """Model evaluation: test scores, per-class results, confusion matrix, calibration, training curves,
 a comparison of every bundled model and a gallery of misclassified faces."""
-import numpy as np
 import pandas as pd
 import streamlit as st
-from sklearn.metrics import confusion_matrix
 
 from fer_core import plots
 from fer_core.data import DATA_ENV, DataError
-from fer_core.evaluate import headline, tta_name
+from fer_core.evaluate import accuracy, confusions, headline, most_confident_mistakes, top_confusion, tta_name
 from fer_core.model import TTA_MODES, ModelError
 from ui import resources, sidebar
 
@@ -120,15 +118,15 @@ probs = resources.split_predictions(str(folder), resources.model_version(folder)
                                     GALLERY_SPLIT, tta, data)
 y_pred = probs.argmax(axis=1)
 labels = list(model.labels)
-true_default, pred_default = resources.top_confusion(confusion_matrix(y_true, y_pred, labels=range(len(labels))))
+true_default, pred_default = top_confusion(confusions(y_true, y_pred, len(labels)))
 left, right = st.columns(2)
 true_label = left.selectbox("True emotion", labels, index=true_default, key="gallery_true")
 pred_label = right.selectbox("Predicted emotion", labels, index=pred_default, key="gallery_pred")
-picked = np.flatnonzero((y_true == labels.index(true_label)) & (y_pred == labels.index(pred_label)))
+picked = most_confident_mistakes(probs, y_true, labels.index(true_label), labels.index(pred_label))
 st.caption(f"{len(picked)} {GALLERY_SPLIT} image(s) of {true_label} predicted as {pred_label} "
-           f"(accuracy here {np.mean(y_true == y_pred):.1%} with TTA “{tta}”).")
+           f"(accuracy here {accuracy(y_true, y_pred):.1%} with TTA “{tta}”).")
 if true_label == pred_label:
     st.caption("Pick two different emotions to see mistakes.")
 elif len(picked):
-    shown = picked[np.argsort(-probs[picked].max(axis=1))][:GALLERY_MAX]  # most confident mistakes first
+    shown = picked[:GALLERY_MAX]
     st.image([images[i] for i in shown], caption=[f"#{i} {probs[i].max():.0%}" for i in shown], width=96)

@@ -5,8 +5,9 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_core import plots
-from ui import live, sidebar, timeline
+from fer_core import plots, timeline
+from fer_core.results import rows_to_csv
+from ui import live, sidebar
 
 HISTORY_KEY = "webcam_history"
 STREAM_KEY = "webcam"  # the component's key; its context lives in st.session_state[STREAM_KEY]
@@ -128,5 +129,5 @@ st.caption(f"{len(history)} frames over {frame['time_s'].max():.1f} s.")
 cols = st.columns(2)
 cols[0].download_button("Timeline (CSV)", live.history_csv(history), "webcam-timeline.csv", "text/csv",
                         on_click="ignore", icon=":material/download:")
-cols[1].download_button("Session summary (CSV)", timeline.shares_table(share).to_csv(index=False).encode(),
+cols[1].download_button("Session summary (CSV)", rows_to_csv(timeline.shares_table(share)),
                         "webcam-summary.csv", "text/csv", on_click="ignore", icon=":material/download:")

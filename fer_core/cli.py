@@ -258,6 +258,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--aligned", action="store_true", help="each image is already one face crop (FER2013-style)")
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
+    p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns)")
     p.add_argument("--annotate", metavar="DIR", help="also save each image with its faces drawn, as PNG")
 
 
@@ -270,13 +271,17 @@ def _run_predict(args) -> int:
     from fer_core.draw import annotate
     from fer_core.images import encode_png
     from fer_core.infer import analyse_files
+    from fer_core.results import face_columns, rows_to_csv
 
     annotate_dir = _output_folder(args.annotate, "--annotate") if args.annotate else None
+    if args.csv:
+        _check_output(args.csv, "--csv", folder=False)
     classifier = Classifier.load(args.model)
     detector = None if args.aligned else make_detector(args.detector)
-    results, failed = [], 0
+    results, rows, failed = [], [], 0
     for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta):
         results.append(result.to_dict())
+        rows += result.rows()
         if result.error:
             failed += 1
             print(f"error: {result.error}", file=sys.stderr)
@@ -292,6 +297,9 @@ def _run_predict(args) -> int:
                 print(f"{result.file}: face {i} at {face.box.as_list()}: {face.label} ({face.confidence:.0%})")
     if args.json:
         print(json.dumps(results, indent=2))
+    if args.csv:
+        with _writing(args.csv, "--csv"):
+            Path(args.csv).write_bytes(rows_to_csv(rows, face_columns(classifier.labels, ("file", "face"))))
     return 1 if failed else 0
 
 

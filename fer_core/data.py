@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,12 +111,19 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def load_fer2013(path: str | os.PathLike | None = None, *, skip_bad_rows: bool = False) -> FerData:
+#: ``progress(done_rows, total_rows_estimate)``: called after each chunk of a CSV is parsed.
+Progress = Callable[[int, int], None]
+
+
+def load_fer2013(path: str | os.PathLike | None = None, *, skip_bad_rows: bool = False,
+                 progress: Progress | None = None) -> FerData:
     """Load FER2013 from a CSV (``.csv`` / ``.csv.gz``) or an image-folder tree.
 
     Args:
         path: the file or folder; ``None`` uses :func:`resolve_data_path`.
         skip_bad_rows: drop invalid rows and count them instead of raising.
+        progress: for a CSV, called as ``progress(done_rows, total_rows_estimate)`` after each
+            chunk (see :func:`load_csv`); not called for an image folder.
 
     Raises:
         FileNotFoundError: the path does not exist.
@@ -130,7 +137,7 @@ def load_fer2013(path: str | os.PathLike | None = None, *, skip_bad_rows: bool =
         )
     if resolved.is_dir():
         return load_image_folder(resolved, skip_bad_rows=skip_bad_rows)
-    return load_csv(resolved, skip_bad_rows=skip_bad_rows)
+    return load_csv(resolved, skip_bad_rows=skip_bad_rows, progress=progress)
 
 
 #: Rows parsed at a time: each chunk's text (~9 MB) and int64 values (~19 MB) are freed
@@ -138,15 +145,21 @@ def load_fer2013(path: str | os.PathLike | None = None, *, skip_bad_rows: bool =
 CHUNK_ROWS = 1024
 
 
-def load_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False, source: str | None = None) -> FerData:
+def load_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False, source: str | None = None,
+             progress: Progress | None = None) -> FerData:
     """Load the classic CSV layout (``emotion``, ``pixels``, ``Usage``), plain or gzip.
 
     ``path`` may also be a binary file object (an upload); give ``source`` to name it.
     Row numbers in messages count the header as line 1, as a text editor would.
     The file is read and parsed CHUNK_ROWS rows at a time, so memory stays near the
     size of the images however large the text is.
+
+    ``progress(done_rows, total_rows_estimate)``, if given, is called after each chunk; the
+    total is estimated from the text's size (a gzip file's trailer says it) and the bytes per
+    row seen so far, is never below ``done_rows``, and equals it in the last call.
     """
     name = source or str(path)
+    estimate = _RowEstimate(_text_size(path)) if progress is not None else None
     images: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     usage: list[np.ndarray] = []
@@ -163,6 +176,8 @@ def load_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False, source: st
         usage.append(chunk_usage)
         problems.extend(chunk_problems)
         rows += len(frame)
+        if estimate is not None:
+            progress(rows, estimate.update(frame, rows))
     if rows == 0:
         raise DataError(f"{name}: the CSV has a header but no rows")
 
@@ -173,6 +188,8 @@ def load_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False, source: st
         raise DataError(f"{name}, row {row + 2}: {message}{more}")
     if bad_rows:
         log.warning("%s: skipped %d bad row(s)", name, len(bad_rows))
+    if progress is not None:
+        progress(rows, rows)
     return FerData(
         images=_concatenate(images),
         labels=np.concatenate(labels).astype(np.int64),
@@ -181,6 +198,50 @@ def load_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False, source: st
         skipped=len(bad_rows),
         problems=tuple(f"row {i + 2}: {m}" for i, m in sorted(problems)[:100]),
     )
+
+
+def _text_size(path) -> int | None:
+    """Bytes of the CSV text: the file's size, or for gzip its trailer's ISIZE (the text's size
+    modulo 4 GiB); None when the file cannot be measured. Leaves a file object where it was."""
+    try:
+        if hasattr(path, "read") and hasattr(path, "seek"):
+            position = path.tell()
+            try:
+                return _measure(path)
+            finally:
+                path.seek(position)
+        with open(path, "rb") as handle:
+            return _measure(handle)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def _measure(handle) -> int:
+    handle.seek(0)
+    head = handle.read(2)
+    size = handle.seek(0, os.SEEK_END)
+    if head != b"\x1f\x8b" or size < 18:
+        return size
+    handle.seek(size - 4)
+    text = int.from_bytes(handle.read(4), "little")
+    while text < size:  # a text over 4 GiB wraps; text compresses, it rarely grows
+        text += 1 << 32
+    return text
+
+
+class _RowEstimate:
+    """The total rows of a CSV, from its text size and the bytes per row parsed so far."""
+
+    def __init__(self, text_bytes: int | None):
+        self.text_bytes = text_bytes
+        self.seen_bytes = 0
+
+    def update(self, frame: pd.DataFrame, rows: int) -> int:
+        # Each cell's text plus one separator (a comma or the newline) per cell.
+        self.seen_bytes += sum(int(frame[c].str.len().sum()) for c in frame.columns) + frame.size
+        if not self.text_bytes or not self.seen_bytes:
+            return rows
+        return max(rows, round(self.text_bytes * rows / self.seen_bytes))
 
 
 _CSV_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError)

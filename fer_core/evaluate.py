@@ -199,3 +199,33 @@ def store_default_tta(folder: str | os.PathLike, tta: str, scores: dict[str, flo
     metadata = read_metadata(folder)
     metadata["inference"] = {"tta": tta, "selected_on": split, "accuracy_by_tta": {k: round(v, 4) for k, v in scores.items()}}
     write_metadata(folder, metadata)
+
+
+# ---------------------------------------------------------------- predictions of a split, for the gallery
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Share of predicted codes equal to the true ones."""
+    return float(accuracy_score(y_true, y_pred))
+
+
+def confusions(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> np.ndarray:
+    """The ``(n_labels, n_labels)`` confusion matrix: rows are true codes, columns predicted codes."""
+    return confusion_matrix(y_true, y_pred, labels=np.arange(n_labels))
+
+
+def top_confusion(matrix) -> tuple[int, int]:
+    """(true, predicted) codes of the most frequent error in a confusion matrix ((0, 1) if none)."""
+    errors = np.array(matrix, dtype=np.int64)
+    np.fill_diagonal(errors, 0)
+    if errors.max(initial=0) == 0:
+        return 0, 1
+    true, pred = np.unravel_index(int(np.argmax(errors)), errors.shape)
+    return int(true), int(pred)
+
+
+def most_confident_mistakes(probabilities: np.ndarray, y_true: np.ndarray, true_code: int, pred_code: int,
+                            limit: int | None = None) -> np.ndarray:
+    """Indices of the images of class ``true_code`` predicted as ``pred_code``, most confident first
+    (at most ``limit``; all by default). With ``true_code == pred_code`` they are correct predictions."""
+    y_pred = probabilities.argmax(axis=1)
+    picked = np.flatnonzero((np.asarray(y_true) == true_code) & (y_pred == pred_code))
+    return picked[np.argsort(-probabilities[picked].max(axis=1), kind="stable")][:limit]

@@ -28,6 +28,18 @@ class Face:
         return {"box": self.box.as_list(), "label": self.label, "confidence": round(self.confidence, 4),
                 "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
 
+    def to_row(self, **context) -> dict:
+        """One flat table row: ``context`` first (e.g. file, frame, time_s, face), then label,
+        confidence, x, y, w, h and one column per label (see :func:`fer_core.results.face_columns`)."""
+        x, y, w, h = self.box.as_list()
+        return {**context, "label": self.label, "confidence": round(self.confidence, 4), "x": x, "y": y, "w": w,
+                "h": h, **{k: round(v, 4) for k, v in self.probabilities.items()}}
+
+
+def face_rows(faces: Iterable[Face], first: int = 1, **context) -> list[dict]:
+    """:meth:`Face.to_row` of each face with ``context``, numbered from ``first`` in the ``face`` column."""
+    return [face.to_row(**context, face=number) for number, face in enumerate(faces, first)]
+
 
 @dataclass(frozen=True)
 class ImageResult:
@@ -42,6 +54,10 @@ class ImageResult:
         if self.error:
             return {"file": self.file, "error": self.error}
         return {"file": self.file, "faces": [f.to_dict() for f in self.faces]}
+
+    def rows(self) -> list[dict]:
+        """One row per face (``file``, ``face`` from 1, then :meth:`Face.to_row`); none for an error."""
+        return face_rows(self.faces, file=self.file)
 
 
 def crop_face(rgb: np.ndarray, box: Box, scale: float = 1.0) -> np.ndarray:

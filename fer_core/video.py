@@ -19,7 +19,8 @@ import numpy as np
 from fer_core.classifier import Classifier
 from fer_core.detect import FaceDetector
 from fer_core.draw import annotate
-from fer_core.infer import Face, analyse_image
+from fer_core.infer import Face, analyse_image, face_rows
+from fer_core.results import no_face_row
 
 MAX_SIDE = 1280  # longer videos are scaled down for speed; boxes refer to the scaled frames
 
@@ -51,16 +52,12 @@ class VideoResult:
     warning: str | None = None
 
     def rows(self) -> list[dict]:
-        """One row per analysed frame and face (frames with no face get one empty row)."""
+        """One row per analysed frame and face, ``face`` 0 the largest (a frame with no face gets
+        one :func:`~fer_core.results.no_face_row`)."""
         out = []
         for r in self.results:
-            if not r.faces:
-                out.append({"frame": r.index, "time_s": round(r.time_s, 3), "face": None, "label": "No face"})
-            for i, face in enumerate(r.faces):
-                x, y, w, h = face.box.as_list()
-                out.append({"frame": r.index, "time_s": round(r.time_s, 3), "face": i, "label": face.label,
-                            "confidence": round(face.confidence, 4), "x": x, "y": y, "w": w, "h": h,
-                            **{k: round(v, 4) for k, v in face.probabilities.items()}})
+            context = {"frame": r.index, "time_s": round(r.time_s, 3)}
+            out += face_rows(r.faces, first=0, **context) or [no_face_row(**context, face=None)]
         return out
 
 

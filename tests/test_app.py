@@ -507,8 +507,9 @@ def test_rtc_configuration_sources():
 def test_live_session_queue_history_and_shares():
     from fer_core.detect import Box
     from fer_core.infer import Face
+    from fer_core import timeline
     from fer_core.live import FrameResult
-    from ui import live, timeline
+    from ui import live
 
     class Analyzer:  # LiveAnalyzer's interface, with a known answer per frame
         def __init__(self):
@@ -541,7 +542,7 @@ def test_live_session_queue_history_and_shares():
 
 
 def test_timeline_shares_weigh_time_and_cap_gaps():
-    from ui import timeline
+    from fer_core import timeline
 
     rows = [{"time_s": t, "face": 0, "label": label, "Happy": 0.5}
             for t, label in ((0.0, "Happy"), (1.0, "Happy"), (2.0, "Sad"), (12.0, "Happy"))]

@@ -22,8 +22,8 @@ from fer_core.classifier import Classifier
 from fer_core.detect import FaceDetector
 from fer_core.draw import draw_message
 from fer_core.live import FrameResult, LiveAnalyzer
+from fer_core.results import no_face_row, rows_to_csv
 from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
-from ui.timeline import NO_FACE
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +123,11 @@ class LiveSession:
 
 def history_row(result: FrameResult, started: float, labels: tuple[str, ...]) -> dict:
     """One history row for a processed frame: its time since ``started`` and the main (largest) face."""
-    row = {"time_s": round(result.timestamp - started, 3), "timestamp": round(result.timestamp, 3),
-           "faces": len(result.faces), "fps": round(result.fps, 1), "face": None, "label": NO_FACE,
-           "confidence": None, **{label: None for label in labels}}
+    context = {"time_s": round(result.timestamp - started, 3), "timestamp": round(result.timestamp, 3),
+               "faces": len(result.faces), "fps": round(result.fps, 1)}
     if result.faces:
-        face = result.faces[0]
-        row.update(face=0, label=face.label, confidence=round(face.confidence, 4),
-                   **{k: round(v, 4) for k, v in face.probabilities.items()})
-    return row
+        return result.faces[0].to_row(**context, face=0)
+    return no_face_row(labels, **context, face=None)
 
 
 def append_history(history: list[dict], results: list[FrameResult], started: float,
@@ -143,9 +140,7 @@ def append_history(history: list[dict], results: list[FrameResult], started: flo
 
 def history_csv(history: list[dict]) -> bytes:
     """The whole session history (one row per processed frame) as CSV bytes."""
-    import pandas as pd
-
-    return pd.DataFrame(history).to_csv(index=False).encode()
+    return rows_to_csv(history)
 
 
 # ------------------------------------------------------------------ one session's analyser, shared stream slots

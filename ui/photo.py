@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import io
 import json
 import logging
 import os
@@ -26,7 +25,8 @@ import streamlit as st
 from fer_core import plots, saliency
 from fer_core.draw import annotate
 from fer_core.images import ImageError, encode_png, read_image
-from fer_core.infer import Face, analyse_image, crop_face
+from fer_core.infer import Face, analyse_image, crop_face, face_rows
+from fer_core.results import face_columns, rows_to_csv
 from ui import resources
 from ui.sidebar import Settings
 
@@ -57,19 +57,12 @@ class PhotoAnalysis:
         return len(self.annotated_png) + overlays + 2048 * (1 + len(self.faces))
 
     def rows(self) -> list[dict]:
-        """One row per face: box, label, confidence and every probability."""
-        out = []
-        for i, face in enumerate(self.faces, 1):
-            x, y, w, h = face.box.as_list()
-            out.append({"file": self.name, "face": i, "label": face.label, "confidence": round(face.confidence, 4),
-                        "x": x, "y": y, "w": w, "h": h, **{k: round(v, 4) for k, v in face.probabilities.items()}})
-        return out
+        """One row per face (``face`` from 1): label, confidence, box and every probability."""
+        return face_rows(self.faces, file=self.name)
 
     def csv(self) -> bytes:
-        columns = ["file", "face", "label", "confidence", "x", "y", "w", "h"]
-        if self.faces:
-            columns += list(self.faces[0].probabilities)
-        return to_csv(pd.DataFrame(self.rows(), columns=columns))
+        labels = list(self.faces[0].probabilities) if self.faces else []
+        return rows_to_csv(self.rows(), face_columns(labels, ("file", "face")))
 
     def json(self) -> bytes:
         return json.dumps({"file": self.name, "model": self.model, "detector": self.detector,
@@ -246,7 +239,5 @@ def results_table(results: list[PhotoAnalysis]) -> pd.DataFrame:
     return pd.DataFrame([row for r in results for row in r.rows()])
 
 
-def to_csv(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode()
+#: the page's CSV of :func:`results_table` (the one CSV writer of fer_core)
+to_csv = rows_to_csv

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import io
 import logging
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from fer_core import explore
+from fer_core import bench, explore
 from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
 from fer_core.evaluate import Evaluation, headline, load_evaluations
 from fer_core.labels import LABELS
 from fer_core.model import METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, list_models, read_metadata, weight_files
+from fer_core.parse_cache import load_fer2013_cached
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +125,8 @@ def evaluations(folder: str | Path) -> dict[str, Evaluation]:
 
 @st.cache_data(show_spinner="Timing the model…")
 def ms_per_face(folder: str, version: float, batch: int = 32, repeats: int = 5) -> float:
-    """Median milliseconds per face of a batch of 48x48 crops (no TTA): a cheap speed figure."""
-    model = classifier(folder)
-    crops = np.random.default_rng(0).integers(0, 256, size=(batch, 48, 48), dtype=np.uint8)
-    model.predict_proba(crops, "none")  # warm-up: traces the graph
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict_proba(crops, "none")
-        times.append((time.perf_counter() - start) * 1000 / batch)
-    return statistics.median(times)
+    """:func:`fer_core.bench.ms_per_face` of a model folder, cached per model version."""
+    return bench.ms_per_face(classifier(folder), batch, repeats)
 
 
 # ---------------------------------------------------------------- data sets
@@ -144,16 +135,52 @@ def default_data_path() -> Path:
     return resolve_data_path()
 
 
-@st.cache_resource(show_spinner="Loading FER2013 (about 10 s the first time)…", max_entries=2)
+class _ParseProgress:
+    """``progress(done, total)`` for a first parse: an ``st.progress`` bar, made on the first call.
+
+    It is created inside the cached function (so a cache hit replays it, and its removal, in
+    order: nothing is left) and updated at most once per percent."""
+
+    def __init__(self, name: str):
+        self.name, self.bar, self.shown = name, None, -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = min(100, int(100 * done / max(total, 1)))
+        if percent == self.shown:
+            return
+        self.shown = percent
+        text = f"Parsing {self.name} for the first time: {done:,} of about {total:,} rows (kept for the next start)"
+        if self.bar is None:
+            self.bar = st.progress(percent, text=text)
+        else:
+            self.bar.progress(percent, text=text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.empty()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _load_path(path: str, mtime: float, skip_bad_rows: bool) -> FerData:
-    return _freeze(load_fer2013(path, skip_bad_rows=skip_bad_rows))
+    # A CSV is parsed once per content and kept in $FER_CACHE_DIR (fer_core.parse_cache), so
+    # after the first start this reads arrays back; the bar shows only while a parse runs
+    # (no spinner: the cache's spinner would cover the bar's text).
+    progress = _ParseProgress(Path(path).name)
+    try:
+        return _freeze(load_fer2013_cached(path, skip_bad_rows=skip_bad_rows, progress=progress))
+    finally:
+        progress.close()
 
 
 def load_path(path: str | Path, skip_bad_rows: bool = False) -> FerData:
-    """FER2013 from a CSV file or image folder (cached; raises FileNotFoundError or DataError)."""
+    """FER2013 from a CSV file or image folder (cached in memory, and a CSV's parse on disk
+    by :mod:`fer_core.parse_cache`; raises FileNotFoundError or DataError)."""
     path = Path(path).expanduser()
     if not path.exists():  # not cached, so it is noticed when the file appears
         return load_fer2013(path)  # raises FileNotFoundError with the how-to message
+    if path.is_dir():  # an image folder is read anew on each start, with no progress bar
+        with st.spinner("Loading the image folder…"):
+            return _load_path(str(path), _mtime(path), skip_bad_rows)
     return _load_path(str(path), _mtime(path), skip_bad_rows)
 
 
@@ -228,13 +255,3 @@ def comparison(folders: list[Path], timings: dict[str, float] | None = None):
             row["ms per face"] = timings.get(str(folder))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def top_confusion(matrix) -> tuple[int, int]:
-    """(true, predicted) codes of the most frequent error in a confusion matrix ((0, 1) if none)."""
-    errors = np.array(matrix, dtype=np.int64)
-    np.fill_diagonal(errors, 0)
-    if errors.max(initial=0) == 0:
-        return 0, 1
-    true, pred = np.unravel_index(int(np.argmax(errors)), errors.shape)
-    return int(true), int(pred)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_core import timeline
+from fer_core.results import rows_to_csv
 from fer_core.video import VideoResult, analyse_video
-from ui import timeline
 
 VIDEO_TYPES = ["mp4", "webm", "avi", "mov"]
 
@@ -29,9 +30,7 @@ class VideoOutcome:
         return sum(1 for r in self.result.results if r.faces)
 
     def csv(self) -> bytes:
-        import pandas as pd
-
-        return pd.DataFrame(self.result.rows()).to_csv(index=False).encode()
+        return rows_to_csv(self.result.rows())
 
     def timeline(self):
         return timeline.timeline(self.result.rows(), self.labels)

@@ -1,4 +1,4 @@
-"""Emotion timelines shared by the live and video pages: per-frame rows -> table, share of time."""
+"""Emotion timelines of videos and live streams: per-frame rows -> table, share of time (pure pandas)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
