@@ -151,6 +151,8 @@ def litert_files(folder: str | os.PathLike, metadata: dict | None = None, *, req
     metadata = read_metadata(folder) if metadata is None else metadata
     files = []
     for member in member_dirs(folder, metadata):
+        if member != folder and not (member / METADATA_FILE).is_file():
+            raise ModelError(f"{folder}: ensemble member {member} is not a model folder")
         member_meta = metadata if member == folder else read_metadata(member)
         record = member_meta.get("runtimes", {}).get("litert", {})
         path, weights = member / TFLITE_FILE, member / MODEL_FILE

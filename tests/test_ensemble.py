@@ -128,4 +128,5 @@ def test_app_cards_count_the_members(tmp_path, two_models):
     card = resources.model_card(folder)
     assert card.architecture == "ensemble of first + second"
     assert card.size_bytes == (first / MODEL_FILE).stat().st_size + (second / MODEL_FILE).stat().st_size
-    assert resources.model_version(folder) == max((m / MODEL_FILE).stat().st_mtime for m in (first, second))
+    weights = [m / name for m in (first, second) for name in (MODEL_FILE, "model.tflite", METADATA_FILE)]
+    assert resources.model_version(folder) == max(p.stat().st_mtime for p in weights if p.exists())
