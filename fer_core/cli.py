@@ -116,6 +116,7 @@ def _add_train(sub) -> None:
     p.add_argument("--teacher-tta", choices=list(TTA_MODES), help="the teacher's test-time augmentation (default tencrop)")
     p.add_argument("--distill-weight", type=float, help="weight of the teacher's probabilities in the target, 0-1")
     p.add_argument("--ema", type=float, help="momentum of the weights' moving average, e.g. 0.999; 0 = off")
+    p.add_argument("--mixup", type=float, help="mixup's Beta alpha over images and targets, e.g. 0.2; 0 = off")
     p.add_argument("--early-stopping", type=int, help="patience on val accuracy, 0 = off")
     p.add_argument("--class-weight", action="store_true", default=None, help="weight classes against the imbalance")
     p.add_argument("--val-split", help="split for model selection (default PublicTest)")
@@ -136,7 +137,7 @@ def _run_train(args) -> int:
         augment=args.augment, width=args.width, early_stopping=args.early_stopping,
         class_weight=args.class_weight, val_split=args.val_split, limit=args.limit, seed=args.seed,
         init_from=args.init_from, teacher=args.teacher, teacher_tta=args.teacher_tta,
-        distill_weight=args.distill_weight, ema=args.ema,
+        distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup,
     )
     _check_train_numbers(config)
     out = Path(config.out)

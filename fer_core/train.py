@@ -86,6 +86,7 @@ class TrainConfig:
     teacher_tta: TeacherTTA = "tencrop"
     distill_weight: float = 0.8  # target = w * teacher + (1 - w) * label
     ema: float = 0.0  # momentum of the weights' moving average (e.g. 0.999), used for validation and export; 0 = off
+    mixup: float = 0.0  # alpha of mixup's Beta(alpha, alpha) over images and targets (e.g. 0.2); 0 = off
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -110,6 +111,7 @@ class TrainConfig:
             ("early_stopping", self.early_stopping >= 0, "0 (off) or a patience in epochs"),
             ("distill_weight", 0 <= self.distill_weight <= 1, "between 0 and 1"),
             ("ema", 0 <= self.ema < 1, "0 (off) or a momentum below 1, e.g. 0.999"),
+            ("mixup", self.mixup >= 0, "0 (off) or a positive Beta alpha, e.g. 0.2"),
             ("warmup_epochs", self.warmup_epochs >= 0, "0 or more"),
             ("lr_patience", self.lr_patience >= 0, "0 or more"),
             ("lr_factor", 0 < self.lr_factor < 1, "above 0 and below 1"),
@@ -400,13 +402,41 @@ def _fit(model, config: TrainConfig, prepared: Prepared, state: dict, resumed: b
              model.name, len(prepared.x_train), config.train_split, len(prepared.x_val), config.val_split, config.epochs)
     if state["epochs_done"] >= config.epochs:
         return
+    if config.mixup:
+        # mixup needs pairs of examples: a shuffled, batched dataset whose batches are mixed
+        inputs = dict(x=_mixup_batches(prepared.x_train, prepared.targets, config.batch_size, config.mixup,
+                                       config.seed + state["epochs_done"]), shuffle=False)  # shuffled by the dataset
+    else:
+        inputs = dict(x=prepared.x_train, y=prepared.targets, batch_size=config.batch_size)
     model.fit(
-        prepared.x_train, prepared.targets, validation_data=(prepared.x_val, prepared.y_val), epochs=config.epochs,
-        initial_epoch=state["epochs_done"], batch_size=config.batch_size,
+        **inputs, validation_data=(prepared.x_val, prepared.y_val), epochs=config.epochs,
+        initial_epoch=state["epochs_done"],
         class_weight=_class_weight(config, prepared.y_train),
         callbacks=_make_callbacks(Path(config.out), state, config, resumed) + list(callbacks or []),
         verbose=1 if sys.stdout.isatty() else 2,
     )
+
+
+def _mixup_batches(x: np.ndarray, targets: np.ndarray, batch_size: int, alpha: float, seed: int):
+    """Shuffled batches in which each example is mixed with another of its batch (mixup, Zhang et al. 2018).
+
+    The weight of the first example is ``max(l, 1 - l)`` with ``l ~ Beta(alpha, alpha)``, so it
+    stays the dominant one; images and (soft) targets are mixed alike.
+    """
+    import tensorflow as tf
+
+    def mix(images, labels):
+        n = tf.shape(images)[0]
+        a, b = tf.random.gamma([n], alpha, seed=seed), tf.random.gamma([n], alpha, seed=seed + 1)
+        weight = tf.maximum(a / (a + b), b / (a + b))
+        other = tf.random.shuffle(tf.range(n), seed=seed)
+        wx, wy = tf.reshape(weight, [-1, 1, 1, 1]), tf.reshape(weight, [-1, 1])
+        return (wx * images + (1 - wx) * tf.gather(images, other),
+                tf.cast(wy, labels.dtype) * labels + tf.cast(1 - wy, labels.dtype) * tf.gather(labels, other))
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, targets.astype(np.float32)))
+    return (dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+            .map(mix, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2))
 
 
 def _export(model, config: TrainConfig, prepared: Prepared) -> Path:

@@ -66,3 +66,39 @@ def test_student_distils_from_the_teacher_with_ema_and_resumes(fer_data, tmp_pat
     assert classifier.metadata["training"]["config"]["teacher"] == "models/vgg32x2"
     keras_probs = Classifier.load(out, runtime="keras").predict_proba(fer_data.images[:8])
     np.testing.assert_allclose(classifier.predict_proba(fer_data.images[:8]), keras_probs, atol=1e-4)
+
+
+def test_mixup_mixes_images_and_targets_alike():
+    """Each mixed example is a convex mix of two of its batch, with the same weight for image and target."""
+    from fer_core.train import _mixup_batches
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 48, 48, 1), dtype=np.float32)
+    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 64)]
+    images, targets = next(iter(_mixup_batches(x, y, 32, 0.2, seed=1)))
+    images, targets = np.asarray(images), np.asarray(targets)
+    assert images.shape == (32, 48, 48, 1) and targets.shape == (32, 7)
+    np.testing.assert_allclose(targets.sum(axis=1), 1, atol=1e-5)
+    assert (targets.max(axis=1) >= 0.5 - 1e-6).all()  # the first example dominates
+    flat = x.reshape(64, -1)
+    for image, target in zip(images.reshape(32, -1), targets):
+        # find the pair (i, j) and weight w with image = w x_i + (1 - w) x_j
+        found = False
+        for i in range(64):
+            for j in range(64):
+                d = flat[i] - flat[j]
+                w = float(np.dot(image - flat[j], d) / max(np.dot(d, d), 1e-12)) if i != j else 1.0
+                if np.allclose(w * flat[i] + (1 - w) * flat[j], image, atol=1e-4):
+                    np.testing.assert_allclose(w * y[i] + (1 - w) * y[j], target, atol=1e-4)
+                    found = True
+                    break
+            if found:
+                break
+        assert found
+
+
+def test_train_with_mixup_runs(fer_data, tmp_path):
+    out = tmp_path / "mixup"
+    train(recipe("vgg", out=str(out), epochs=1, limit=200, width=4, batch_size=32, mixup=0.2), data=fer_data)
+    assert json.loads((out / "state.json").read_text())["epochs_done"] == 1
+    assert Classifier.load(out).metadata["training"]["config"]["mixup"] == 0.2

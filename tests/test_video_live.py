@@ -120,13 +120,17 @@ class _CountingAnalyzer:
 
 def test_live_session_analyses_only_the_newest_queued_frame():
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from ui.live import LiveSession
 
     analyzer = _CountingAnalyzer()
     session = LiveSession(analyzer, ("k",))
     frames = [av.VideoFrame.from_ndarray(np.full((16, 16, 3), v, np.uint8), format="rgb24") for v in (10, 20, 30)]
-    out = asyncio.run(session.queued_callback(frames))
+    # in a thread of its own, as streamlit-webrtc runs it (and the browser suite's Playwright may
+    # have left an event loop on this thread)
+    with ThreadPoolExecutor(1) as pool:
+        out = pool.submit(asyncio.run, session.queued_callback(frames)).result()
     assert analyzer.seen == [30] and len(out) == 1  # the two older frames are skipped, not queued up
     assert out[0].to_ndarray(format="rgb24")[0, 0, 0] == 31
     assert len(session.drain(timeout=0.1)) == 1
