@@ -222,8 +222,10 @@ def intensity(key: str, by: str, _data: FerData):
 @st.cache_data(show_spinner="Classifying the test split…", max_entries=4)
 def split_predictions(folder: str, version: float, key: str, split: str, tta: str, _data: FerData) -> np.ndarray:
     """Probabilities of a model on one split of a data set, ``(n, classes)``."""
+    from fer_core.prediction_cache import cached_probabilities
+
     images, _ = _data.split(split)
-    return classifier(folder).predict_proba(images, tta)
+    return cached_probabilities(classifier(folder), images, tta)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

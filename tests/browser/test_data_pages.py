@@ -46,14 +46,18 @@ def data_file():
 
 @pytest.fixture(scope="module")
 def filled_cache(tmp_path_factory, data_file):
-    """A parse-cache folder filled by one run of the cache fill (in its own process)."""
+    """A cache folder filled by one run of the cache fill (in its own process): the parsed CSV and the
+    default model's PrivateTest predictions (what a server that has served the pages once keeps)."""
     folder = tmp_path_factory.mktemp("parse-cache")
     env = dict(os.environ, **{CACHE_ENV: str(folder), "FER_DATA": str(data_file)})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    subprocess.run([sys.executable, "-c", "from fer_core.parse_cache import load_fer2013_cached; load_fer2013_cached()"],
-                   cwd=REPO, env=env, check=True, timeout=600)
+    fill = ("from fer_core.parse_cache import load_fer2013_cached; from fer_core.classifier import Classifier; "
+            "from fer_core.prediction_cache import cached_probabilities; "
+            "cached_probabilities(Classifier.load(), load_fer2013_cached().split('PrivateTest')[0], 'none')")
+    subprocess.run([sys.executable, "-c", fill], cwd=REPO, env=env, check=True, timeout=600)
     files = list(folder.glob("*.npz"))
     assert len(files) == 1, f"the cache fill left {files} in {folder}"
+    assert len(list(folder.glob("predictions-*.npy"))) == 1  # the evaluation gallery's PrivateTest predictions
     return folder
 
 

@@ -1,0 +1,55 @@
+"""A model's probabilities on a set of images, computed once per model weights, images and TTA.
+
+The evaluation page's gallery classifies the 3,589 PrivateTest faces: seconds of work that
+would otherwise be redone after every server restart. The result is kept as ``.npy`` beside
+the parse cache (``$FER_CACHE_DIR``); its key hashes the weight files the model loads, the
+images' bytes and the TTA, so a retrained model or other images never read a stale file.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+
+import numpy as np
+
+from fer_core.classifier import Classifier
+from fer_core.data import file_sha256
+from fer_core.model import weight_files
+from fer_core.parse_cache import cache_dir
+
+log = logging.getLogger(__name__)
+
+
+def prediction_key(classifier: Classifier, images: np.ndarray, tta: str) -> str:
+    """sha256 of (the weight files' hashes, the images, the TTA, the labels)."""
+    digest = hashlib.sha256()
+    for path in weight_files(classifier.folder):
+        digest.update(file_sha256(path).encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(f"{images.shape}|{tta}|{','.join(classifier.labels)}".encode())
+    return digest.hexdigest()
+
+
+def cached_probabilities(classifier: Classifier, images: np.ndarray, tta: str) -> np.ndarray:
+    """``classifier.predict_proba(images, tta)``, read from the cache when it is there."""
+    path = cache_dir() / f"predictions-{prediction_key(classifier, images, tta)}.npy"
+    try:
+        probabilities = np.load(path, allow_pickle=False)
+        if probabilities.shape == (len(images), len(classifier.labels)):
+            return probabilities
+        log.warning("%s has the wrong shape; recomputing", path)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:  # a damaged file: recomputed and replaced
+        log.warning("ignoring %s: %s", path, exc)
+    probabilities = classifier.predict_proba(images, tta)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            np.save(handle, probabilities)
+        os.replace(handle.name, path)
+    except OSError as exc:  # a read-only or full disk costs the next start the work, nothing more
+        log.warning("cannot keep predictions in %s: %s", path.parent, exc)
+    return probabilities

@@ -1,0 +1,43 @@
+"""The gallery's predictions are computed once per model weights, images and TTA, then read back."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_core.classifier import Classifier
+from fer_core.model import member_dirs, default_model_dir
+from fer_core.parse_cache import CACHE_ENV
+from fer_core.prediction_cache import cached_probabilities
+
+
+@pytest.fixture
+def model():
+    return Classifier.load(member_dirs(default_model_dir())[0])
+
+
+def test_second_call_reads_the_cache(model, fer_data, tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    images = fer_data.split("PublicTest")[0][:300]
+    first = cached_probabilities(model, images, "none")
+    np.testing.assert_allclose(first, model.predict_proba(images, "none"), atol=1e-6)
+    assert len(list(tmp_path.glob("predictions-*.npy"))) == 1
+
+    def never(*_):
+        raise AssertionError("predicted again instead of reading the cache")
+
+    monkeypatch.setattr(model, "predict_proba", never)
+    np.testing.assert_array_equal(cached_probabilities(model, images, "none"), first)
+
+
+def test_other_images_tta_or_damage_recompute(model, fer_data, tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    images = fer_data.split("PublicTest")[0][:64]
+    cached_probabilities(model, images, "none")
+    cached_probabilities(model, images, "flip")
+    cached_probabilities(model, images[1:], "none")
+    files = sorted(tmp_path.glob("predictions-*.npy"))
+    assert len(files) == 3
+    for path in files:
+        path.write_bytes(b"not an array")
+    again = cached_probabilities(model, images, "none")
+    np.testing.assert_allclose(again, model.predict_proba(images, "none"), atol=1e-6)
