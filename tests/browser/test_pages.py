@@ -46,3 +46,33 @@ def test_sidebar_navigates_to_every_page(page, screenshot):
         settle(page)
         assert_no_errors(page, f"page {title!r} opened from the sidebar")
     screenshot(page, "navigation-back-home")
+
+
+def _metric(page, label: str) -> str | None:
+    """The value of the st.metric whose label is ``label`` (None when the page has none)."""
+    return page.evaluate(
+        """label => {
+            for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+                const l = m.querySelector('[data-testid="stMetricLabel"]');
+                const v = m.querySelector('[data-testid="stMetricValue"]');
+                if (l && v && l.innerText.trim() === label) return v.innerText.trim();
+            }
+            return null;
+        }""", label)
+
+
+def test_home_and_evaluation_show_the_same_figure(page, screenshot):
+    """The default model's PrivateTest accuracy, with its TTA named, is the same on both pages."""
+    from fer_core.evaluate import headline, load_evaluations, tta_name
+    from fer_core.model import default_model_dir, read_metadata
+
+    folder = default_model_dir()
+    best = headline(load_evaluations(folder), "PrivateTest", read_metadata(folder)["inference"]["tta"])
+    assert best is not None, f"{folder.name} has no PrivateTest evaluation"
+    label = f"PrivateTest accuracy ({tta_name(best.tta)})"
+    goto(page, "")
+    home = _metric(page, label)
+    goto(page, "evaluation")
+    evaluation = _metric(page, label)
+    screenshot(page, "evaluation-headline")
+    assert home == evaluation == f"{best.accuracy:.1%}", (label, home, evaluation)
