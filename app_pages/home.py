@@ -26,7 +26,7 @@ else:
         st.error(str(exc))
     else:
         best = card.headline("PrivateTest")
-        cols = st.columns(4)
+        cols = st.columns([1, 1.6, 1, 1])  # room for the accuracy label with its TTA
         cols[0].metric("Model", card.name)
         cols[1].metric(f"PrivateTest accuracy ({tta_name(best.tta)})" if best else "PrivateTest accuracy",
                        f"{best.accuracy:.1%}" if best else "not evaluated")
