@@ -168,6 +168,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--record", action="store_true",
                    help="also store the result in the model folder (evaluation/<split>[-<tta>].json and metadata)")
+    p.add_argument("--corruptions", action="store_true",
+                   help="also score the split under 7 camera-like corruptions at 3 severities (robustness report)")
 
 
 def _run_evaluate(args) -> int:
@@ -187,6 +189,11 @@ def _run_evaluate(args) -> int:
     metrics["split"] = args.split
     metrics["data"] = data.source
     print(format_report(metrics))
+    if args.corruptions:
+        from fer_core.corruptions import corruption_report, format_corruption_report
+
+        metrics["robustness"] = corruption_report(classifier, images, labels, tta=args.tta)
+        print(format_corruption_report(metrics["robustness"]))
     if args.json:
         with _writing(args.json, "--json"):
             write_json(metrics, args.json)

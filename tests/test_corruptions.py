@@ -1,0 +1,47 @@
+"""The robustness report: camera-like corruptions of real faces, and accuracy under them."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fer_core.cli import main
+from fer_core.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from fer_core.model import live_model_dir
+
+
+@pytest.fixture(scope="module")
+def faces(fer_data):
+    return fer_data.split("PublicTest")[0][:200]
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_each_corruption_changes_faces_more_at_higher_severity(faces, name):
+    distances = []
+    for level in SEVERITIES:
+        out = corrupt(faces, name, level)
+        assert out.shape == faces.shape and out.dtype == np.uint8
+        distances.append(float(np.mean(np.abs(out.astype(np.int16) - faces))))
+    assert 0 < distances[0] < distances[1] < distances[2], distances
+    np.testing.assert_array_equal(corrupt(faces, name, 2, seed=3), corrupt(faces, name, 2, seed=3))
+
+
+def test_bad_names_and_severities_are_refused(faces):
+    with pytest.raises(ValueError, match="unknown corruption 'fog'"):
+        corrupt(faces, "fog", 1)
+    with pytest.raises(ValueError, match="severity must be one of"):
+        corrupt(faces, "blur", 4)
+
+
+def test_evaluate_prints_and_keeps_the_robustness_report(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--split", "PublicTest", "--model", str(live_model_dir()), "--tta", "none",
+                 "--corruptions", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["robustness"]
+    assert set(report["corruptions"]) == set(CORRUPTIONS)
+    scores = [v for row in report["corruptions"].values() for v in row.values()]
+    assert report["mean"] == pytest.approx(np.mean(scores))
+    assert report["mean"] < report["clean"]  # the corruptions do hurt a model trained on clean faces
+    assert all(row["3"] <= row["1"] + 0.02 for row in report["corruptions"].values())  # worse when stronger
+    assert "mean under corruptions" in capsys.readouterr().out
