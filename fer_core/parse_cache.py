@@ -94,24 +94,37 @@ def read_cache(target: Path, sha256: str, skip_bad_rows: bool, source: str) -> F
 
 def write_cache(target: Path, data: FerData, sha256: str, skip_bad_rows: bool) -> bool:
     """Store ``data`` at ``target`` atomically; False (and a warning) when it cannot be written."""
+    def save(handle) -> None:
+        np.savez(handle, images=data.images, labels=data.labels.astype(np.int64),
+                 usage=np.asarray(data.usage, dtype=str), source=np.asarray(data.source),
+                 skipped=np.asarray(data.skipped), problems=np.asarray(data.problems, dtype=str),
+                 sha256=np.asarray(sha256), skip_bad_rows=np.asarray(skip_bad_rows),
+                 format_version=np.asarray(FORMAT_VERSION))
+
+    if atomic_write(target, save):
+        return True
+    log.warning("could not write the parse cache %s; the next start parses the CSV again", target)
+    return False
+
+
+def atomic_write(target: Path, save) -> bool:
+    """``save(handle)`` into a temporary file beside ``target``, then rename it into place.
+
+    A reader never sees half a file; False (the temporary file removed) when the disk refuses."""
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=target.stem + ".", suffix=".tmp",
                                          delete=False) as handle:
             tmp = handle.name
-            np.savez(handle, images=data.images, labels=data.labels.astype(np.int64),
-                     usage=np.asarray(data.usage, dtype=str), source=np.asarray(data.source),
-                     skipped=np.asarray(data.skipped), problems=np.asarray(data.problems, dtype=str),
-                     sha256=np.asarray(sha256), skip_bad_rows=np.asarray(skip_bad_rows),
-                     format_version=np.asarray(FORMAT_VERSION))
+            save(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
         tmp = None
         return True
     except OSError as exc:
-        log.warning("could not write the parse cache %s (%s); the next start parses the CSV again", target, exc)
+        log.warning("cannot write %s: %s", target, exc)
         return False
     finally:
         if tmp is not None:

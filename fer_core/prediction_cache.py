@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 
 import numpy as np
 
 from fer_core.classifier import Classifier
 from fer_core.data import file_sha256
 from fer_core.model import weight_files
-from fer_core.parse_cache import cache_dir
+from fer_core.parse_cache import atomic_write, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +43,5 @@ def cached_probabilities(classifier: Classifier, images: np.ndarray, tta: str) -
     except (OSError, ValueError) as exc:  # a damaged file: recomputed and replaced
         log.warning("ignoring %s: %s", path, exc)
     probabilities = classifier.predict_proba(images, tta)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-            np.save(handle, probabilities)
-        os.replace(handle.name, path)
-    except OSError as exc:  # a read-only or full disk costs the next start the work, nothing more
-        log.warning("cannot keep predictions in %s: %s", path.parent, exc)
+    atomic_write(path, lambda handle: np.save(handle, probabilities))  # a refusing disk costs only the next start
     return probabilities

@@ -134,13 +134,17 @@ def display_scale(shape: tuple[int, ...]) -> float:
 
 
 def display_size(rgb: np.ndarray) -> np.ndarray:
+    return _shrunk(rgb, display_scale(rgb.shape))
+
+
+def _shrunk(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` scaled down by ``scale`` (unchanged when ``scale`` >= 1)."""
     import cv2
 
-    scale = display_scale(rgb.shape)
     if scale >= 1.0:
-        return rgb
-    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def scale_faces(faces: list[Face], scale: float) -> list[Face]:
@@ -156,13 +160,7 @@ def scale_faces(faces: list[Face], scale: float) -> list[Face]:
 
 
 def _small(overlay: np.ndarray | None) -> np.ndarray | None:
-    import cv2
-
-    if overlay is None or max(overlay.shape[:2]) <= OVERLAY_SIDE:
-        return overlay
-    scale = OVERLAY_SIDE / max(overlay.shape[:2])
-    size = (max(1, round(overlay.shape[1] * scale)), max(1, round(overlay.shape[0] * scale)))
-    return cv2.resize(overlay, size, interpolation=cv2.INTER_AREA)
+    return None if overlay is None else _shrunk(overlay, OVERLAY_SIDE / max(overlay.shape[:2]))
 
 
 def _return_freed_memory() -> None:
