@@ -5,7 +5,8 @@ import streamlit as st
 
 from fer_core import plots
 from fer_core.data import DATA_ENV, DataError
-from fer_core.evaluate import accuracy, confusions, headline, most_confident_mistakes, top_confusion, tta_name
+from fer_core.evaluate import (WATCHED_CLASSES, accuracy, confusions, headline, most_confident_mistakes,
+                               top_confusion, tta_name)
 from fer_core.model import TTA_MODES, ModelError
 from ui import resources, sidebar
 
@@ -39,6 +40,13 @@ for col, split in zip(cols, resources.EVAL_SPLITS):
         col.metric(f"{split} accuracy ({tta_name(best.tta)})", f"{best.accuracy:.1%}", help=f"n = {best.n or '?'}")
         if best.macro_f1 is not None:
             col.metric(f"{split} macro-F1", f"{best.macro_f1:.3f}")
+        if best.leak_free:
+            col.metric(f"{split} leak-free accuracy", f"{best.leak_free['accuracy']:.1%}",
+                       help=f"The {best.leak_free['n']} images with no exact copy in Training "
+                            f"({best.leak_free['excluded']} left out): faces the model has never seen")
+        recalls = {name: best.recall(name) for name in WATCHED_CLASSES}
+        if all(value is not None for value in recalls.values()):
+            col.caption("Recall of the hard classes: " + ", ".join(f"{k} {v:.2f}" for k, v in recalls.items()))
     elif split != "RandomTest":
         col.info(f"No {split} evaluation yet. Produce it with:\n\n`{command(split)}`")
 if not evals:
@@ -67,6 +75,19 @@ else:
         st.plotly_chart(plots.reliability_diagram(result["calibration"]), key="reliability")
         st.caption("Bars: accuracy of the predictions in each confidence bin. A calibrated model follows the "
                    "diagonal; ECE is the count-weighted mean gap.")
+
+robust = [v for v in evals.values() if v.details.get("robustness")]
+if robust:
+    st.header("Robustness to camera conditions")
+    shown = robust[0] if len(robust) == 1 else robust[[v.key for v in robust].index(
+        st.selectbox("Robustness report of", [v.key for v in robust], key="robust_choice"))]
+    try:
+        st.plotly_chart(plots.robustness(shown.details["robustness"]), key="robustness")
+    except (ValueError, KeyError, TypeError) as exc:
+        st.error(f"{shown.key}.json: the robustness report cannot be drawn ({exc})")
+    st.caption("Accuracy with 7 camera-like corruptions (brightness, contrast, blur, JPEG, noise, jittered face "
+               "boxes, a glasses-like band) at 3 severities. Produce it with "
+               f"`python -m fer_core evaluate --corruptions --record --model models/{folder.name}`.")
 
 st.header("Training")
 history = card.metadata.get("history") or []

@@ -22,9 +22,27 @@ DEFAULT_ARCH = "vgg"
 
 
 def augmentation(strength: str = "standard") -> list[layers.Layer]:
-    """Flips, small shifts, rotations and zooms (+ random erasing for ``strong``); training only."""
+    """Flips, small shifts, rotations and zooms (+ random erasing for ``strong``); training only.
+
+    ``camera`` is ``strong`` plus what the studio's cameras bring and FER2013 lacks (issue 12):
+    lighting and contrast changes, small out-of-plane poses, blur, sensor noise, JPEG
+    artefacts and glasses-like bands, each image getting each with some probability.
+    """
     if strength == "none":
         return []
+    if strength == "camera":
+        from fer_core.camera_layers import RandomEyeBand, RandomJpeg
+
+        return augmentation("strong") + [
+            layers.RandomPerspective(factor=(0.3, 0.3), scale=0.15, fill_value=0.5, dtype="float32"),
+            layers.RandomBrightness(0.3, value_range=(0, 1), dtype="float32"),
+            layers.RandomContrast(0.5, value_range=(0, 1), dtype="float32"),
+            layers.RandomGaussianBlur(factor=(0.3, 0.3), kernel_size=5, sigma=(0.3, 1.6), value_range=(0, 1),
+                                      dtype="float32"),
+            RandomEyeBand(rate=0.15, dtype="float32"),
+            RandomJpeg(rate=0.3, dtype="float32"),
+            layers.GaussianNoise(0.03, name="random_gaussian_noise", dtype="float32"),
+        ]
     aug: list[layers.Layer] = [
         layers.RandomFlip("horizontal", dtype="float32"),
         layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", dtype="float32"),
@@ -34,7 +52,7 @@ def augmentation(strength: str = "standard") -> list[layers.Layer]:
     if strength == "strong":
         aug.append(layers.RandomErasing(factor=0.5, scale=(0.02, 0.15), fill_value=0.5, value_range=(0, 1), dtype="float32"))
     elif strength != "standard":
-        raise ValueError(f"unknown augmentation {strength!r}; expected none, standard or strong")
+        raise ValueError(f"unknown augmentation {strength!r}; expected none, standard, strong or camera")
     return aug
 
 

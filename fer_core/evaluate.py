@@ -19,6 +19,8 @@ from fer_core.classifier import Classifier
 
 log = logging.getLogger(__name__)
 EVALUATION_DIR = "evaluation"
+#: The classes real users' faces rarely get right: their recall is reported beside accuracy.
+WATCHED_CLASSES = ("Angry", "Disgust", "Fear")
 
 
 def evaluation_key(split: str, tta: str = "none") -> str:
@@ -54,6 +56,16 @@ class Evaluation:
     def label(self) -> str:
         """For people: "PrivateTest, ten-crop TTA"."""
         return f"{self.split}, {tta_name(self.tta)}"
+
+    @property
+    def leak_free(self) -> dict | None:
+        """Scores on the images with no copy in Training (see :func:`leak_free_metrics`), if stored."""
+        return self.details.get("leak_free")
+
+    def recall(self, name: str) -> float | None:
+        """Recall of one class, if the per-class table was stored."""
+        row = self.details.get("per_class", {}).get(name)
+        return None if row is None else float(row["recall"])
 
 
 def tta_name(tta: str) -> str:
@@ -102,6 +114,22 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, labels
     }
 
 
+def leak_free_metrics(y_true: np.ndarray, probabilities: np.ndarray, labels: tuple[str, ...],
+                      images: np.ndarray, training_images: np.ndarray) -> dict:
+    """Accuracy, macro-F1 and watched recalls on the images that have no pixel copy in Training.
+
+    PrivateTest shares a few hundred exact duplicates with Training; scoring without them
+    says how the model does on faces it has never seen.
+    """
+    from fer_core.explore import seen_in
+
+    keep = ~seen_in(images, training_images)
+    subset = classification_metrics(np.asarray(y_true)[keep], probabilities[keep], labels)
+    return {"accuracy": subset["accuracy"], "macro_f1": subset["macro_f1"], "n": subset["n"],
+            "excluded": int((~keep).sum()),
+            "recall": {name: subset["per_class"][name]["recall"] for name in labels}}
+
+
 def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict:
     """Reliability-diagram data: per confidence bin, mean confidence, accuracy and count; plus ECE."""
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -144,6 +172,14 @@ def format_report(metrics: dict) -> str:
         f"model {metrics.get('model', '?')}  split {metrics.get('split', '?')}  n={metrics['n']}  tta={metrics.get('tta', 'none')}",
         f"accuracy  {metrics['accuracy']:.4f}",
         f"macro-F1  {metrics['macro_f1']:.4f}",
+        "recall    " + "  ".join(f"{name} {metrics['per_class'][name]['recall']:.3f}"
+                                 for name in WATCHED_CLASSES if name in metrics["per_class"]),
+    ]
+    if metrics.get("leak_free"):
+        free = metrics["leak_free"]
+        lines.append(f"leak-free accuracy {free['accuracy']:.4f}  (n={free['n']}: without the {free['excluded']} "
+                     "image(s) that have an exact copy in Training)")
+    lines += [
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
@@ -176,6 +212,8 @@ def record_in_model(folder: str | os.PathLike, metrics: dict) -> Path:
         "accuracy": round(metrics["accuracy"], 4), "macro_f1": round(metrics["macro_f1"], 4),
         "n": metrics["n"], "tta": tta,
     }
+    if metrics.get("leak_free"):
+        metadata["metrics"][key]["leak_free_accuracy"] = round(metrics["leak_free"]["accuracy"], 4)
     write_metadata(folder, metadata)
     return path
 

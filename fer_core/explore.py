@@ -115,6 +115,15 @@ def image_hashes(images: np.ndarray) -> np.ndarray:
     return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in flat])
 
 
+def seen_in(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per image, whether ``reference`` holds an exact pixel copy of it.
+
+    FER2013 repeats a few hundred Training images in its test splits; a test image that
+    was trained on measures memory, not recognition, so leak-free scores drop them.
+    """
+    return np.isin(image_hashes(images), image_hashes(reference))
+
+
 @dataclass(frozen=True)
 class QualityReport:
     """Data-quality findings; indices are row positions in the data set given."""

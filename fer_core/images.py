@@ -14,6 +14,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: Larger images are refused (a decompression bomb is a tiny file that unpacks to gigabytes).
+#: the image file types the studio reads (photo uploads, folders given to ``batch``)
+IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff")
 MAX_PIXELS = 64_000_000
 MAX_BYTES = 100 * 1024 * 1024
 

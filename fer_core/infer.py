@@ -10,6 +10,7 @@ import numpy as np
 from fer_core.classifier import Classifier
 from fer_core.detect import Box, FaceDetector
 from fer_core.images import ImageError, read_image
+from fer_core.timeline import MAIN_FACE
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Face:
                 "h": h, **{k: round(v, 4) for k, v in self.probabilities.items()}}
 
 
-def face_rows(faces: Iterable[Face], first: int = 1, **context) -> list[dict]:
+def face_rows(faces: Iterable[Face], first: int = MAIN_FACE, **context) -> list[dict]:
     """:meth:`Face.to_row` of each face with ``context``, numbered from ``first`` in the ``face`` column."""
     return [face.to_row(**context, face=number) for number, face in enumerate(faces, first)]
 

@@ -107,6 +107,24 @@ def reliability_diagram(calibration: Mapping) -> go.Figure:
     return fig
 
 
+def robustness(report: Mapping) -> go.Figure:
+    """Accuracy under each corruption against its severity, beside the clean accuracy.
+
+    ``report`` is the dict of :func:`fer_core.corruptions.corruption_report`.
+    """
+    table = report.get("corruptions", {})
+    if not table:
+        raise ValueError("the robustness report has no corruptions")
+    rows = [{"corruption": name, "severity": int(level), "accuracy": value}
+            for name, row in table.items() for level, value in row.items()]
+    fig = px.line(pd.DataFrame(rows), x="severity", y="accuracy", color="corruption", markers=True)
+    fig.add_hline(y=report["clean"], line_dash="dot", line_color="grey", annotation_text=f"clean {report['clean']:.1%}")
+    fig.update_layout(title=f"Accuracy under corruptions (mean {report['mean']:.1%}, {report.get('n', '?')} faces)",
+                      xaxis=dict(tickvals=sorted({r["severity"] for r in rows}), title="severity"),
+                      yaxis=dict(tickformat=".0%", title="accuracy"))
+    return fig
+
+
 def emotion_timeline(frame: pd.DataFrame, labels: Sequence[str] = LABELS, time_column: str = "time_s",
                      title: str | None = None) -> go.Figure:
     """Probability of each emotion over time, one line per label (rows without a face are gaps)."""

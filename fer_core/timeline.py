@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 NO_FACE = "No face"
+#: Faces are numbered from 1, largest first, in every table (photos, videos, live, batch).
+MAIN_FACE = 1
 #: A gap longer than this between two rows (a paused stream) counts as this long.
 MAX_STEP_S = 2.0
 
@@ -19,7 +21,7 @@ def timeline(rows: Sequence[dict], labels: Sequence[str], time_column: str = "ti
     keep their time with label ``"No face"`` and empty probabilities, so charts show a gap.
     """
     columns = [time_column, "label", "confidence", *labels]
-    kept = [r for r in rows if r.get("face") in (0, None)]
+    kept = [r for r in rows if r.get("face") in (MAIN_FACE, None)]
     frame = pd.DataFrame(kept)
     if frame.empty:
         return pd.DataFrame(columns=columns)

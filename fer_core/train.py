@@ -37,7 +37,7 @@ BEST = "best.keras"
 
 Optimizer = Literal["adam", "adamw", "sgd"]
 Schedule = Literal["cosine", "plateau"]  # warm-up + cosine decay | ReduceLROnPlateau
-Augment = Literal["none", "standard", "strong"]
+Augment = Literal["none", "standard", "strong", "camera"]  # fer_core.architectures.augmentation
 TeacherTTA = Literal["none", "flip", "tencrop"]  # fer_core.model.TTA_MODES
 
 #: Fields with a fixed set of values: field -> its Literal type.

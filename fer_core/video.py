@@ -22,6 +22,9 @@ from fer_core.draw import annotate
 from fer_core.infer import Face, analyse_image, face_rows
 from fer_core.results import no_face_row
 
+#: the video file types the studio reads (video uploads, folders given to ``batch``)
+VIDEO_TYPES = ("mp4", "webm", "avi", "mov")
+
 MAX_SIDE = 1280  # longer videos are scaled down for speed; boxes refer to the scaled frames
 
 
@@ -52,12 +55,12 @@ class VideoResult:
     warning: str | None = None
 
     def rows(self) -> list[dict]:
-        """One row per analysed frame and face, ``face`` 0 the largest (a frame with no face gets
+        """One row per analysed frame and face, ``face`` 1 the largest (a frame with no face gets
         one :func:`~fer_core.results.no_face_row`)."""
         out = []
         for r in self.results:
             context = {"frame": r.index, "time_s": round(r.time_s, 3)}
-            out += face_rows(r.faces, first=0, **context) or [no_face_row(**context, face=None)]
+            out += face_rows(r.faces, **context) or [no_face_row(**context, face=None)]
         return out
 
 

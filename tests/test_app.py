@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import re
 import shutil
@@ -544,9 +545,9 @@ def test_live_session_queue_history_and_shares():
 def test_timeline_shares_weigh_time_and_cap_gaps():
     from fer_core import timeline
 
-    rows = [{"time_s": t, "face": 0, "label": label, "Happy": 0.5}
+    rows = [{"time_s": t, "face": 1, "label": label, "Happy": 0.5}
             for t, label in ((0.0, "Happy"), (1.0, "Happy"), (2.0, "Sad"), (12.0, "Happy"))]
-    rows.append({"time_s": 0.5, "face": 1, "label": "Sad"})  # a second face: not the main one
+    rows.append({"time_s": 0.5, "face": 2, "label": "Sad"})  # a second face: not the main one
     frame = timeline.timeline(rows, ("Happy", "Sad"))
     assert list(frame.time_s) == [0.0, 1.0, 2.0, 12.0]
     share = timeline.shares(frame, ("Happy", "Sad"))
@@ -575,6 +576,33 @@ def test_home_and_evaluation_show_the_same_privatetest_figure(model, without_dat
         return
     label = f"PrivateTest accuracy ({tta_name(expected.tta)})"
     assert home[label] == evaluation[label] == f"{expected.accuracy:.1%}"
+
+
+def test_evaluation_shows_leak_free_score_hard_class_recall_and_robustness(without_data):
+    """The default model's stored PrivateTest evaluation: its leak-free accuracy, the recall of the
+    hard classes, and the corruption report as a plot."""
+    from fer_core.evaluate import WATCHED_CLASSES, headline, load_evaluations
+    from fer_core.model import default_model_dir, read_metadata
+
+    model = default_model_dir()
+    stored = load_evaluations(model)
+    best = headline(stored, "PrivateTest", read_metadata(model).get("inference", {}).get("tta", "none"))
+    assert best is not None and best.leak_free, "record the default model's PrivateTest with evaluate --record"
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["fer_model"] = str(model)
+    at.run()
+    at.switch_page("app_pages/evaluation.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["PrivateTest leak-free accuracy"] == f"{best.leak_free['accuracy']:.1%}"
+    shown = texts(at)
+    for name in WATCHED_CLASSES:
+        assert f"{name} {best.recall(name):.2f}" in shown
+    robust = [e for e in stored.values() if e.details.get("robustness")]
+    assert robust, "record the default model's corruption report with evaluate --corruptions --record"
+    assert "Robustness to camera conditions" in [h.value for h in at.header]
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    assert any(title.startswith("Accuracy under corruptions") for title in titles)
 
 
 @pytest.mark.parametrize("page", PAGES)

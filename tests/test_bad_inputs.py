@@ -320,6 +320,15 @@ CLI_CASES: list[tuple[str, str, str]] = [
     # bench: options are checked before the models are loaded
     ("bench --repeats 0", "bench --repeats 0", "--repeats 0: a median needs at least one timing"),
     ("bench --json is a folder", "bench --json {dir}", "--json .*a_dir: is a folder"),
+    # batch: inputs, options and --out are checked before the model is loaded
+    ("batch no input matched", "batch {tmp}/none*.jpg {missing} --out {out}.parquet",
+     r"no input file: .*none\*.jpg, .*missing.csv matched nothing"),
+    ("batch only an empty folder", "batch {dir} --out {out}.parquet", "no input file: .*a_dir matched nothing"),
+    ("batch --out is a folder", "batch {image} --out {dir}", "--out .*a_dir: is a folder; give a file path"),
+    ("batch --out not a table", "batch {image} --out {a_file}", "--out .*a_file.txt: not a Parquet table"),
+    ("batch --every 0", "batch {image} --out {out}.parquet --every 0", "--every 0: expected 1 or more"),
+    ("batch --ray-address, local engine", "batch {image} --out {out}.parquet --ray-address auto",
+     "--ray-address auto: only with --engine ray"),
 ]
 
 
@@ -402,6 +411,8 @@ def test_predict_reports_each_bad_file_and_goes_on(capsys, files, tmp_path):
     ("evaluate --tta twelve", "invalid choice: 'twelve'"),
     ("train --epochs many", "invalid int value: 'many'"),
     ("fly", "invalid choice: 'fly'"),
+    ("batch photo.jpg --out r.parquet --engine spark", "argument --engine: invalid choice: 'spark'"),
+    ("batch --out r.parquet", "the following arguments are required: INPUT"),
 ])
 def test_argument_errors_are_argparse_usage(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -6,7 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from fer_core.evaluate import classification_metrics, format_report, reliability_bins
+from fer_core.evaluate import (WATCHED_CLASSES, Evaluation, classification_metrics, format_report, leak_free_metrics,
+                               reliability_bins)
 from tests.conftest import REPO
 
 
@@ -20,6 +21,26 @@ def test_metrics_on_a_small_known_case():
     assert m["per_class"]["b"] == {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(0.8), "support": 2}
     assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
     assert "a" in format_report(m)
+
+
+def test_leak_free_metrics_leave_out_images_seen_in_training():
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    training = np.concatenate([images[[1, 4]], rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)])
+    labels = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+    y_true = np.array([0, 1, 2, 3, 4, 5])
+    probs = np.eye(7)[[0, 1, 0, 3, 0, 5]]  # wrong on 2 (Fear) and on 4 (Sad, which is also in Training)
+    free = leak_free_metrics(y_true, probs, labels, images, training)
+    assert free["n"] == 4 and free["excluded"] == 2
+    assert free["accuracy"] == pytest.approx(3 / 4)
+    assert free["recall"]["Fear"] == 0.0 and free["recall"]["Angry"] == 1.0
+    metrics = classification_metrics(y_true, probs, labels)
+    metrics["leak_free"] = free
+    report = format_report(metrics)
+    assert "recall    Angry 1.000  Disgust 1.000  Fear 0.000" in report  # on all 6 images
+    assert "leak-free accuracy 0.7500  (n=4: without the 2 image(s)" in report
+    stored = Evaluation("PrivateTest", "none", metrics["accuracy"], metrics["macro_f1"], 6, metrics)
+    assert stored.leak_free["accuracy"] == pytest.approx(0.75) and stored.recall("Fear") == 0.0
 
 
 def test_reliability_bins_count_everything():
@@ -42,6 +63,11 @@ def test_bundled_model_reaches_66_percent_on_private_test(tmp_path, data_path):
     print(f"bundled model PrivateTest accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}")
     assert metrics["accuracy"] >= 0.66
     assert f"accuracy  {metrics['accuracy']:.4f}" in result.stdout
+    free = metrics["leak_free"]
+    assert free["n"] + free["excluded"] == 3589 and 0 < free["excluded"] < 700
+    assert f"leak-free accuracy {free['accuracy']:.4f}" in result.stdout
+    for name in WATCHED_CLASSES:
+        assert f"{name} {metrics['per_class'][name]['recall']:.3f}" in result.stdout
 
 
 def test_evaluate_cli_bad_data_is_one_clear_line(tmp_path):

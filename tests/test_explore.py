@@ -145,3 +145,21 @@ def test_quality_report_on_fer2013(fer):
     assert report.across[("Training", "PrivateTest")] > 0  # known FER2013 leakage
     stds = fer.images[report.blank].reshape(len(report.blank), -1).std(axis=1)
     assert len(report.blank) > 0 and np.all(stds < explore.BLANK_STD)
+
+
+def test_seen_in_known_case():
+    a, b, c = _image(50, 30, seed=1), _image(90, 30, seed=2), _image(140, 30, seed=3)
+    assert explore.seen_in(np.stack([a, b, c, a]), np.stack([c, a])).tolist() == [True, False, True, True]
+    assert explore.seen_in(np.stack([a]), np.stack([b])).tolist() == [False]
+
+
+def test_seen_in_finds_privatetest_images_copied_from_training(fer):
+    private, _ = fer.split("PrivateTest")
+    training, _ = fer.split("Training")
+    seen = explore.seen_in(private, training)
+    # independent check: exact byte comparison against every Training image
+    training_rows = {row.tobytes() for row in training.reshape(len(training), -1)}
+    expected = np.array([row.tobytes() in training_rows for row in private.reshape(len(private), -1)])
+    assert seen.tolist() == expected.tolist()
+    print(f"PrivateTest images with an exact copy in Training: {seen.sum()} of {len(private)}")
+    assert 0 < seen.sum() < len(private) // 5

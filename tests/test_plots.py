@@ -77,6 +77,21 @@ def test_training_curves_from_metadata(metadata):
     assert len(plots.training_curves([]).data) == 0
 
 
+def test_robustness_figure_from_a_real_report(classifier, fer_data):
+    from fer_core.corruptions import CORRUPTIONS, corruption_report
+
+    images, labels = fer_data.split("PublicTest")
+    report = corruption_report(classifier, images[:64], labels[:64], tta="none")
+    fig = plots.robustness(report)
+    assert [trace.name for trace in fig.data] == list(CORRUPTIONS)
+    for trace in fig.data:
+        assert list(trace.y) == [report["corruptions"][trace.name][str(s)] for s in trace.x]
+    assert f"{report['mean']:.1%}" in fig.layout.title.text
+    assert fig.layout.shapes[0].y0 == report["clean"]
+    with pytest.raises(ValueError, match="no corruptions"):
+        plots.robustness({"clean": 0.5, "mean": 0.4, "corruptions": {}})
+
+
 def test_reliability_diagram():
     rng = np.random.default_rng(1)
     y_true = rng.integers(0, 7, 300)

@@ -102,3 +102,39 @@ def test_train_with_mixup_runs(fer_data, tmp_path):
     train(recipe("vgg", out=str(out), epochs=1, limit=200, width=4, batch_size=32, mixup=0.2), data=fer_data)
     assert json.loads((out / "state.json").read_text())["epochs_done"] == 1
     assert Classifier.load(out).metadata["training"]["config"]["mixup"] == 0.2
+
+
+def test_camera_layers_change_training_faces_only(fer_data):
+    from fer_core.camera_layers import RandomEyeBand, RandomJpeg
+
+    faces = (fer_data.split("PublicTest")[0][:64, :, :, None] / 255.0).astype("float32")
+    band = RandomEyeBand(rate=1.0, seed=1)
+    np.testing.assert_array_equal(np.asarray(band(faces, training=False)), faces)
+    banded = np.asarray(band(faces, training=True))
+    changed = np.any(banded != faces, axis=(0, 2, 3))  # rows touched in any face
+    assert changed[16:20].all() and not changed[:8].any() and not changed[-8:].any()  # around the eyes only
+    assert banded[banded != faces].max() <= 0.2  # dark: like glasses
+    assert np.all(np.any(banded != faces, axis=(1, 2, 3)) | np.all(faces[:, 12:26, 6:42] <= 0.2, axis=(1, 2, 3)))
+
+    jpeg = RandomJpeg(rate=1.0, quality=(10, 12), seed=1)
+    np.testing.assert_array_equal(np.asarray(jpeg(faces, training=False)), faces)
+    compressed = np.asarray(jpeg(faces, training=True))
+    difference = np.abs(compressed - faces).mean(axis=(1, 2, 3))
+    assert (difference > 0.005).all() and (difference < 0.08).all()  # visibly degraded, still the same face
+    half = np.asarray(RandomJpeg(rate=0.5, seed=3)(faces, training=True))
+    untouched = np.all(half == faces, axis=(1, 2, 3)).mean()
+    assert 0.25 < untouched < 0.75
+
+
+def test_train_with_camera_augmentation_resumes_and_exports(fer_data, tmp_path):
+    """The custom layers survive a checkpoint round trip and leave no trace in the exported model."""
+    out = tmp_path / "camera"
+    config = recipe("vgg", out=str(out), epochs=2, limit=200, width=4, batch_size=32, augment="camera")
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=fer_data, callbacks=[Interrupt()])
+    train(config, data=fer_data, resume=True)
+    model = Classifier.load(out, runtime="keras")
+    assert not [layer.name for layer in model.model.layers if layer.name.startswith("random_")]
+    images, _ = fer_data.split("PrivateTest")
+    probs = model.predict_proba(images[:16], "none")
+    assert probs.shape == (16, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)

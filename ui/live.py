@@ -23,6 +23,7 @@ from fer_core.detect import FaceDetector
 from fer_core.draw import draw_message
 from fer_core.live import FrameResult, LiveAnalyzer
 from fer_core.results import no_face_row, rows_to_csv
+from fer_core.timeline import MAIN_FACE
 from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def history_row(result: FrameResult, started: float, labels: tuple[str, ...]) ->
     context = {"time_s": round(result.timestamp - started, 3), "timestamp": round(result.timestamp, 3),
                "faces": len(result.faces), "fps": round(result.fps, 1)}
     if result.faces:
-        return result.faces[0].to_row(**context, face=0)
+        return result.faces[0].to_row(**context, face=MAIN_FACE)
     return no_face_row(labels, **context, face=None)
 
 

@@ -24,6 +24,7 @@ import streamlit as st
 
 from fer_core import plots, saliency
 from fer_core.draw import annotate
+from fer_core.images import IMAGE_TYPES as _IMAGE_TYPES
 from fer_core.images import ImageError, encode_png, read_image
 from fer_core.infer import Face, analyse_image, crop_face, face_rows
 from fer_core.results import face_columns, rows_to_csv
@@ -31,7 +32,7 @@ from ui import resources
 from ui.sidebar import Settings
 
 log = logging.getLogger(__name__)
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+IMAGE_TYPES = list(_IMAGE_TYPES)
 #: the annotated image kept and shown: at most about 2 megapixels (the boxes stay in full-size pixels)
 DISPLAY_PIXELS = 2_000_000
 #: side of the Grad-CAM overlays kept

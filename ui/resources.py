@@ -19,7 +19,7 @@ from fer_core import bench, explore
 from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
-from fer_core.evaluate import Evaluation, headline, load_evaluations
+from fer_core.evaluate import WATCHED_CLASSES, Evaluation, headline, load_evaluations
 from fer_core.labels import LABELS
 from fer_core.model import METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, list_models, read_metadata, weight_files
 from fer_core.parse_cache import load_fer2013_cached
@@ -253,6 +253,10 @@ def comparison(folders: list[Path], timings: dict[str, float] | None = None):
             row[f"{split} accuracy"] = round(best.accuracy, 4) if best else None
             row[f"{split} macro-F1"] = best.macro_f1 if best else None
             row[f"{split} TTA"] = best.tta if best else None
+            row[f"{split} leak-free accuracy"] = round(best.leak_free["accuracy"], 4) if best and best.leak_free else None
+        private = card.headline("PrivateTest")
+        for name in WATCHED_CLASSES:  # the classes real faces rarely get right
+            row[f"{name} recall"] = round(private.recall(name), 3) if private and private.recall(name) is not None else None
         if timings is not None:
             row["ms per face"] = timings.get(str(folder))
         rows.append(row)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from fer_core import timeline
 from fer_core.results import rows_to_csv
+from fer_core.video import VIDEO_TYPES as _VIDEO_TYPES
 from fer_core.video import VideoResult, analyse_video
 
-VIDEO_TYPES = ["mp4", "webm", "avi", "mov"]
+VIDEO_TYPES = list(_VIDEO_TYPES)
 
 
 @dataclass(frozen=True)

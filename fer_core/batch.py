@@ -1,0 +1,414 @@
+"""Batch analysis: every face in many photos and videos, one Parquet table (``python -m fer_core batch``).
+
+One function, :func:`analyse_file`, turns one file into rows; two engines run it over a list of
+files and write the same table:
+
+- ``local``: in this process, one file after another.
+- ``ray``: Ray Data; an actor per CPU loads the model and the detector once and analyses the
+  files it is given. The rows come back to this process, which writes the table, so both
+  engines write one file with the same rows in the same order (rows are small: ~100 bytes a face).
+
+Rows are the app's face rows (:meth:`fer_core.infer.Face.to_row`, :mod:`fer_core.results`) with
+the columns of :data:`CONTEXT` first and ``error`` last:
+
+- a face: one row; faces are numbered from 1, the largest first, in photos and video frames
+  alike (as every table of the app); ``frame`` and ``time_s`` are empty for photos;
+- a photo, or an analysed video frame, without a face: one row with label "No face", ``face`` empty;
+- a file that cannot be analysed: one row with ``file`` and ``error``, everything else empty.
+
+The table is rewritten atomically every :data:`SAVE_EVERY_S` seconds and at the end, so a stopped
+job resumes: files already in it are skipped, and files with an error row are tried again
+(their old row is replaced).
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.classifier import Classifier
+from fer_core.detect import DEFAULT_DETECTOR, FaceDetector, make_detector
+from fer_core.images import IMAGE_TYPES
+from fer_core.infer import analyse_files
+from fer_core.parse_cache import atomic_write
+from fer_core.results import face_columns, no_face_row
+from fer_core.video import VIDEO_TYPES
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+#: the columns before the face columns of :func:`fer_core.results.face_columns`
+CONTEXT = ("file", "frame", "time_s", "face")
+#: the file types folders are searched for: those the studio reads (fer_core.images, fer_core.video)
+IMAGE_SUFFIXES = tuple(f".{kind}" for kind in IMAGE_TYPES)
+VIDEO_SUFFIXES = tuple(f".{kind}" for kind in VIDEO_TYPES)
+#: the longest a stopped job loses: the table is rewritten at least this often
+SAVE_EVERY_S = 30.0
+#: the model's name in the table's Parquet metadata, so a resume with another model is refused
+MODEL_KEY = b"fer_core.model"
+
+#: ``progress(files_done, files_total)``
+Progress = Callable[[int, int], None]
+
+
+class BatchError(ValueError):
+    """A batch that cannot start (nothing matched, an --out that is not a results table): one line."""
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a run did: files found, skipped as done, analysed; faces and error rows written."""
+
+    out: str
+    files: int
+    skipped: int
+    analysed: int
+    faces: int
+    errors: int
+    seconds: float
+
+    def describe(self) -> str:
+        rate = f", {self.analysed / self.seconds:.2f} files/s" if self.analysed and self.seconds > 0 else ""
+        return (f"{self.analysed} file(s) analysed, {self.skipped} already in {self.out}; {self.faces} face row(s), "
+                f"{self.errors} error(s); {self.seconds:.1f} s{rate}")
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def expand_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The files that ``inputs`` name, as absolute paths, in order and once each; and the inputs that matched nothing.
+
+    A file is taken whatever its name (it was asked for; a wrong one becomes an error row); a
+    folder is searched recursively for :data:`IMAGE_SUFFIXES` and :data:`VIDEO_SUFFIXES`; a glob
+    (``**`` recursive) may match either. Paths are absolute so that a resume from another
+    working directory, or a Ray worker, names the same file.
+    """
+    files: list[str] = []
+    unmatched: list[str] = []
+    seen: set[str] = set()
+    for item in inputs:
+        matches = sorted(glob.glob(item, recursive=True)) if glob.has_magic(item) else [item]
+        found: list[Path] = []
+        for match in map(Path, matches):
+            if match.is_dir():
+                found += sorted(p for p in match.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+                                and p.is_file())
+            elif match.is_file():
+                found.append(match)
+        if not found:
+            unmatched.append(item)
+        for path in found:
+            name = os.path.abspath(path)
+            if name not in seen:
+                seen.add(name)
+                files.append(name)
+    return files, unmatched
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    """Decoded as a video (every ``every``-th frame) rather than as one photo: by its suffix."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+# ---------------------------------------------------------------- the per-file function
+
+
+def load_worker(model: str | os.PathLike | None, threads: int | None = None) -> tuple[Classifier, FaceDetector]:
+    """The classifier and the photo/video detector one worker needs (loaded once, used for every file)."""
+    return Classifier.load(model, threads=threads), make_detector(DEFAULT_DETECTOR)
+
+
+def analyse_file(path: str, classifier: Classifier, detector: FaceDetector, *, every: int = 1) -> list[dict]:
+    """The rows of one file (see the module's docstring); a file that fails gives one error row, never an exception.
+
+    Photos go through :func:`fer_core.infer.analyse_files`, videos through
+    :func:`fer_core.video.analyse_video` with ``every``: the same code as ``predict`` and the app.
+    """
+    from fer_core.video import analyse_video
+
+    try:
+        if is_video(path):
+            result = analyse_video(path, classifier, detector, every=every, name=path)
+            if result.warning:
+                log.warning("%s: %s", path, result.warning)
+            return [{"file": path, **row} for row in result.rows()]
+        [image] = analyse_files([path], classifier, detector)
+        if image.error:
+            return [error_row(path, image.error)]
+        return image.rows() or [no_face_row(classifier.labels, file=path, face=None)]
+    except (ValueError, OSError) as exc:  # ImageError, VideoError, an unreadable file
+        return [error_row(path, str(exc))]
+    except Exception as exc:  # noqa: BLE001 -- one odd file must not stop a job of thousands
+        log.debug("%s failed", path, exc_info=True)
+        return [error_row(path, f"{path}: unexpected {type(exc).__name__}: {exc}")]
+
+
+def error_row(path: str, message: str) -> dict:
+    """The one row of a file that could not be analysed."""
+    return {"file": path, "error": message}
+
+
+# ---------------------------------------------------------------- the table
+
+
+def columns(labels: Sequence[str]) -> list[str]:
+    """The table's columns, in order: :data:`CONTEXT`, the face columns, one per label, ``error``."""
+    return [*face_columns(labels, CONTEXT), "error"]
+
+
+def schema(labels: Sequence[str], model_name: str):
+    """The table's Arrow schema: fixed types, so that empty columns (no video, no error) keep theirs."""
+    import pyarrow as pa
+
+    types = {"file": pa.string(), "frame": pa.int64(), "time_s": pa.float64(), "face": pa.int64(),
+             "label": pa.string(), "confidence": pa.float64(), "x": pa.int64(), "y": pa.int64(),
+             "w": pa.int64(), "h": pa.int64(), "error": pa.string()}
+    return pa.schema([(c, types.get(c, pa.float64())) for c in columns(labels)],
+                     metadata={MODEL_KEY: model_name.encode()})
+
+
+def to_table(rows: Sequence[dict], labels: Sequence[str], model_name: str):
+    """Rows as an Arrow table of :func:`schema` (a missing key is empty)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(list(rows), schema=schema(labels, model_name))
+
+
+def read_previous(out: str | os.PathLike, labels: Sequence[str], model_name: str):
+    """The rows an earlier run left in ``out`` (None when there is no such file), checked to fit this run.
+
+    Raises:
+        BatchError: ``out`` is not a Parquet table, has other columns, or holds another model's results.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not os.path.exists(out):
+        return None
+    try:
+        table = pq.read_table(out)
+    except (pa.ArrowException, OSError) as exc:
+        raise BatchError(f"--out {out}: not a Parquet table that can be read ({exc}); give a new file or the "
+                         "results of an earlier batch") from exc
+    expected = schema(labels, model_name)
+    if table.column_names != expected.names:
+        raise BatchError(f"--out {out}: its columns ({', '.join(table.column_names)}) are not those of this "
+                         "model's results; give a new file")
+    previous = (table.schema.metadata or {}).get(MODEL_KEY, b"").decode()
+    if previous != model_name:
+        raise BatchError(f"--out {out}: holds the results of model {previous or '(unknown)'!r}, not "
+                         f"{model_name!r}; give a new file or that model's folder as --model")
+    return table.cast(expected)
+
+
+def done_files(table) -> set[str]:
+    """The files a table holds without an error row: a resume skips them."""
+    import pyarrow.compute as pc
+
+    if table is None:
+        return set()
+    failed = set(table.filter(pc.is_valid(table["error"]))["file"].to_pylist())
+    return set(table["file"].to_pylist()) - failed
+
+
+class ResultsFile:
+    """The table being written: an earlier run's rows (less the files to retry) plus this run's.
+
+    Saved atomically (a reader, or a resume after a crash, never sees half a file) at most every
+    :data:`SAVE_EVERY_S` seconds by :meth:`add`, and by :meth:`flush`; rows are kept in the order
+    of the input files (files of earlier runs first), then frame and face.
+    """
+
+    def __init__(self, out: str | os.PathLike, files: Sequence[str], previous, todo: Sequence[str],
+                 labels: Sequence[str], model_name: str) -> None:
+        import pyarrow.compute as pc
+
+        self.out = Path(out)
+        self.schema = schema(labels, model_name)
+        self._order = {name: i for i, name in enumerate(files)}
+        # the files analysed again lose their old (error) rows
+        self._tables = [] if previous is None else [previous.filter(pc.invert(_is_in(previous["file"], todo)))]
+        self._unsaved = False
+        self._saved_at = time.monotonic()
+
+    def add(self, table) -> None:
+        """Append a file's (or a batch of files') rows; save when the last save is old enough."""
+        self._tables.append(table.cast(self.schema))
+        self._unsaved = True
+        if time.monotonic() - self._saved_at >= SAVE_EVERY_S:
+            self.flush()
+
+    def table(self):
+        """Every row, in order."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = pa.concat_tables(self._tables).replace_schema_metadata(self.schema.metadata) if self._tables \
+            else self.schema.empty_table()
+        position = pa.array([self._order.get(name, -1) for name in table["file"].to_pylist()], pa.int64())
+        keys = [("_position", "ascending", "at_start"), ("frame", "ascending", "at_start"),
+                ("face", "ascending", "at_start")]  # a photo's frame, a no-face row's face: empty
+        order = pc.sort_indices(table.append_column("_position", position), sort_keys=keys)
+        return table.take(order)
+
+    def flush(self) -> None:
+        """Replace the file with every row so far, if rows were added since the last save.
+
+        Raises:
+            BatchError: the file cannot be written (the reason is logged).
+        """
+        import pyarrow.parquet as pq
+
+        if not self._unsaved:
+            return  # nothing new (all done, or the model failed to load): the file stays as it was
+        table = self.table()
+        if not atomic_write(self.out, lambda handle: pq.write_table(table, handle)):
+            raise BatchError(f"--out {self.out}: cannot write this file; choose a path in a folder you can write to")
+        self._unsaved = False
+        self._saved_at = time.monotonic()
+
+
+def _is_in(column, values: Sequence[str]):
+    """A mask: the rows whose ``column`` is one of ``values``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.is_in(column, pa.array(list(values), pa.string()))
+
+
+# ---------------------------------------------------------------- engines
+
+
+def run_local(files: Sequence[str], results: ResultsFile, *, model: str | os.PathLike | None, every: int,
+              progress: Progress | None = None) -> None:
+    """Analyse ``files`` in this process, one after another (the model uses every core)."""
+    classifier, detector = load_worker(model)
+    for done, path in enumerate(files, 1):
+        results.add(to_table(analyse_file(path, classifier, detector, every=every), classifier.labels,
+                             classifier.name))
+        if progress:
+            progress(done, len(files))
+
+
+class RayWorker:
+    """A Ray Data actor: loads the model and the detector once, then turns batches of paths into rows.
+
+    One LiteRT thread per actor (as ``FER_THREADS=1`` would give): the pool has an actor per CPU,
+    and more threads would only make the actors take turns on the cores.
+    """
+
+    def __init__(self, model: str, every: int, threads: int = 1) -> None:
+        self.classifier, self.detector = load_worker(model, threads=threads)
+        self.every = every
+
+    def __call__(self, batch: dict[str, np.ndarray]):
+        rows = [row for path in batch["file"].tolist()
+                for row in analyse_file(path, self.classifier, self.detector, every=self.every)]
+        return to_table(rows, self.classifier.labels, self.classifier.name)
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join the cluster at ``address``, or start a local Ray with ``num_cpus`` (default: this machine's).
+
+    A local Ray's workers find ``fer_core`` through ``PYTHONPATH`` (the checkout need not be
+    installed); the nodes of a cluster need ``fer_core``, the model and the inputs at the same paths.
+    """
+    import ray
+
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+        return
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    ray.init(num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
+             logging_level=logging.WARNING, runtime_env={"env_vars": {"PYTHONPATH": path}})
+
+
+def run_ray(files: Sequence[str], results: ResultsFile, *, model: str | os.PathLike | None, every: int,
+            address: str | None = None, progress: Progress | None = None) -> None:
+    """Analyse ``files`` with Ray Data: the paths go to a pool of :class:`RayWorker` actors, one per CPU.
+
+    Uses the Ray this process is already connected to, else starts one (:func:`start_ray`) and
+    shuts it down at the end. Files go one per call (``batch_size=1``), so a long video does not
+    hold up a batch of photos behind it.
+    """
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise BatchError("--engine ray needs Ray Data: pip install 'ray[data]==2.60.0' (see requirements.txt)") from exc
+    from fer_core.model import default_model_dir
+
+    started = not ray.is_initialized()
+    if started:
+        start_ray(address)
+    try:
+        ray.data.DataContext.get_current().enable_progress_bars = False  # ours is the one progress line
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        pool = max(1, min(cpus, len(files)))
+        model_dir = str(Path(model or default_model_dir()).resolve())
+        dataset = ray.data.from_items([{"file": path} for path in files]).map_batches(
+            RayWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
+            fn_constructor_kwargs={"model": model_dir, "every": every},
+        )
+        done: set[str] = set()
+        for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+            results.add(table)
+            done.update(table["file"].to_pylist())
+            if progress:
+                progress(len(done), len(files))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_batch(inputs: Sequence[str], out: str | os.PathLike, *, engine: str = "local",
+              model: str | os.PathLike | None = None, every: int = 1, ray_address: str | None = None,
+              progress: Progress | None = None) -> BatchSummary:
+    """Analyse every file ``inputs`` name into the Parquet table ``out``, skipping the files it already holds.
+
+    Everything that can be refused is checked before the model is loaded.
+
+    Raises:
+        BatchError: nothing matched, ``out`` cannot be resumed or written, a bad engine or ``every``.
+    """
+    from fer_core.model import default_model_dir, read_metadata
+
+    if engine not in ENGINES:
+        raise BatchError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if every < 1:
+        raise BatchError(f"every must be at least 1, got {every}")
+    files, unmatched = expand_inputs(inputs)
+    if not files:
+        raise BatchError(f"no input file: {', '.join(unmatched)} matched nothing; give image or video files, "
+                         f"folders holding {'/'.join(s[1:] for s in IMAGE_SUFFIXES + VIDEO_SUFFIXES)} files, or globs")
+    if unmatched:
+        log.warning("matched nothing: %s", ", ".join(unmatched))
+    metadata = read_metadata(model or default_model_dir())
+    labels, model_name = metadata["labels"], metadata["name"]
+    previous = read_previous(out, labels, model_name)
+    done = done_files(previous)
+    todo = [path for path in files if path not in done]
+    results = ResultsFile(out, files, previous, todo, labels, model_name)
+    start = time.perf_counter()
+    try:
+        if todo and engine == "local":
+            run_local(todo, results, model=model, every=every, progress=progress)
+        elif todo:
+            run_ray(todo, results, model=model, every=every, address=ray_address, progress=progress)
+    finally:
+        results.flush()  # also when stopped: what was analysed is kept for the resume
+    seconds = time.perf_counter() - start
+    table = results.table()
+    new = table.filter(_is_in(table["file"], todo))
+    return BatchSummary(str(out), len(files), len(files) - len(todo), len(todo),
+                        faces=len(new) - new["face"].null_count, errors=len(new) - new["error"].null_count,
+                        seconds=seconds)
+
