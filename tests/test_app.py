@@ -601,7 +601,7 @@ def test_evaluation_shows_leak_free_score_hard_class_recall_and_robustness(witho
     robust = [e for e in stored.values() if e.details.get("robustness")]
     assert robust, "record the default model's corruption report with evaluate --corruptions --record"
     assert "Robustness to camera conditions" in [h.value for h in at.header]
-    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    titles = [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "") for chart in at.get("plotly_chart")]
     assert any(title.startswith("Accuracy under corruptions") for title in titles)
 
 

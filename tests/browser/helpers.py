@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,49 @@ def assert_no_errors(page, where: str) -> None:
 def main_text(page) -> str:
     """Everything the main area (not the sidebar) shows as text."""
     return page.locator('[data-testid="stMain"]').inner_text()
+
+
+# --------------------------------------------------------------------------- the live stream
+#: True while the iframe's <video> plays a live stream.
+VIDEO_PLAYING_JS = """() => {
+    const v = document.querySelector('video');
+    return !!v && v.readyState >= 2 && v.videoWidth > 0 && !v.paused && !v.ended
+        && (!v.srcObject || v.srcObject.active);
+}"""
+
+
+def webrtc_frame(page):
+    """The webrtc component's iframe (as a Playwright Frame), once it is on the page."""
+    element = page.locator(WEBRTC_IFRAME)
+    element.wait_for(state="visible")
+    return element.element_handle().content_frame()
+
+
+def wait_for_text(page, pattern: re.Pattern, timeout: float) -> re.Match:
+    """Waits until the main area's text matches ``pattern``; returns the match."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = main_text(page)
+        match = pattern.search(text)
+        if match:
+            return match
+        time.sleep(0.5)
+    raise AssertionError(f"no {pattern.pattern!r} within {timeout:.0f} s; main text:\n{text[:3000]}")
+
+
+def start_stream(page, server_log) -> object:
+    """Presses Start in the page's webrtc iframe and waits for analysed frames; returns the iframe."""
+    frame = webrtc_frame(page)
+    frame.get_by_role("button", name="Start").click()
+    try:
+        frame.wait_for_function(VIDEO_PLAYING_JS, timeout=PAGE_TIMEOUT * 1000, polling=250)
+    except Exception as error:
+        raise AssertionError(f"the processed video does not play: {error}\n{server_log()}") from error
+    wait_for_text(page, re.compile(r"\b([1-9]\d*) frames analysed on the server"), PAGE_TIMEOUT)
+    return frame
+
+
+def stop_stream(frame) -> None:
+    frame.get_by_role("button", name="Stop").click()
+    frame.wait_for_function(f"() => !({VIDEO_PLAYING_JS})()", timeout=30_000, polling=250)

@@ -17,17 +17,11 @@ import warnings
 import pytest
 
 from tests.browser.helpers import (
-    PAGE_TIMEOUT, WEBRTC_IFRAME, assert_no_errors, expected_labels, goto, strict_labels, wait_until_idle,
+    PAGE_TIMEOUT, VIDEO_PLAYING_JS, WEBRTC_IFRAME, assert_no_errors, expected_labels, goto, main_text, start_stream,
+    stop_stream, strict_labels, wait_for_text, wait_until_idle, webrtc_frame,
 )
 
 pytestmark = pytest.mark.browser
-
-#: True while the iframe's <video> plays a live stream.
-VIDEO_PLAYING_JS = """() => {
-    const v = document.querySelector('video');
-    return !!v && v.readyState >= 2 && v.videoWidth > 0 && !v.paused && !v.ended
-        && (!v.srcObject || v.srcObject.active);
-}"""
 
 #: The number of points in all traces of the page's Plotly charts (-1: no chart yet). Plotly 6+
 #: sends numpy arrays as typed-array specs ({dtype, bdata: base64}), so those are measured too.
@@ -55,10 +49,6 @@ PLOT_POINTS_JS = """() => {
 def current_emotion_regex() -> re.Pattern:
     labels = "|".join(expected_labels())
     return re.compile(rf"Current emotion\W*({labels})\b", re.IGNORECASE)
-
-
-def main_text(page) -> str:
-    return page.locator('[data-testid="stMain"]').inner_text()
 
 
 def wait_for_current_emotion(page, timeout: float) -> str:
@@ -146,26 +136,6 @@ BUSY = re.compile(r"1 live stream is running, the limit is 1\.\s*You are number\
 RATE_WINDOW_S = 8.0
 
 
-def webrtc_frame(page):
-    """The webrtc component's iframe (as a Playwright Frame), once it is on the page."""
-    element = page.locator(WEBRTC_IFRAME)
-    element.wait_for(state="visible")
-    return element.element_handle().content_frame()
-
-
-def wait_for_text(page, pattern: re.Pattern, timeout: float) -> re.Match:
-    """Waits until the main area's text matches ``pattern``; returns the match."""
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = main_text(page)
-        match = pattern.search(text)
-        if match:
-            return match
-        time.sleep(0.5)
-    raise AssertionError(f"no {pattern.pattern!r} within {timeout:.0f} s; main text:\n{text[:3000]}")
-
-
 def analysed(page) -> int:
     """Frames the server has analysed for this page's stream so far (-1 when the page does not say)."""
     match = ANALYSED.search(main_text(page))
@@ -179,29 +149,12 @@ def analysis_rate(page, seconds: float) -> float:
     return (analysed(page) - first) / (time.monotonic() - start)
 
 
-def start_stream(page, server_log) -> object:
-    """Presses Start in the page's webrtc iframe and waits for analysed frames; returns the iframe."""
-    frame = webrtc_frame(page)
-    frame.get_by_role("button", name="Start").click()
-    try:
-        frame.wait_for_function(VIDEO_PLAYING_JS, timeout=PAGE_TIMEOUT * 1000, polling=250)
-    except Exception as error:
-        raise AssertionError(f"the processed video does not play: {error}\n{server_log()}") from error
-    wait_for_text(page, re.compile(r"\b([1-9]\d*) frames analysed on the server"), PAGE_TIMEOUT)
-    return frame
-
-
 def best_effort_screenshot(screenshot, page, name: str) -> None:
     """A viewport screenshot that may fail: on a loaded machine a shot of a playing page can time out."""
     try:
         screenshot(page, name, full_page=False)
     except Exception as error:  # playwright's TimeoutError: the shot is a by-product, not the test
         warnings.warn(f"no screenshot {name}: {error}", stacklevel=2)
-
-
-def stop_stream(frame) -> None:
-    frame.get_by_role("button", name="Stop").click()
-    frame.wait_for_function(f"() => !({VIDEO_PLAYING_JS})()", timeout=30_000, polling=250)
 
 
 def test_second_user_waits_in_the_queue_and_gets_the_freed_slot(open_page, one_stream_server, screenshot):
