@@ -24,13 +24,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import _free_port
 from tests.browser.helpers import (
     CHROMIUM, CHROMIUM_FLAGS, PAGE_TIMEOUT, REPO, VIDEO_PLAYING_JS, assert_no_errors, goto, settle, start_stream,
     stop_stream, unavailable, wait_for_text, wait_until_idle,
@@ -85,12 +85,6 @@ SELECTED_PAIRS_JS = """async () => {
     }
     return out;
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _alive(pid: int) -> bool:
