@@ -1,4 +1,4 @@
-"""Batch analysis (``python -m fer_core batch``): inputs, rows, resume, and Ray giving the local engine's rows.
+"""Batch analysis (``python -m fer_core batch``): inputs, rows, saves and resume, and Ray giving the local engine's rows.
 
 Inputs are real: scikit-image's astronaut (whole, her head and shoulders, a small face in a
 large frame), its coffee cup (no face), a clip of the astronaut sliding sideways then blank
@@ -14,12 +14,13 @@ import av
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from fer_core import batch, cli
-from fer_core.batch import BatchError, expand_inputs, run_batch
+from fer_core.batch import BatchError, ResultsFile, expand_inputs, parts_dir, read_previous, run_batch
 from fer_core.bench import test_frame as make_frame
 from fer_core.face_frames import face_frame, head_and_shoulders
 from fer_core.labels import LABELS
@@ -123,11 +124,13 @@ def test_rows_of_photos_videos_no_face_and_errors(inputs, local_out, local_rows)
     assert schema.field("frame").type == pa.int64() and schema.field("x").type == pa.int64()
 
 
-def test_ray_gives_the_local_rows(inputs, local_rows, local_ray, tmp_path):
+def test_ray_gives_the_local_rows(inputs, local_rows, local_ray, monkeypatch, tmp_path):
+    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)  # a part file per batch of rows, merged at the end
     out = tmp_path / "ray.parquet"
     summary = run_batch([str(inputs)], out, engine="ray", every=EVERY)
     assert local_ray.is_initialized()  # the module's Ray was used, not started and stopped again
     assert summary.analysed == 6 and summary.errors == 1
+    assert not parts_dir(out).exists()
     rows = _read(out)
     exact = [c for c in rows.columns if c not in ("confidence", *PROBABILITIES)]  # files, frames, labels, boxes, errors
     pd.testing.assert_frame_equal(rows[exact], local_rows[exact])
@@ -166,9 +169,11 @@ def test_a_stopped_job_keeps_its_rows_and_resumes(inputs, monkeypatch, tmp_path)
     with pytest.raises(KeyboardInterrupt):
         run_batch(photos, out, progress=stop_after_two)
     assert _read(out)["file"].nunique() == 2
+    assert not parts_dir(out).exists()  # Ctrl-C merged the parts into the one file
     resumed = run_batch(photos, out)
     assert (resumed.skipped, resumed.analysed) == (2, 2)
     assert _read(out)["file"].nunique() == 4
+    assert not parts_dir(out).exists()
 
 
 def test_resume_refuses_another_models_table(inputs, tmp_path):
@@ -176,3 +181,123 @@ def test_resume_refuses_another_models_table(inputs, tmp_path):
     pq.write_table(batch.to_table([{"file": "x.jpg", "label": "No face"}], LABELS, "another-model"), out)
     with pytest.raises(BatchError, match="holds the results of model 'another-model'"):
         run_batch([str(inputs / "astronaut.jpg")], out)
+
+
+# ---------------------------------------------------------------- part files: saves cost their new rows only
+
+
+class Killed(BaseException):
+    """A kill (SIGKILL, power loss) right after a save: nothing of the run's end happens."""
+
+
+def _by_file(table: pa.Table) -> dict[str, pa.Table]:
+    """A table's rows, file by file, in the table's order."""
+    return {name: table.filter(pc.equal(table["file"], name)) for name in dict.fromkeys(table["file"].to_pylist())}
+
+
+def _parts(out: Path) -> list[Path]:
+    return sorted(parts_dir(out).glob("part-*.parquet"))
+
+
+def test_a_killed_job_resumes_from_its_part_files(inputs, local_out, local_rows, monkeypatch, tmp_path):
+    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)  # a part file after each file
+    photos = [str(inputs / name) for name in ("astronaut.jpg", "nested/broken.jpg", "nested/coffee.png",
+                                              "nested/deeper/head.png", "nested/small_face.jpg")]  # input order
+    reference = _by_file(pq.read_table(local_out))  # the uninterrupted run's rows
+    out = tmp_path / "results.parquet"
+
+    def killed_after(files: int):
+        def progress(done: int, total: int) -> None:
+            if done == files:
+                raise Killed
+        return progress
+
+    with monkeypatch.context() as kill:
+        kill.setattr(ResultsFile, "finish", lambda self: None)  # killed: no merge at the end
+        with pytest.raises(Killed):
+            run_batch(photos, out, progress=killed_after(2))  # astronaut, broken (an error row)
+        assert not out.exists() and [p.name for p in _parts(out)] == ["part-00001.parquet", "part-00002.parquet"]
+        with pytest.raises(Killed):
+            run_batch(photos, out, progress=killed_after(2))  # broken tried again, coffee
+    parts = _parts(out)
+    assert [p.name for p in parts] == [f"part-0000{i}.parquet" for i in (1, 2, 3, 4)]  # the second run went on
+    for part, name in zip(parts, [photos[0], photos[1], photos[1], photos[2]]):
+        table = pq.read_table(part)  # each save: the rows of the one file added since the previous save
+        assert table["file"].to_pylist() == [name] * reference[name].num_rows, part.name
+        assert table.schema.metadata[batch.MODEL_KEY] == pq.read_schema(local_out).metadata[batch.MODEL_KEY]
+
+    resumed = run_batch(photos, out)
+    assert (resumed.skipped, resumed.analysed) == (2, 3)  # astronaut and coffee done; broken retried again
+    assert not parts_dir(out).exists() and not out.with_name(out.name + ".parts.merged").exists()
+    expected = local_rows[local_rows["file"].isin(photos)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(_read(out), expected)  # as if never stopped: broken's error row once
+    assert pq.read_schema(out).metadata == pq.read_schema(local_out).metadata
+
+
+def test_each_save_writes_only_the_rows_added_since_the_last(local_out, monkeypatch, tmp_path):
+    full = pq.read_table(local_out)
+    model = full.schema.metadata[batch.MODEL_KEY].decode()
+    rows = _by_file(full)  # 6 files' real rows, in input order
+    files = list(rows)
+    out = tmp_path / "results.parquet"
+    results = ResultsFile(out, files, None, PROBABILITIES, model)
+    for name, save_every in zip(files, [1e9, 1e9, 0.0, 0.0, 1e9, 1e9]):
+        monkeypatch.setattr(batch, "SAVE_EVERY_S", save_every)
+        results.add(rows[name])
+    parts = [pq.read_table(p) for p in _parts(out)]
+    assert [len(p) for p in parts] == [sum(len(rows[f]) for f in files[:3]), len(rows[files[3]])]
+    assert [set(p["file"].to_pylist()) for p in parts] == [set(files[:3]), {files[3]}]
+    assert not out.exists()
+
+    # killed now: a resume reads the saved files' rows from the parts, the unsaved ones are analysed again
+    previous = read_previous(out, PROBABILITIES, model)
+    assert previous.equals(full.filter(pc.is_in(full["file"], pa.array(files[:4]))))
+    assert batch.done_files(previous) == set(files[:4]) - {f for f in files if "broken" in f}
+
+    results.finish()  # the end: one file with every row, the parts gone
+    assert pq.read_table(out).equals(full) and pq.read_schema(out).metadata == full.schema.metadata
+    assert not parts_dir(out).exists()
+
+
+def test_a_kill_between_the_merge_and_deleting_the_parts_loses_nothing(local_out, monkeypatch, tmp_path):
+    full = pq.read_table(local_out)
+    model = full.schema.metadata[batch.MODEL_KEY].decode()
+    astronaut = _by_file(full)[full["file"][0].as_py()]
+    name = astronaut["file"][0].as_py()
+    out = tmp_path / "results.parquet"
+    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)
+    failed = ResultsFile(out, [name], None, PROBABILITIES, model)
+    failed.add(batch.to_table([batch.error_row(name, "unreadable then")], PROBABILITIES, model))  # part 1; killed
+
+    monkeypatch.setattr(batch, "SAVE_EVERY_S", 1e9)
+    previous = read_previous(out, PROBABILITIES, model)
+    assert batch.done_files(previous) == set() and previous["error"].to_pylist() == ["unreadable then"]
+    retry = ResultsFile(out, [name], previous, PROBABILITIES, model)
+    retry.add(astronaut)  # not saved as a part yet
+    monkeypatch.setattr(ResultsFile, "_remove_parts", lambda self: None)  # killed right after the merge
+    retry.finish()
+    assert pq.read_table(out).equals(astronaut)
+    assert read_previous(out, PROBABILITIES, model).equals(astronaut)  # the old part's error row is not back
+    assert [p.name for p in _parts(out)] == ["part-00001.parquet", "part-00002.parquet"]
+
+
+def test_resume_refuses_another_models_part_files(inputs, monkeypatch, tmp_path):
+    from fer_core.model import default_model_dir, read_metadata
+
+    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)
+    photo = str(inputs / "astronaut.jpg")
+    out = tmp_path / "results.parquet"
+    ResultsFile(out, [photo], None, LABELS, "another-model").add(
+        batch.to_table([{"file": photo, "label": "No face"}], LABELS, "another-model"))  # a killed run's part
+    with pytest.raises(BatchError, match=r"part file .*part-00001.parquet: holds the results of model 'another-model'"):
+        run_batch([photo], out)
+    this_model = read_metadata(default_model_dir())["name"]
+    pq.write_table(batch.to_table([{"file": "x.jpg", "label": "No face"}], LABELS, this_model), out)
+    with pytest.raises(BatchError, match="part file .*: holds the results of model 'another-model'"):
+        run_batch([photo], out)  # a fitting table does not make its parts fit
+    assert len(_parts(out)) == 1  # refused: nothing written, nothing deleted
+
+    shutil.rmtree(parts_dir(out))
+    parts_dir(out).write_text("not a folder of part files")
+    with pytest.raises(BatchError, match=r"results.parquet.parts is not a folder"):
+        run_batch([photo], out)
