@@ -70,12 +70,12 @@ def test_student_distils_from_the_teacher_with_ema_and_resumes(fer_data, tmp_pat
 
 def test_mixup_mixes_images_and_targets_alike():
     """Each mixed example is a convex mix of two of its batch, with the same weight for image and target."""
-    from fer_core.train import _mixup_batches
+    from fer_core.train_inputs import mixup_batches
 
     rng = np.random.default_rng(0)
     x = rng.random((64, 48, 48, 1), dtype=np.float32)
     y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 64)]
-    images, targets = next(iter(_mixup_batches(x, y, 32, 0.2, seed=1)))
+    images, targets = next(iter(mixup_batches(x, y, 32, 0.2, seed=1)))
     images, targets = np.asarray(images), np.asarray(targets)
     assert images.shape == (32, 48, 48, 1) and targets.shape == (32, 7)
     np.testing.assert_allclose(targets.sum(axis=1), 1, atol=1e-5)
@@ -138,3 +138,73 @@ def test_train_with_camera_augmentation_resumes_and_exports(fer_data, tmp_path):
     images, _ = fer_data.split("PrivateTest")
     probs = model.predict_proba(images[:16], "none")
     assert probs.shape == (16, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+def test_mixed_bfloat16_training_resumes_in_bfloat16_and_exports_float32(fer_data, tmp_path):
+    """--precision mixed_bfloat16: the training graph computes in bfloat16 (kept across a resume),
+    the process's global policy is untouched, and the exported model and its LiteRT file are float32."""
+    out = tmp_path / "bf16"
+    config = recipe("vgg", out=str(out), epochs=2, limit=200, width=4, batch_size=32, precision="mixed_bfloat16")
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=fer_data, callbacks=[Interrupt()])
+    assert keras.config.dtype_policy().name == "float32"
+    checkpoint = keras.models.load_model(out / "checkpoint.keras")
+    convs = [layer for layer in checkpoint.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and all(l.compute_dtype == "bfloat16" and l.variable_dtype == "float32" for l in convs)
+    assert checkpoint.layers[-1].compute_dtype == "float32"  # softmax stays float32
+    train(config, data=fer_data, resume=True)
+    state = json.loads((out / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2] and state["config"]["precision"] == "mixed_bfloat16"
+    exported = Classifier.load(out, runtime="keras")
+    assert all(l.compute_dtype == "float32" for l in exported.model.layers if l.weights)
+    images = fer_data.split("PublicTest")[0][:16]
+    np.testing.assert_allclose(Classifier.load(out).predict_proba(images), exported.predict_proba(images), atol=1e-4)
+
+
+def test_teacher_labels_the_augmented_view_the_student_sees(fer_data):
+    """teacher_view_batches: target = w * teacher(view) + (1 - w) * label, on the augmented, mixed view."""
+    from fer_core.architectures import augmentation
+    from fer_core.model import load_keras_model
+    from fer_core.preprocess import InputSpec, preprocess_faces
+    from fer_core.train_inputs import teacher_view_batches
+
+    teacher, metadata = load_keras_model("models/vgg32")
+    faces, labels = fer_data.split("PublicTest")
+    x = preprocess_faces(faces[:64], InputSpec.from_dict(metadata["input_spec"]))
+    one_hot = np.eye(7, dtype=np.float32)[labels[:64]]
+    for mixup in (0.0, 0.4):
+        dataset = teacher_view_batches(x, one_hot, 32, augmenter=keras.Sequential(augmentation("strong")),
+                                       teacher=teacher, distill_weight=0.75, mixup=mixup, seed=3)
+        views, targets = (np.asarray(t) for t in next(iter(dataset)))
+        assert views.shape == (32, 48, 48, 1) and targets.shape == (32, 7)
+        # augmented: no view is one of the clean images
+        assert min(np.abs(x - view).mean(axis=(1, 2, 3)).min() for view in views) > 1e-3
+        rest = (targets - 0.75 * np.asarray(teacher(views, training=False))) / 0.25
+        np.testing.assert_allclose(rest.sum(axis=1), 1, atol=1e-3)  # what is left is a (mixed) label
+        assert rest.min() > -1e-3
+        nonzero = (rest > 1e-3).sum(axis=1)
+        if mixup:
+            assert (nonzero <= 2).all() and (nonzero == 2).any() and (rest.max(axis=1) >= 0.5 - 1e-3).all()
+        else:
+            assert (nonzero == 1).all()
+
+
+def test_student_trained_on_the_teachers_views_resumes_and_exports(fer_data, tmp_path):
+    out = tmp_path / "views"
+    config = recipe("student", out=str(out), epochs=2, limit=192, width=4, batch_size=64, teacher="models/vgg32",
+                    teacher_view="augmented", mixup=0.2)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data=fer_data, callbacks=[Interrupt()])
+    assert not (out / "teacher.npz").exists()  # nothing cached: the teacher runs on each view
+    checkpoint = keras.models.load_model(out / "checkpoint.keras")
+    assert not any(layer.name.startswith("random_") for layer in checkpoint.layers)  # augmented by the pipeline
+    train(config, data=fer_data, resume=True)
+    state = json.loads((out / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2] and state["config"]["teacher_view"] == "augmented"
+    probs = Classifier.load(out).predict_proba(fer_data.split("PublicTest")[0][:8])
+    assert probs.shape == (8, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+def test_teacher_view_augmented_needs_a_teacher():
+    with pytest.raises(ValueError, match="--teacher-view augmented"):
+        recipe("vgg", teacher_view="augmented")
