@@ -11,7 +11,8 @@ inference), so training and inference share one graph and one preprocessing func
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import keras
 from keras import layers
@@ -129,3 +130,28 @@ def build(arch: str, num_classes: int, **options) -> tuple[keras.Model, InputSpe
         raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
     builder, spec = ARCHITECTURES[arch]
     return builder(spec, num_classes, **options), spec
+
+
+def copy_weights(source, target) -> None:
+    """Copy weights layer by layer in order, skipping augmentation layers (they hold only RNG state)."""
+    src = [layer for layer in source.layers if layer.weights and not layer.name.startswith("random_")]
+    dst = [layer for layer in target.layers if layer.weights and not layer.name.startswith("random_")]
+    if len(src) != len(dst):
+        raise ValueError(f"architectures differ: {len(src)} weighted layers in {source.name}, {len(dst)} in {target.name}")
+    for a, b in zip(src, dst):
+        b.set_weights(a.get_weights())
+
+
+@contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Build layers under the Keras dtype policy ``name``, then restore the global one.
+
+    Only the training graph (and a per-view teacher) takes it: inference models are rebuilt in
+    float32 (``fer_core.train.export_inference_model``), so nothing else in the process changes.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

@@ -51,3 +51,39 @@ def cached_teacher_probabilities(
         np.savez(f, probabilities=probs, **{k: np.asarray(v) for k, v in key.items()})
     tmp.replace(path)
     return probs
+
+
+def teacher_network(teacher_dir: str | Path, precision: str = "float32"):
+    """The teacher as one Keras model (an ensemble averages its members), computing in ``precision``.
+
+    Per-view distillation runs the teacher on every training batch, so its cost is paid each
+    epoch; in ``mixed_bfloat16`` each member is rebuilt from its metadata under that policy and
+    its weights copied (a saved model keeps the float32 policy it was built with).
+
+    Returns:
+        ``(model, input_spec)``.
+    """
+    import keras
+
+    from fer_core.architectures import build, copy_weights, dtype_policy
+    from fer_core.model import load_keras_model, member_dirs, read_metadata
+    from fer_core.preprocess import InputSpec
+
+    model, metadata = load_keras_model(teacher_dir)
+    spec = InputSpec.from_dict(metadata["input_spec"])
+    if precision == "float32":
+        return model, spec
+    members = []
+    for index, folder in enumerate(member_dirs(teacher_dir, metadata)):
+        trained, member_meta = load_keras_model(folder)
+        architecture = member_meta["architecture"]
+        options = {**architecture.get("options", {}), "augment": "none"}
+        with dtype_policy(precision):
+            rebuilt, _ = build(architecture["name"], len(member_meta["labels"]), **options)
+        copy_weights(trained, rebuilt)
+        members.append(keras.Model(rebuilt.inputs[0], rebuilt.outputs[0], name=f"member{index}_{folder.name}"))
+    if len(members) == 1:
+        return members[0], spec
+    inputs = keras.Input(shape=spec.shape, name="face")
+    outputs = keras.layers.Average(name="mean_probabilities")([member(inputs) for member in members])
+    return keras.Model(inputs, outputs, name=read_metadata(teacher_dir)["name"]), spec

@@ -17,8 +17,6 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -279,22 +277,12 @@ def _make_callbacks(out: Path, state: dict, config: TrainConfig, resumed: bool) 
     return callbacks
 
 
-def _copy_weights(source, target) -> None:
-    """Copy weights layer by layer in order, skipping augmentation layers (they hold only RNG state)."""
-    src = [layer for layer in source.layers if layer.weights and not layer.name.startswith("random_")]
-    dst = [layer for layer in target.layers if layer.weights and not layer.name.startswith("random_")]
-    if len(src) != len(dst):
-        raise ValueError(f"architectures differ: {len(src)} weighted layers in {source.name}, {len(dst)} in {target.name}")
-    for a, b in zip(src, dst):
-        b.set_weights(a.get_weights())
-
-
 def export_inference_model(trained, config: TrainConfig):
     """The trained network rebuilt without augmentation layers, weights copied in order."""
-    from fer_core.architectures import build
+    from fer_core.architectures import build, copy_weights
 
     clean, _ = build(config.arch, NUM_CLASSES, **_arch_options(config, "none"))
-    _copy_weights(trained, clean)
+    copy_weights(trained, clean)
     return clean
 
 
@@ -375,7 +363,7 @@ def _build_or_resume(config: TrainConfig, prepared: Prepared, state: dict | None
     """The model, its optimizer and the run's state: loaded from the checkpoint, or new (and saved)."""
     import keras
 
-    from fer_core.architectures import build
+    from fer_core.architectures import build, copy_weights, dtype_policy
 
     out = Path(config.out)
     if state is not None:  # the checkpoint's layers carry their dtype policy
@@ -385,7 +373,7 @@ def _build_or_resume(config: TrainConfig, prepared: Prepared, state: dict | None
     if config.init_from:
         from fer_core.model import load_keras_model
 
-        _copy_weights(load_keras_model(config.init_from)[0], model)
+        copy_weights(load_keras_model(config.init_from)[0], model)
         log.info("starting from the weights of %s", config.init_from)
     model.compile(
         optimizer=_optimizer(config, math.ceil(len(prepared.x_train) / config.batch_size)),
@@ -399,23 +387,6 @@ def _build_or_resume(config: TrainConfig, prepared: Prepared, state: dict | None
     }
     _write_state(Path(config.out), state)
     return model, state
-
-
-@contextmanager
-def dtype_policy(name: str) -> Iterator[None]:
-    """Build layers under the Keras dtype policy ``name``, then restore the global one.
-
-    Only the training graph takes it: inference models are rebuilt in float32
-    (:func:`export_inference_model`), so nothing else in the process changes precision.
-    """
-    import keras
-
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def _class_weight(config: TrainConfig, labels: np.ndarray) -> dict[int, float] | None:
@@ -440,11 +411,11 @@ def _fit_inputs(config: TrainConfig, prepared: Prepared, seed: int) -> dict:
         import keras
 
         from fer_core.architectures import augmentation
-        from fer_core.model import load_keras_model
+        from fer_core.distill import teacher_network
 
-        teacher, metadata = load_keras_model(config.teacher)
-        if InputSpec.from_dict(metadata["input_spec"]) != prepared.spec:
-            raise ValueError(f"--teacher {config.teacher}: input {metadata['input_spec']} differs from the "
+        teacher, spec = teacher_network(config.teacher, config.precision)
+        if spec != prepared.spec:
+            raise ValueError(f"--teacher {config.teacher}: input {spec.to_dict()} differs from the "
                              f"{config.arch} network's {prepared.spec.to_dict()}; label the clean images instead")
         layers = augmentation(config.augment)
         log.info("distilling from %s on every augmented view, weight %.2f", config.teacher, config.distill_weight)

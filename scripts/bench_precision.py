@@ -23,9 +23,8 @@ def train_faces_per_s(arch: str, width: int, batch: int, augment: str, precision
     """Faces per second of ``train_on_batch`` after three warm-up steps."""
     import keras
 
-    from fer_core.architectures import build
+    from fer_core.architectures import build, dtype_policy
     from fer_core.labels import NUM_CLASSES
-    from fer_core.train import dtype_policy
 
     with dtype_policy(precision):
         model, spec = build(arch, NUM_CLASSES, augment=augment, width=width)

@@ -208,3 +208,20 @@ def test_student_trained_on_the_teachers_views_resumes_and_exports(fer_data, tmp
 def test_teacher_view_augmented_needs_a_teacher():
     with pytest.raises(ValueError, match="--teacher-view augmented"):
         recipe("vgg", teacher_view="augmented")
+
+
+def test_teacher_network_in_bfloat16_agrees_with_the_saved_ensemble(fer_data):
+    """The per-view teacher rebuilt in mixed_bfloat16 computes in bfloat16 and labels like the float32 ensemble."""
+    from fer_core.classifier import Classifier
+    from fer_core.distill import teacher_network
+    from fer_core.preprocess import preprocess_faces
+
+    teacher, spec = teacher_network("models/vgg32x2", "mixed_bfloat16")
+    convs = [l for member in teacher.layers if isinstance(member, keras.Model) for l in member.layers
+             if isinstance(l, keras.layers.Conv2D)]
+    assert len(convs) == 16 and all(l.compute_dtype == "bfloat16" for l in convs)
+    faces = fer_data.split("PublicTest")[0][:256]
+    fast = np.asarray(teacher(preprocess_faces(faces, spec), training=False))
+    exact = Classifier.load("models/vgg32x2", runtime="keras").predict_proba(faces, "none")
+    assert np.abs(fast - exact).max() < 0.1 and (fast.argmax(1) == exact.argmax(1)).mean() > 0.95
+    assert keras.config.dtype_policy().name == "float32"
