@@ -66,25 +66,6 @@ def _writing(path: str | os.PathLike, option: str) -> Iterator[None]:
                        "choose a path in a folder you can write to") from exc
 
 
-def _check_train_numbers(config) -> None:
-    """Refuse numbers that would crash or silently do nothing an hour into training."""
-    rules = [
-        ("--epochs", config.epochs, config.epochs >= 1, "1 or more"),
-        ("--batch-size", config.batch_size, config.batch_size >= 1, "1 or more"),
-        ("--width", config.width, config.width >= 1, "1 or more"),
-        ("--limit", config.limit, config.limit >= 0, "0 (all rows) or more"),
-        ("--learning-rate", config.learning_rate, config.learning_rate > 0, "above 0"),
-        ("--weight-decay", config.weight_decay, config.weight_decay >= 0, "0 or more"),
-        ("--label-smoothing", config.label_smoothing, 0 <= config.label_smoothing < 1, "from 0 up to (not including) 1"),
-        ("--early-stopping", config.early_stopping, config.early_stopping >= 0, "0 (off) or a patience in epochs"),
-        ("--distill-weight", config.distill_weight, 0 <= config.distill_weight <= 1, "between 0 and 1"),
-        ("--ema", config.ema, 0 <= config.ema < 1, "0 (off) or a momentum below 1, e.g. 0.999"),
-    ]
-    for option, value, ok, expected in rules:
-        if not ok:
-            raise CliError(f"{option} {value}: expected {expected}")
-
-
 def _remove_unfinished_run(out: Path) -> None:
     """Remove an output folder that this run created but never checkpointed (it failed before epoch 1).
 
@@ -150,7 +131,6 @@ def _run_train(args) -> int:
         init_from=args.init_from, teacher=args.teacher, teacher_tta=args.teacher_tta, teacher_view=args.teacher_view,
         distill_weight=args.distill_weight, ema=args.ema, mixup=args.mixup, precision=args.precision,
     )
-    _check_train_numbers(config)
     out = Path(config.out)
     _check_output(config.out, "--out", folder=True)
     data = None

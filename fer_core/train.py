@@ -107,8 +107,8 @@ class TrainConfig:
             value, allowed = getattr(self, name), get_args(choices)
             if value not in allowed:
                 raise ValueError(f"{_option(name)} {value!r}: expected one of {', '.join(allowed)}")
-        # Numbers that would crash, or silently do nothing, an hour into training. The order and
-        # the words are those of the CLI's own checks (fer_core.cli), which now meet these first.
+        # Numbers that would crash, or silently do nothing, an hour into training; the CLI prints
+        # these messages as they are (fer_core.cli.main), so they name the options.
         rules = [
             ("epochs", self.epochs >= 1, "1 or more"),
             ("batch_size", self.batch_size >= 1, "1 or more"),
