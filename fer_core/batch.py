@@ -257,8 +257,8 @@ def _read_checked(path: str | os.PathLike, name: str, expected, *, keep_metadata
     if table.column_names != expected.names:
         raise BatchError(f"{name}: its columns ({', '.join(table.column_names)}) are not those of this "
                          "model's results; give a new file")
-    previous, model_name = ((metadata or {}).get(MODEL_KEY, b"").decode() for metadata in (table.schema.metadata,
-                                                                                          expected.metadata))
+    model_name = expected.metadata[MODEL_KEY].decode()
+    previous = (table.schema.metadata or {}).get(MODEL_KEY, b"").decode()
     if previous != model_name:
         raise BatchError(f"{name}: holds the results of model {previous or '(unknown)'!r}, not "
                          f"{model_name!r}; give a new file or that model's folder as --model")

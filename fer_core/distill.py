@@ -63,27 +63,24 @@ def teacher_network(teacher_dir: str | Path, precision: str = "float32"):
     Returns:
         ``(model, input_spec)``.
     """
-    import keras
-
     from fer_core.architectures import build, copy_weights, dtype_policy
-    from fer_core.model import load_keras_model, member_dirs, read_metadata
+    from fer_core.model import average_members, is_ensemble, load_keras_model, member_dirs, read_metadata
     from fer_core.preprocess import InputSpec
 
-    model, metadata = load_keras_model(teacher_dir)
+    metadata = read_metadata(teacher_dir)
     spec = InputSpec.from_dict(metadata["input_spec"])
     if precision == "float32":
-        return model, spec
+        return load_keras_model(teacher_dir)[0], spec
+    folders = member_dirs(teacher_dir, metadata)
     members = []
-    for index, folder in enumerate(member_dirs(teacher_dir, metadata)):
+    for folder in folders:
         trained, member_meta = load_keras_model(folder)
         architecture = member_meta["architecture"]
-        options = {**architecture.get("options", {}), "augment": "none"}
         with dtype_policy(precision):
-            rebuilt, _ = build(architecture["name"], len(member_meta["labels"]), **options)
+            rebuilt, _ = build(architecture["name"], len(member_meta["labels"]),
+                               **{**architecture.get("options", {}), "augment": "none"})
         copy_weights(trained, rebuilt)
-        members.append(keras.Model(rebuilt.inputs[0], rebuilt.outputs[0], name=f"member{index}_{folder.name}"))
-    if len(members) == 1:
+        members.append(rebuilt)
+    if not is_ensemble(metadata):
         return members[0], spec
-    inputs = keras.Input(shape=spec.shape, name="face")
-    outputs = keras.layers.Average(name="mean_probabilities")([member(inputs) for member in members])
-    return keras.Model(inputs, outputs, name=read_metadata(teacher_dir)["name"]), spec
+    return average_members(members, folders, spec, metadata["name"]), spec

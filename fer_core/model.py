@@ -171,11 +171,10 @@ def litert_files(folder: str | os.PathLike, metadata: dict | None = None, *, req
 
 def _load_ensemble(folder: Path, metadata: dict) -> Any:
     """One Keras model averaging the members' probabilities, checked to share labels and input."""
-    import keras
-
     spec = InputSpec.from_dict(metadata["input_spec"])
+    folders = member_dirs(folder, metadata)
     members = []
-    for index, member_dir in enumerate(member_dirs(folder, metadata)):
+    for member_dir in folders:
         if not (member_dir / METADATA_FILE).is_file():
             raise ModelError(f"{folder}: ensemble member {member_dir} is not a model folder")
         member, member_meta = load_keras_model(member_dir)
@@ -187,11 +186,20 @@ def _load_ensemble(folder: Path, metadata: dict) -> Any:
         if InputSpec.from_dict(member_meta["input_spec"]) != spec:
             raise ModelError(f"{folder}: member {member_dir.name} expects input {member_meta['input_spec']}, "
                              f"the ensemble {metadata['input_spec']}")
-        # a fresh wrapper per member: unique names even when two members share a name
-        members.append(keras.Model(member.inputs[0], member.outputs[0], name=f"member{index}_{member_dir.name}"))
+        members.append(member)
+    return average_members(members, folders, spec, metadata["name"])
+
+
+def average_members(members: list, folders: list[Path], spec: InputSpec, name: str) -> Any:
+    """One Keras model averaging the members' probabilities (the ensemble's network)."""
+    import keras
+
+    # a fresh wrapper per member: unique names even when two members share a name
+    wrapped = [keras.Model(member.inputs[0], member.outputs[0], name=f"member{index}_{folder.name}")
+               for index, (member, folder) in enumerate(zip(members, folders))]
     inputs = keras.Input(shape=spec.shape, name="face")
-    outputs = keras.layers.Average(name="mean_probabilities")([member(inputs) for member in members])
-    return keras.Model(inputs, outputs, name=metadata["name"])
+    outputs = keras.layers.Average(name="mean_probabilities")([member(inputs) for member in wrapped])
+    return keras.Model(inputs, outputs, name=name)
 
 
 def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike], name: str | None = None) -> Path:

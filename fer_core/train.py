@@ -40,7 +40,7 @@ Schedule = Literal["cosine", "plateau"]  # warm-up + cosine decay | ReduceLROnPl
 Augment = Literal["none", "standard", "strong", "camera"]  # fer_core.architectures.augmentation
 TeacherTTA = Literal["none", "flip", "tencrop"]  # fer_core.model.TTA_MODES
 #: Keras dtype policies for training: bfloat16 compute with float32 weights runs on the AMX/AVX512-BF16
-#: units of recent Xeons (vgg32 trains about 1.5x faster here); exported models are always float32.
+#: units of recent Xeons (vgg32 trains about 1.4x faster here: scripts/bench_precision.py); exported models are always float32.
 Precision = Literal["float32", "mixed_bfloat16"]
 #: What the teacher labels: each clean training image once (its TTA, cached), or every augmented
 #: and mixed view the student sees, during training (fer_core.train_inputs.teacher_view_batches).
