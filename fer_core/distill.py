@@ -64,17 +64,16 @@ def teacher_network(teacher_dir: str | Path, precision: str = "float32"):
         ``(model, input_spec)``.
     """
     from fer_core.architectures import build, copy_weights, dtype_policy
-    from fer_core.model import average_members, is_ensemble, load_keras_model, member_dirs, read_metadata
+    from fer_core.model import average_members, is_ensemble, load_keras_model, load_members, read_metadata
     from fer_core.preprocess import InputSpec
 
     metadata = read_metadata(teacher_dir)
     spec = InputSpec.from_dict(metadata["input_spec"])
     if precision == "float32":
         return load_keras_model(teacher_dir)[0], spec
-    folders = member_dirs(teacher_dir, metadata)
-    members = []
-    for folder in folders:
-        trained, member_meta = load_keras_model(folder)
+    loaded = load_members(teacher_dir, metadata)  # the same label and input checks as loading
+    folders, members = [member_dir for member_dir, _, _ in loaded], []
+    for _, trained, member_meta in loaded:
         architecture = member_meta["architecture"]
         with dtype_policy(precision):
             rebuilt, _ = build(architecture["name"], len(member_meta["labels"]),

@@ -169,12 +169,20 @@ def litert_files(folder: str | os.PathLike, metadata: dict | None = None, *, req
     return files
 
 
-def _load_ensemble(folder: Path, metadata: dict) -> Any:
-    """One Keras model averaging the members' probabilities, checked to share labels and input."""
+def load_members(folder: str | os.PathLike, metadata: dict | None = None) -> list[tuple[Path, Any, dict]]:
+    """Each member's folder, Keras model and metadata (the model itself when it is not an ensemble).
+
+    Members are checked to share the ensemble's labels and input, so every path that rebuilds or
+    averages them (loading, the bfloat16 teacher) relies on the same checks.
+    """
+    folder = Path(folder)
+    metadata = read_metadata(folder) if metadata is None else metadata
+    if not is_ensemble(metadata):
+        model, metadata = load_keras_model(folder)
+        return [(folder, model, metadata)]
     spec = InputSpec.from_dict(metadata["input_spec"])
-    folders = member_dirs(folder, metadata)
     members = []
-    for member_dir in folders:
+    for member_dir in member_dirs(folder, metadata):
         if not (member_dir / METADATA_FILE).is_file():
             raise ModelError(f"{folder}: ensemble member {member_dir} is not a model folder")
         member, member_meta = load_keras_model(member_dir)
@@ -186,8 +194,15 @@ def _load_ensemble(folder: Path, metadata: dict) -> Any:
         if InputSpec.from_dict(member_meta["input_spec"]) != spec:
             raise ModelError(f"{folder}: member {member_dir.name} expects input {member_meta['input_spec']}, "
                              f"the ensemble {metadata['input_spec']}")
-        members.append(member)
-    return average_members(members, folders, spec, metadata["name"])
+        members.append((member_dir, member, member_meta))
+    return members
+
+
+def _load_ensemble(folder: Path, metadata: dict) -> Any:
+    """One Keras model averaging the members' probabilities, checked to share labels and input."""
+    members = load_members(folder, metadata)
+    return average_members([model for _, model, _ in members], [member_dir for member_dir, _, _ in members],
+                           InputSpec.from_dict(metadata["input_spec"]), metadata["name"])
 
 
 def average_members(members: list, folders: list[Path], spec: InputSpec, name: str) -> Any:

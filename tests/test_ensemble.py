@@ -96,6 +96,24 @@ def test_ensemble_refuses_bad_members(tmp_path, two_models):
         Classifier.load(folder)
 
 
+@pytest.mark.parametrize("load", ["classifier", "bfloat16 teacher"])
+def test_a_member_changed_after_the_ensemble_was_made_is_refused(tmp_path, two_models, load):
+    """Loading and the bfloat16 teacher (which rebuilds each member) apply the same member checks."""
+    from fer_core.distill import teacher_network
+
+    for member in two_models:
+        shutil.copytree(member, tmp_path / member.name)
+    folder = create_ensemble(tmp_path / "duo", [tmp_path / "first", tmp_path / "second"])
+    metadata = read_metadata(tmp_path / "second")
+    metadata["labels"] = metadata["labels"][::-1]
+    (tmp_path / "second" / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(ModelError, match="member second has labels"):
+        if load == "classifier":
+            Classifier.load(folder)
+        else:
+            teacher_network(folder, "mixed_bfloat16")
+
+
 def test_ensemble_cli_then_evaluate(tmp_path, two_models, data_path, capsys):
     first, second = two_models
     assert main(["ensemble", str(tmp_path / "duo"), str(first), str(second), "--name", "duo"]) == 0
