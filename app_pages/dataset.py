@@ -59,8 +59,12 @@ try:
         if folder:
             data = resources.load_path(folder, skip_bad)
 except FileNotFoundError:
-    show_missing("The server has no FER2013 data set at its configured path.")
-    st.stop()
+    if source == SOURCES[2]:  # a path the user typed: say which, not the server's configuration
+        st.error(f"No image folder at `{folder}` on the server. Type the path of a folder that holds "
+                 "train/<class>/ and test/<class>/ (e.g. the image-folder edition of FER2013).")
+    else:
+        show_missing("The server has no FER2013 data set at its configured path.")
+        st.stop()
 except (DataError, ValueError, OSError) as exc:  # DataError names the file, row and problem
     st.error(str(exc))
 if data is None:

@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import plots
+from fer_core.corruptions import CORRUPTIONS, SEVERITIES
 from fer_core.data import DATA_ENV, DataError
 from fer_core.evaluate import (WATCHED_CLASSES, accuracy, confusions, headline, most_confident_mistakes,
-                               top_confusion, tta_name)
+                               require_fer2013_labels, top_confusion, tta_name)
 from fer_core.model import TTA_MODES, ModelError
 from ui import resources, sidebar
 
@@ -24,11 +25,13 @@ except ModelError as exc:
     st.error(str(exc))
     st.stop()
 folder = card.folder
-st.caption(f"Model **{card.name}** ({card.architecture}, {card.params or 0:,} parameters).")
+st.caption(f"Model **{card.name}** ({card.architecture}; parameters: {resources.format_params(card.params)}).")
+model_arg = resources.model_argument(folder)
 
 
-def command(split):
-    return f"python -m fer_core evaluate --split {split} --record --model models/{folder.name}"
+def command(split: str) -> str:
+    """The command that evaluates this model on a split and stores the result with it."""
+    return f"python -m fer_core evaluate --split {split} --record --model {model_arg}"
 
 
 st.header("Test scores")
@@ -53,7 +56,7 @@ if not evals:
     st.warning(f"{card.name} has no stored evaluation. Run `{command('PrivateTest')}` (and the same with "
                "`--split PublicTest`) to evaluate it and store the results with the model.")
 else:
-    st.dataframe(pd.DataFrame([{"evaluation": k, "split": v.split, "TTA": v.tta, "images": v.n,
+    st.dataframe(pd.DataFrame([{"evaluation": k, "split": v.split, "TTA": tta_name(v.tta), "images": v.n,
                                 "accuracy": v.accuracy, "macro-F1": v.macro_f1} for k, v in evals.items()]),
                  hide_index=True)
     chosen = st.selectbox("Details of", list(evals), key="eval_choice")
@@ -85,9 +88,9 @@ if robust:
         st.plotly_chart(plots.robustness(shown.details["robustness"]), key="robustness")
     except (ValueError, KeyError, TypeError) as exc:
         st.error(f"{shown.key}.json: the robustness report cannot be drawn ({exc})")
-    st.caption("Accuracy with 7 camera-like corruptions (brightness, contrast, blur, JPEG, noise, jittered face "
-               "boxes, a glasses-like band) at 3 severities. Produce it with "
-               f"`python -m fer_core evaluate --corruptions --record --model models/{folder.name}`.")
+    st.caption(f"Accuracy with {len(CORRUPTIONS)} camera-like corruptions "
+               f"({', '.join(name.replace('_', ' ') for name in CORRUPTIONS)}) at {len(SEVERITIES)} severities. "
+               f"Produce it with `python -m fer_core evaluate --corruptions --record --model {model_arg}`.")
 
 st.header("Training")
 history = card.metadata.get("history") or []
@@ -132,8 +135,14 @@ except (DataError, ValueError, OSError) as exc:
 model = sidebar.require_classifier(settings)
 if model is None:
     st.stop()
-tta = st.selectbox("Test-time augmentation for the gallery", TTA_MODES, key="gallery_tta",
-                   help="none is fastest; the first run classifies the whole split (a few seconds)")
+try:
+    require_fer2013_labels(model)  # the gallery compares FER2013 codes with the model's outputs
+except ModelError as exc:
+    st.error(str(exc))
+    st.stop()
+tta = st.selectbox("Test-time augmentation for the gallery", TTA_MODES, key="gallery_tta", format_func=tta_name,
+                   help="No TTA is fastest. The first run with a model and TTA classifies the whole split: seconds "
+                        "without TTA, about a minute with ten-crop on a 2-core CPU; the result is kept for the next start.")
 images, y_true = data.split(GALLERY_SPLIT)
 probs = resources.split_predictions(str(folder), resources.model_version(folder), resources.data_key(data),
                                     GALLERY_SPLIT, tta, data)
@@ -145,7 +154,7 @@ true_label = left.selectbox("True emotion", labels, index=true_default, key="gal
 pred_label = right.selectbox("Predicted emotion", labels, index=pred_default, key="gallery_pred")
 picked = most_confident_mistakes(probs, y_true, labels.index(true_label), labels.index(pred_label))
 st.caption(f"{len(picked)} {GALLERY_SPLIT} image(s) of {true_label} predicted as {pred_label} "
-           f"(accuracy here {accuracy(y_true, y_pred):.1%} with TTA “{tta}”).")
+           f"(accuracy here {accuracy(y_true, y_pred):.1%} with {tta_name(tta)}).")
 if true_label == pred_label:
     st.caption("Pick two different emotions to see mistakes.")
 elif len(picked):

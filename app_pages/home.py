@@ -2,6 +2,7 @@
 import streamlit as st
 
 from fer_core.evaluate import tta_name
+from fer_core.labels import LABELS
 from fer_core.model import ModelError
 from ui import navigation, resources, sidebar
 
@@ -9,10 +10,10 @@ settings = sidebar.current()
 
 st.title("FER Studio")
 st.markdown(
-    "Facial-emotion recognition on **FER2013**'s seven emotions (Angry, Disgust, Fear, Happy, Sad, "
-    "Surprise, Neutral). Faces are found with a face detector, cropped, reduced to 48×48 grey and "
-    "classified by a compact CNN trained on FER2013. Explore the data, analyse photos, videos or your "
-    "webcam live, and see how well the model does and where it fails."
+    f"Facial-emotion recognition on **FER2013**'s {len(LABELS)} emotions ({', '.join(LABELS)}). "
+    "Faces are found with a face detector, cropped, reduced to 48×48 grey and classified by a compact CNN "
+    "trained on FER2013. Explore the data, analyse photos, videos or your webcam live, and see how well the "
+    "model does and where it fails."
 )
 
 st.header("Loaded model")
@@ -30,16 +31,16 @@ else:
         cols[0].metric("Model", card.name)
         cols[1].metric(f"PrivateTest accuracy ({tta_name(best.tta)})" if best else "PrivateTest accuracy",
                        f"{best.accuracy:.1%}" if best else "not evaluated")
-        cols[2].metric("Parameters", f"{card.params / 1e6:.2f} M" if card.params else "?")
+        cols[2].metric("Parameters", resources.format_params(card.params))
         cols[3].metric("Size on disk", f"{card.size_bytes / 2**20:.1f} MB")
         training = card.metadata.get("training", {})
         st.caption(
-            f"Architecture {card.architecture}; default test-time augmentation “{card.tta}”; "
+            f"Architecture {card.architecture}; default test-time augmentation: {tta_name(card.tta)}; "
             f"{training.get('epochs_run', '?')} epochs ({training.get('framework', 'framework unknown')})."
         )
         if best is None:
             st.info("This model has no test-set score yet: run "
-                    f"`python -m fer_core evaluate --split PrivateTest --record --model models/{card.folder.name}`.")
+                    f"`python -m fer_core evaluate --split PrivateTest --record --model {resources.model_argument(card.folder)}`.")
 
 st.header("Pages")
 for spec in navigation.PAGES[1:]:

@@ -1,6 +1,7 @@
 """Photo analysis: every face in uploaded photos or a camera snapshot, labelled and explained."""
 import streamlit as st
 
+from fer_core.evaluate import tta_name
 from ui import photo, sidebar
 
 settings = sidebar.current()
@@ -8,8 +9,14 @@ st.title("Photo analysis")
 st.markdown("Upload photos (JPEG, PNG, WebP, BMP or TIFF) or take a snapshot: every face found is boxed "
             "and labelled, with the probability of each emotion and a Grad-CAM map of where the model looked.")
 
+try:
+    photo.cache_bytes()  # a bad $FER_PHOTO_CACHE_MB: a clear message, not a traceback
+except ValueError as exc:
+    st.error(f"{exc}. Photo analysis is off until it is fixed.")
+    st.stop()
+
 model, detector = sidebar.require_pipeline(settings)
-st.caption(f"Model {model.name} (test-time augmentation “{model.tta}”), detector {settings.detector}, "
+st.caption(f"Model **{model.name}** on {model.runtime_label}, {tta_name(model.tta)}, detector {settings.detector}, "
            f"minimum confidence {settings.min_confidence:.0%}.")
 
 uploads = st.file_uploader("Photos", type=photo.IMAGE_TYPES, accept_multiple_files=True, key="photo_uploads")

@@ -2,30 +2,34 @@
 import streamlit as st
 
 from fer_core import plots
+from fer_core.evaluate import tta_name
 from fer_core.video import VideoError
 from ui import sidebar, video
 
 settings = sidebar.current()
 st.title("Video analysis")
 st.markdown("Upload a video (MP4, WebM, AVI or MOV): the faces of every N-th frame are analysed, and you "
-            "get an annotated MP4, a per-frame CSV and an emotion timeline. Nothing is kept on the server.")
+            "get an annotated MP4, a per-frame CSV and an emotion timeline. Nothing is kept on the server. "
+            f"At most {video.MAX_FRAMES:,} frames ({video.MAX_FRAMES // (30 * 60)} minutes at 30 fps) are analysed.")
 
 model, detector = sidebar.require_pipeline(settings, live=True)
 st.caption(f"Model **{model.name}** on {model.runtime_label} (the fast model; choose another in the sidebar), "
-           f"test-time augmentation “{model.tta}”, detector {settings.detector}.")
+           f"{tta_name(model.tta)}, detector {settings.detector}.")
 
 upload = st.file_uploader("Video", type=video.VIDEO_TYPES, key="video_upload")
 every = st.slider("Analyse every N-th frame", 1, 30, 5, key="video_every",
                   help="1 analyses every frame (slowest); frames in between keep the last boxes")
+# A session keeps one annotated MP4 at most: that of the current upload.
+outcome = video.kept_outcome(st.session_state, upload.file_id if upload is not None else None)
 if upload is None:
     st.info("Upload a video to analyse it.")
     st.stop()
 
-job = (upload.file_id, every, settings.key)
-outcome = st.session_state.get("video_outcome")
+job = video.job_key(upload.file_id, every, settings)
 if outcome is None or outcome.job != job:
     if not st.button("Analyse video", type="primary", icon=":material/play_arrow:"):
         st.stop()
+    st.session_state.pop(video.OUTCOME_KEY, None)  # not two MP4s in memory while the new one is made
     bar = st.progress(0.0, text="Decoding…")
     try:
         outcome = video.analyse(upload.name, upload.getvalue(), model, detector, every=every,
@@ -35,7 +39,7 @@ if outcome is None or outcome.job != job:
         st.error(str(exc))
         st.stop()
     bar.progress(1.0, text="Done")
-    st.session_state["video_outcome"] = outcome
+    st.session_state[video.OUTCOME_KEY] = outcome
 
 r = outcome.result
 st.success(f"{upload.name}: {r.frames_total} frames at {r.fps:.1f} fps, {r.frames_analysed} analysed "

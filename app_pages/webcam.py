@@ -23,9 +23,8 @@ st.markdown("Press **Start** and allow camera access: each frame is analysed on 
 
 model, detector = sidebar.require_pipeline(settings, live=True)
 st.caption(f"Live path: model **{model.name}** on **{model.runtime_label}**, without test-time augmentation, "
-           f"detector {settings.detector} (webcam faces are large, so the fast short-range BlazeFace is used unless "
-           "you choose another detector in the sidebar); labels are smoothed over frames. Choose another model in the sidebar. "
-           "Frames are processed in memory and never written to disk.")
+           f"{sidebar.live_detector_text(settings)}; labels are smoothed over frames. Choose another model in the "
+           "sidebar. Frames are processed in memory and never written to disk.")
 
 
 def secret_ice_servers():

@@ -16,6 +16,7 @@ import numpy as np
 from fer_core.classifier import Classifier
 from fer_core.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, make_detector
 from fer_core.infer import analyse_image, crop_face
+from fer_core.model import TTA_MODES
 
 
 def test_frame() -> np.ndarray:
@@ -52,7 +53,7 @@ def time_classifier(classifier: Classifier, frame: np.ndarray, detector, repeats
         raise RuntimeError("the benchmark frame has no face for BlazeFace; cannot time the pipeline")
     crop = crop_face(frame, boxes[0], detector.crop_scale)
     results: dict = {"model": classifier.name, "runtime": classifier.runtime_label}
-    for tta in ("none", "flip", "tencrop"):
+    for tta in TTA_MODES:
         results[f"classify_{tta}_ms_per_face"] = median_ms(lambda t=tta: classifier.predict_proba([crop], t), repeats)
     crops = [crop] * batch
     batch_ms = median_ms(lambda: classifier.predict_proba(crops, "none"), max(5, repeats // 3))

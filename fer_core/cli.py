@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from fer_core.data import DATA_HELP
 from fer_core.model import TTA_MODES
 
 log = logging.getLogger("fer_core")
@@ -85,8 +86,10 @@ def _add_train(sub) -> None:
     from fer_core.train import Augment, Optimizer, Precision, Schedule, TeacherView
 
     p = sub.add_parser("train", help="train a model on FER2013 (resumable)")
-    p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
-    p.add_argument("--arch", default="vgg", help="architecture and its recipe: vgg (default), student (distilled, fast) or seed")
+    p.add_argument("--data", help=DATA_HELP)
+    # no default here: fer_core.architectures.DEFAULT_ARCH is read when training starts (it imports Keras)
+    p.add_argument("--arch", help="architecture and its recipe: vgg (the compact VGG), student (distilled, fast) "
+                                  "or seed; default: fer_core.architectures.DEFAULT_ARCH")
     p.add_argument("--out", help="output folder (default: runs/<arch>)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -120,10 +123,12 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args) -> int:
+    from fer_core.architectures import DEFAULT_ARCH
     from fer_core.train import recipe, train
 
+    arch = args.arch or DEFAULT_ARCH
     config = recipe(
-        args.arch, out=args.out or f"runs/{args.arch}", data=args.data, epochs=args.epochs,
+        arch, out=args.out or f"runs/{arch}", data=args.data, epochs=args.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, schedule=args.schedule, label_smoothing=args.label_smoothing,
         augment=args.augment, width=args.width, early_stopping=args.early_stopping,
@@ -151,7 +156,7 @@ def _run_train(args) -> int:
 
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a model on a FER2013 split")
-    p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
+    p.add_argument("--data", help=DATA_HELP)
     p.add_argument("--split", default="PrivateTest", help="PrivateTest (default), PublicTest, Training, RandomTest")
     p.add_argument("--model", help="model folder (default: the bundled default model)")
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
@@ -159,8 +164,11 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--record", action="store_true",
                    help="also store the result in the model folder (evaluation/<split>[-<tta>].json and metadata)")
+    from fer_core.corruptions import CORRUPTIONS, SEVERITIES
+
     p.add_argument("--corruptions", action="store_true",
-                   help="also score the split under 7 camera-like corruptions at 3 severities (robustness report)")
+                   help=f"also score the split under {len(CORRUPTIONS)} camera-like corruptions "
+                        f"({', '.join(CORRUPTIONS)}) at {len(SEVERITIES)} severities (robustness report)")
 
 
 def _run_evaluate(args) -> int:
@@ -199,7 +207,7 @@ def _run_evaluate(args) -> int:
 
 def _add_select_tta(sub) -> None:
     p = sub.add_parser("select-tta", help="choose a model's default test-time augmentation on PublicTest")
-    p.add_argument("--data", help="fer2013.csv(.gz) or image-folder root (default: $FER_DATA or ../shared/data)")
+    p.add_argument("--data", help=DATA_HELP)
     p.add_argument("--model", help="model folder (default: the bundled default model)")
 
 
@@ -262,6 +270,11 @@ def _add_predict(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
     p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns)")
     p.add_argument("--annotate", metavar="DIR", help="also save each image with its faces drawn, as PNG")
+    from fer_core.draw import DEFAULT_MIN_CONFIDENCE
+
+    p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, metavar="P",
+                   help=f"with --annotate: draw faces below this confidence as \"?\" (0-1, default {DEFAULT_MIN_CONFIDENCE}, "
+                        "as the app)")
 
 
 def _run_predict(args) -> int:
@@ -275,6 +288,8 @@ def _run_predict(args) -> int:
     from fer_core.infer import analyse_files
     from fer_core.results import face_columns, rows_to_csv
 
+    if not 0 <= args.min_confidence <= 1:
+        raise CliError(f"--min-confidence {args.min_confidence}: expected a confidence from 0 to 1, e.g. 0.4")
     annotate_dir = _output_folder(args.annotate, "--annotate") if args.annotate else None
     if args.csv:
         _check_output(args.csv, "--csv", folder=False)
@@ -291,7 +306,7 @@ def _run_predict(args) -> int:
         if annotate_dir is not None:
             out = annotate_dir / (Path(result.file).stem + ".annotated.png")
             with _writing(out, "--annotate"):
-                out.write_bytes(encode_png(annotate(result.image, result.faces)))
+                out.write_bytes(encode_png(annotate(result.image, result.faces, args.min_confidence)))
         if not args.json:
             if not result.faces:
                 print(f"{result.file}: no face found; try --detector {alternative_detector(args.detector)}")

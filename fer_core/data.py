@@ -30,6 +30,8 @@ RANDOM_SPLITS: tuple[str, ...] = ("RandomTrain", "RandomTest")
 SPLITS: tuple[str, ...] = USAGES + RANDOM_SPLITS
 DATA_ENV = "FER_DATA"
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fer2013.csv.gz"
+#: The ``--data`` option's help, for every command and script that reads FER2013.
+DATA_HELP = f"fer2013.csv(.gz) or image-folder root (default: ${DATA_ENV}, else {DEFAULT_DATA})"
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 

@@ -373,6 +373,28 @@ DETECTORS = {
 }
 
 
+@dataclass(frozen=True)
+class MinFaceSize:
+    """Roughly the smallest face a detector finds every time, as a fraction of one side of the image."""
+
+    fraction: float
+    side: str = "longer side"
+
+    def __str__(self) -> str:
+        return f"{self.fraction:.0%} of the image's {self.side}"
+
+
+#: Per detector, the smallest face it found at every position tried: a real face in 800x600,
+#: 1280x720 and 4000x3000 frames (``scripts/detection_sweep.py``; README, "Faces at every size").
+#: For what the app tells users when no face was found; smaller faces are sometimes found too.
+MIN_FACE_SIZE: dict[str, MinFaceSize] = {
+    "blazeface-multiscale": MinFaceSize(0.04),
+    "blazeface": MinFaceSize(0.15),
+    "blazeface-full": MinFaceSize(0.10),
+    "haar": MinFaceSize(0.08),
+}
+
+
 def alternative_detector(name: str) -> str:
     """The detector to suggest when ``name`` found no face.
 

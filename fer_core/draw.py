@@ -5,20 +5,25 @@ import cv2
 import numpy as np
 
 from fer_core.infer import Face
+from fer_core.labels import LABELS
 
-#: RGB colour per emotion, shared by the drawn boxes and the app's charts.
-EMOTION_COLORS: dict[str, tuple[int, int, int]] = {
-    "Angry": (220, 50, 47), "Disgust": (133, 153, 0), "Fear": (108, 113, 196), "Happy": (255, 196, 0),
-    "Sad": (38, 139, 210), "Surprise": (211, 54, 130), "Neutral": (147, 161, 161),
-}
+#: Below this confidence a face is drawn as "?": the app's slider starts here and ``predict --annotate`` uses it.
+DEFAULT_MIN_CONFIDENCE = 0.4
+
+#: RGB colour per emotion, shared by the drawn boxes and the app's charts. Zipped (strictly) with
+#: :data:`LABELS` in code order, so a label added there without a colour fails at import.
+EMOTION_COLORS: dict[str, tuple[int, int, int]] = dict(zip(LABELS, (
+    (220, 50, 47), (133, 153, 0), (108, 113, 196), (255, 196, 0), (38, 139, 210), (211, 54, 130), (147, 161, 161),
+), strict=True))
 
 
 def hex_color(label: str) -> str:
+    """An emotion's colour as ``#rrggbb`` (grey for a label outside :data:`LABELS`)."""
     r, g, b = EMOTION_COLORS.get(label, (200, 200, 200))
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = 0.0) -> np.ndarray:
+def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> np.ndarray:
     """A copy of ``rgb`` with each face boxed and labelled; low-confidence faces say ``?``."""
     out = np.ascontiguousarray(rgb.copy())
     thickness = max(2, round(max(out.shape[:2]) / 320))

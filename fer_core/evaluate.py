@@ -16,6 +16,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from fer_core.classifier import Classifier
+from fer_core.labels import LABELS
+from fer_core.model import ModelError
 
 log = logging.getLogger(__name__)
 EVALUATION_DIR = "evaluation"
@@ -53,11 +55,6 @@ class Evaluation:
         return evaluation_key(self.split, self.tta)
 
     @property
-    def label(self) -> str:
-        """For people: "PrivateTest, ten-crop TTA"."""
-        return f"{self.split}, {tta_name(self.tta)}"
-
-    @property
     def leak_free(self) -> dict | None:
         """Scores on the images with no copy in Training (see :func:`leak_free_metrics`), if stored."""
         return self.details.get("leak_free")
@@ -69,6 +66,7 @@ class Evaluation:
 
 
 def tta_name(tta: str) -> str:
+    """A test-time augmentation mode for people ("ten-crop TTA"): the app and the scripts never show raw mode names."""
     return {"none": "no TTA", "flip": "flip TTA", "tencrop": "ten-crop TTA"}.get(tta, f"{tta} TTA")
 
 
@@ -146,10 +144,26 @@ def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 10
     return {"bins": rows, "ece": float(ece)}
 
 
+def require_fer2013_labels(classifier: Classifier) -> None:
+    """Refuse a model whose outputs are not FER2013's codes in order: its scores would be silently wrong.
+
+    A data set's labels are FER2013 codes (:data:`fer_core.labels.LABELS`); scoring compares
+    them with the index of the model's top output, which means the same only for that order.
+
+    Raises:
+        ModelError: the model's labels are not :data:`LABELS`, in that order.
+    """
+    if tuple(classifier.labels) != LABELS:
+        raise ModelError(f"{classifier.name}: its labels {', '.join(classifier.labels)} are not FER2013's "
+                         f"{', '.join(LABELS)} in this order, so its outputs cannot be scored against the "
+                         "data set's codes; evaluate a model trained on FER2013's label order")
+
+
 def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, tta: str | None = None) -> tuple[dict, np.ndarray]:
     """Score a classifier on FER2013-style 48x48 grey images: (metrics, probabilities).
 
     Raises:
+        ModelError: the model's labels are not FER2013's (:func:`require_fer2013_labels`).
         ValueError: no images, or not one label per image (checked here because
             scikit-learn's own message would not say which input was wrong).
     """
@@ -157,6 +171,7 @@ def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, 
         raise ValueError(f"{len(images)} images but {len(labels)} labels; pass one label per image")
     if not len(labels):
         raise ValueError("no images to evaluate; choose a split that has rows (FerData.require_split names an empty one)")
+    require_fer2013_labels(classifier)
     started = time.perf_counter()
     probabilities = classifier.predict_proba(images, tta)
     seconds = time.perf_counter() - started

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-#: Larger images are refused (a decompression bomb is a tiny file that unpacks to gigabytes).
 #: the image file types the studio reads (photo uploads, folders given to ``batch``)
 IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff")
+#: Larger images are refused (a decompression bomb is a tiny file that unpacks to gigabytes).
 MAX_PIXELS = 64_000_000
+#: Larger files are refused, whether read from a path or uploaded as bytes.
 MAX_BYTES = 100 * 1024 * 1024
 
 
@@ -32,6 +33,7 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     """
     label = name or (str(source) if not isinstance(source, bytes) else "upload")
     if isinstance(source, bytes):
+        check_size(len(source), label)
         data = source
     else:
         data = _read_file(Path(source), label)
@@ -59,6 +61,16 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
         raise ImageError(f"{label}: corrupt or truncated image ({exc})") from exc
 
 
+def check_size(size: int, label: str) -> None:
+    """Refuse a file over :data:`MAX_BYTES` before reading or hashing it (an upload can be 400 MB).
+
+    Raises:
+        ImageError: ``size`` bytes is more than ``MAX_BYTES``.
+    """
+    if size > MAX_BYTES:
+        raise ImageError(f"{label}: file is larger than {MAX_BYTES // 2**20} MB; resize or recompress it")
+
+
 def _read_file(path: Path, label: str) -> bytes:
     """A file's bytes, or an ImageError that says what the path is instead of an image file."""
     try:
@@ -68,8 +80,7 @@ def _read_file(path: Path, label: str) -> bytes:
             raise ImageError(f"{label}: no such file")
         if not path.is_file():
             raise ImageError(f"{label}: not a regular file (a device, pipe or socket); give an image file")
-        if path.stat().st_size > MAX_BYTES:
-            raise ImageError(f"{label}: file is larger than {MAX_BYTES // 2**20} MB")
+        check_size(path.stat().st_size, label)
         return path.read_bytes()
     except OSError as exc:  # unreadable (permissions, a vanished network file): one line, not a traceback
         raise ImageError(f"{label}: cannot be read ({exc.strerror or exc})") from exc

@@ -17,9 +17,10 @@ import numpy as np
 
 from fer_core.classifier import Classifier
 from fer_core.detect import FaceDetector
-from fer_core.draw import annotate, draw_message
+from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate, draw_message
 from fer_core.infer import Face, detect_and_crop, faces_from_probabilities
 from fer_core.smoothing import ProbabilitySmoother
+from fer_core.timeline import NO_FACE
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class LiveAnalyzer:
     running analyser (no rebuild, the smoothing is kept).
     """
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector, *, min_confidence: float = 0.0,
+    def __init__(self, classifier: Classifier, detector: FaceDetector, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                  smoothing: float = 0.35, tta: str = "none", clock: Callable[[], float] = time.monotonic) -> None:
         self.classifier, self.detector = classifier, detector
         self.min_confidence, self.tta = min_confidence, tta
@@ -73,7 +74,7 @@ class LiveAnalyzer:
         faces = faces_from_probabilities(boxes, self.smoother.update(boxes, probabilities), self.classifier.labels)
         fps = self.fps_meter.tick()
         out = annotate(rgb, faces, self.min_confidence)
-        out = draw_message(out, f"{fps:4.1f} fps" + ("" if faces else "  No face"))
+        out = draw_message(out, f"{fps:4.1f} fps" + ("" if faces else f"  {NO_FACE}"))
         return out, FrameResult(time.time(), faces, fps)
 
     def reset(self) -> None:

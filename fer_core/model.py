@@ -72,19 +72,38 @@ def read_metadata(folder: str | os.PathLike) -> dict:
 
 
 def _check_metadata(metadata: dict, folder: Path) -> None:
+    """Check the keys and types inference and the app rely on, so a hand-edited file fails here
+    with one clear line rather than later with a traceback (``architecture: []`` on the Home page)."""
+    if not isinstance(metadata, dict):
+        raise ModelError(f"{folder}: {METADATA_FILE} must hold a JSON object, not {type(metadata).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in metadata]
     if missing:
         raise ModelError(f"{folder}: metadata lacks {', '.join(missing)}")
+    if not isinstance(metadata["name"], str) or not metadata["name"]:
+        raise ModelError(f"{folder}: metadata 'name' must be a non-empty string, not {metadata['name']!r}")
     labels = metadata["labels"]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"{folder}: metadata 'labels' must be a non-empty list of names")
     if len(set(labels)) != len(labels):
         raise ModelError(f"{folder}: metadata 'labels' has duplicates: {labels}")
+    if not isinstance(metadata["input_spec"], dict):
+        raise ModelError(f"{folder}: metadata 'input_spec' must be an object such as "
+                         f"{{\"size\": 48, \"channels\": 1}}, not {type(metadata['input_spec']).__name__}")
     try:
         InputSpec.from_dict(metadata["input_spec"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{folder}: metadata 'input_spec' is invalid ({exc})") from exc
-    tta = metadata.get("inference", {}).get("tta", "none")
+    architecture = metadata["architecture"]
+    if not isinstance(architecture, dict) or not isinstance(architecture.get("name"), str):
+        raise ModelError(f"{folder}: metadata 'architecture' must be an object with a string 'name' "
+                         f"(e.g. {{\"name\": \"vgg\"}}), not {architecture!r}")
+    params = architecture.get("params")
+    if params is not None and (isinstance(params, bool) or not isinstance(params, int) or params < 0):
+        raise ModelError(f"{folder}: metadata architecture.params must be a whole number of parameters, not {params!r}")
+    inference = metadata.get("inference", {})
+    if not isinstance(inference, dict):
+        raise ModelError(f"{folder}: metadata 'inference' must be an object such as {{\"tta\": \"none\"}}, not {inference!r}")
+    tta = inference.get("tta", "none")
     if tta not in TTA_MODES:
         raise ModelError(f"{folder}: metadata inference.tta {tta!r} is not one of {', '.join(TTA_MODES)}")
 

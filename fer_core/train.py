@@ -25,7 +25,7 @@ import numpy as np
 
 from fer_core.data import FerData, file_sha256, load_fer2013, resolve_data_path
 from fer_core.labels import LABELS, NUM_CLASSES
-from fer_core.model import save_model
+from fer_core.model import TTA_MODES, save_model
 from fer_core.preprocess import InputSpec, preprocess_faces
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ BEST = "best.keras"
 Optimizer = Literal["adam", "adamw", "sgd"]
 Schedule = Literal["cosine", "plateau"]  # warm-up + cosine decay | ReduceLROnPlateau
 Augment = Literal["none", "standard", "strong", "camera"]  # fer_core.architectures.augmentation
-TeacherTTA = Literal["none", "flip", "tencrop"]  # fer_core.model.TTA_MODES
 #: Keras dtype policies for training: bfloat16 compute with float32 weights runs on the AMX/AVX512-BF16
 #: units of recent Xeons (vgg32 trains about 1.4x faster here: scripts/bench_precision.py); exported models are always float32.
 Precision = Literal["float32", "mixed_bfloat16"]
@@ -46,10 +45,10 @@ Precision = Literal["float32", "mixed_bfloat16"]
 #: and mixed view the student sees, during training (fer_core.train_inputs.teacher_view_batches).
 TeacherView = Literal["clean", "augmented"]
 
-#: Fields with a fixed set of values: field -> its Literal type.
-_CHOICES: dict[str, object] = {
-    "optimizer": Optimizer, "schedule": Schedule, "augment": Augment, "teacher_tta": TeacherTTA,
-    "precision": Precision, "teacher_view": TeacherView,
+#: Fields with a fixed set of values: field -> the values (a Literal's, or the model's TTA modes).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": get_args(Optimizer), "schedule": get_args(Schedule), "augment": get_args(Augment),
+    "teacher_tta": TTA_MODES, "precision": get_args(Precision), "teacher_view": get_args(TeacherView),
 }
 
 
@@ -90,7 +89,7 @@ class TrainConfig:
     limit: int = 0  # rows per split, for smoke tests; 0 = all
     init_from: str | None = None  # a model folder whose weights start this run (fine-tuning, warm restarts)
     teacher: str | None = None  # a model folder to distil from (soft targets on the training images)
-    teacher_tta: TeacherTTA = "tencrop"  # for teacher_view "clean"
+    teacher_tta: str = "tencrop"  # one of fer_core.model.TTA_MODES; for teacher_view "clean"
     teacher_view: TeacherView = "clean"
     distill_weight: float = 0.8  # target = w * teacher + (1 - w) * label
     ema: float = 0.0  # momentum of the weights' moving average (e.g. 0.999), used for validation and export; 0 = off
@@ -103,8 +102,8 @@ class TrainConfig:
 
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; expected one of {', '.join(ARCHITECTURES)}")
-        for name, choices in _CHOICES.items():
-            value, allowed = getattr(self, name), get_args(choices)
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{_option(name)} {value!r}: expected one of {', '.join(allowed)}")
         # Numbers that would crash, or silently do nothing, an hour into training; the CLI prints

@@ -18,7 +18,7 @@ import numpy as np
 
 from fer_core.classifier import Classifier
 from fer_core.detect import FaceDetector
-from fer_core.draw import annotate
+from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate
 from fer_core.infer import Face, analyse_image, face_rows
 from fer_core.results import no_face_row
 
@@ -67,7 +67,9 @@ class VideoResult:
 def analyse_video(
     source: str | os.PathLike | BinaryIO, classifier: Classifier, detector: FaceDetector, *,
     output: str | os.PathLike | BinaryIO | None = None, every: int = 1,
-    progress: Callable[[int, int], None] | None = None, min_confidence: float = 0.0, name: str | None = None,
+    progress: Callable[[int, int], None] | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    name: str | None = None,
+    max_frames: int | None = None,
 ) -> VideoResult:
     """Analyse every ``every``-th frame of a video; optionally write an annotated H.264 MP4.
 
@@ -75,6 +77,8 @@ def analyse_video(
     ``progress(done, total)`` is called as frames are decoded (total is an estimate).
     ``name`` is how error messages call the file (an upload's name, or a file object's).
     A file that breaks midway gives the frames before the break, with ``warning`` set.
+    ``max_frames`` bounds the work and the annotated output a server keeps (the app's ceiling);
+    a longer video gives its first ``max_frames`` frames, with ``warning`` set.
 
     Raises:
         VideoError: the file is not a decodable video, or no frame of it could be decoded.
@@ -83,6 +87,8 @@ def analyse_video(
 
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "video")
     try:
         container = av.open(source if hasattr(source, "read") else str(source))
@@ -99,6 +105,10 @@ def analyse_video(
         result = VideoResult(name, fps, 0, 0, 0, 0)
         faces: list[Face] = []
         for index, frame in enumerate(_frames(container, stream, result)):
+            if max_frames is not None and index >= max_frames:
+                result.warning = (f"only the first {max_frames} frames ({max_frames / fps:.0f} s) were analysed, "
+                                  "the limit for one video here; the results and the annotated video cover those")
+                break
             rgb = frame.to_ndarray(format="rgb24")
             rgb = _limit_size(rgb)
             if writer is None and output is not None:

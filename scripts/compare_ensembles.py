@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer_core.classifier import Classifier  # noqa: E402
-from fer_core.data import load_fer2013  # noqa: E402
-from fer_core.evaluate import classification_metrics  # noqa: E402
+from fer_core.data import DATA_HELP, load_fer2013  # noqa: E402
+from fer_core.evaluate import classification_metrics, require_fer2013_labels  # noqa: E402
 from fer_core.labels import LABELS  # noqa: E402
 from fer_core.model import TTA_MODES, MODEL_FILE  # noqa: E402
 
@@ -46,7 +46,9 @@ def probabilities(folder: Path, images: np.ndarray, ttas: list[str], cache: Path
         if path and path.is_file():
             probs[tta] = np.load(path)
             continue
-        classifier = classifier or Classifier.load(folder)
+        if classifier is None:
+            classifier = Classifier.load(folder)
+            require_fer2013_labels(classifier)  # its outputs are compared with FER2013 codes
         probs[tta] = classifier.predict_proba(images, tta)
         if path:
             cache.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,7 @@ def probabilities(folder: Path, images: np.ndarray, ttas: list[str], cache: Path
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path, help="trained (single) model folders")
-    parser.add_argument("--data", help="fer2013.csv(.gz) (default: $FER_DATA or ../shared/data)")
+    parser.add_argument("--data", help=DATA_HELP)
     parser.add_argument("--tta", nargs="+", default=list(TTA_MODES), choices=TTA_MODES)
     parser.add_argument("--cache", type=Path, help="folder for cached probabilities")
     args = parser.parse_args()

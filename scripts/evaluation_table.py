@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core.evaluate import WATCHED_CLASSES, load_evaluations, tta_name  # noqa: E402
-from fer_core.model import list_models  # noqa: E402
+from fer_core.evaluate import WATCHED_CLASSES, evaluation_key, load_evaluations, tta_name  # noqa: E402
+from fer_core.model import TTA_MODES, list_models  # noqa: E402
 
 
 def percent(value: float | None) -> str:
@@ -23,9 +23,8 @@ def percent(value: float | None) -> str:
 def rows(folder: Path) -> list[str]:
     stored = load_evaluations(folder)
     out = []
-    for tta in ("none", "flip", "tencrop"):
-        public, private = stored.get(f"PublicTest-{tta}" if tta != "none" else "PublicTest"), \
-            stored.get(f"PrivateTest-{tta}" if tta != "none" else "PrivateTest")
+    for tta in TTA_MODES:
+        public, private = stored.get(evaluation_key("PublicTest", tta)), stored.get(evaluation_key("PrivateTest", tta))
         if private is None:
             continue
         free = private.leak_free or {}

@@ -34,6 +34,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core.classifier import Classifier
 from fer_core.data import DEFAULT_DATA, DATA_ENV
 from fer_core.detect import DEFAULT_DETECTOR
+from fer_core.evaluate import tta_name
 from fer_core.model import MODELS_DIR, list_models, live_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,7 +157,32 @@ def test_sidebar_settings_follow_the_user_across_pages(without_data):
     at.switch_page("app_pages/photo.py").run()
     assert not at.exception
     assert at.sidebar.selectbox(key="fer_detector").value == "haar"
-    assert any("detector haar, minimum confidence 65%" in c.value for c in at.caption)
+    model = Classifier.load(bundled_models()[0])
+    # the photo page names the runtime and the TTA as the other pages do
+    assert (f"Model **{model.name}** on {model.runtime_label}, {tta_name(model.tta)}, detector haar, "
+            "minimum confidence 65%.") in [c.value for c in at.caption]
+
+
+def test_sidebar_defaults_are_the_clis_fer_model_and_fer_live_model(without_data, monkeypatch):
+    """$FER_MODEL and $FER_LIVE_MODEL choose the app's defaults as they do the CLI's, however spelled."""
+    models = bundled_models()
+    assert len(models) >= 2, "this test needs two bundled models"
+    photo_model, live = models[-1], models[0]
+    monkeypatch.setenv("FER_MODEL", str(photo_model))
+    monkeypatch.setenv("FER_LIVE_MODEL", os.path.relpath(live))  # another spelling of a listed folder
+    at = open_page("home")
+    assert at.sidebar.selectbox(key="fer_model").value == str(photo_model)
+    assert at.sidebar.selectbox(key="fer_live_model").value == str(live)
+    assert not at.sidebar.warning
+    at.switch_page("app_pages/photo.py").run()
+    assert any(c.value.startswith(f"Model **{photo_model.name}** on ") for c in at.caption)
+    at.switch_page("app_pages/video.py").run()
+    assert any(c.value.startswith(f"Model **{live.name}** on ") for c in at.caption)
+
+    monkeypatch.setenv("FER_MODEL", str(photo_model.parent / "not-a-model"))
+    at = open_page("home")
+    assert at.sidebar.selectbox(key="fer_model").value == str(models[0])
+    assert any(w.value.startswith("FER_MODEL names not-a-model, which is not among") for w in at.sidebar.warning)
 
 
 # ------------------------------------------------------------------ dataset explorer
@@ -263,8 +289,71 @@ def test_photo_without_face_says_so(without_data):
     at.file_uploader(key="photo_uploads").set_value(("grey.png", png.tobytes(), "image/png"))
     at.run()
     assert not at.exception and not at.error
-    assert any(i.value.startswith("No face found in grey.png") for i in at.info)
+    hint = [i.value for i in at.info if i.value.startswith("No face found in grey.png")]
+    assert len(hint) == 1 and "at least about 4% of the image's longer side wide" in hint[0]
     assert not [m for m in at.metric if m.label.startswith("Face ")]
+    at.sidebar.selectbox(key="fer_detector").set_value("haar").run()  # the hint follows the detector
+    hint = [i.value for i in at.info if i.value.startswith("No face found in grey.png")]
+    assert len(hint) == 1 and "by the haar detector" in hint[0] and "about 8% of the image's longer side" in hint[0]
+
+
+def test_photo_threshold_redraws_without_reanalysing(without_data, astronaut, monkeypatch):
+    """The confidence slider changes the labels on the image, not the analysis (no detection, no Grad-CAM)."""
+    from PIL import Image
+
+    from ui import photo
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(astronaut[:, ::-1])).save(buffer, format="JPEG")  # not cached by others
+    analysed = []
+    real = photo._analyse_uncached
+    monkeypatch.setattr(photo, "_analyse_uncached", lambda *args: analysed.append(args[1]) or real(*args))
+    at = open_page("photo")
+    at.file_uploader(key="photo_uploads").set_value(("mirrored.jpg", buffer.getvalue(), "image/jpeg"))
+    at.run()
+    assert not at.exception and not at.error and analysed == ["mirrored.jpg"]
+    assert not any("confidence threshold" in w.value for w in at.warning)
+    before = at.image[0].value
+    at.sidebar.slider(key="fer_min_confidence").set_value(1.0).run()
+    assert not at.exception and analysed == ["mirrored.jpg"]  # not analysed again
+    assert any("Below the 100% confidence threshold" in w.value for w in at.warning)
+    assert at.image[0].value != before  # the face is now labelled '?'
+
+
+def test_photo_over_the_byte_cap_is_refused(without_data, astronaut_jpeg, monkeypatch):
+    """Uploads get the byte cap of image files, before the cache (a cached photo is refused too)."""
+    from fer_core import images
+
+    monkeypatch.setattr(images, "MAX_BYTES", len(astronaut_jpeg) - 1)
+    at = open_page("photo")
+    at.file_uploader(key="photo_uploads").set_value(("astronaut.jpg", astronaut_jpeg, "image/jpeg"))
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["astronaut.jpg: file is larger than 0 MB; resize or recompress it"]
+    assert not [m for m in at.metric if m.label.startswith("Face ")]
+
+
+def test_photo_page_reports_a_bad_cache_size(without_data, monkeypatch):
+    monkeypatch.setenv("FER_PHOTO_CACHE_MB", "64MB")
+    at = open_page("photo")
+    assert [e.value for e in at.error] == ["$FER_PHOTO_CACHE_MB must be a whole number of megabytes (0 turns the "
+                                           "cache off), got '64MB'. Photo analysis is off until it is fixed."]
+    assert not at.get("file_uploader")
+
+
+@pytest.mark.parametrize("value,expected", [(None, 64), ("", 64), (" 128 ", 128), ("0", 0)])
+def test_photo_cache_size_from_the_environment(value, expected):
+    from ui.photo import cache_megabytes
+
+    assert cache_megabytes(value) == expected
+
+
+@pytest.mark.parametrize("value", ["64MB", "-1", "1.5", "lots"])
+def test_photo_cache_size_refuses_bad_values(value):
+    from ui.photo import cache_megabytes
+
+    with pytest.raises(ValueError, match=f"FER_PHOTO_CACHE_MB must be a whole number of megabytes .*got {value!r}"):
+        cache_megabytes(value)
 
 
 def test_photo_camera_snapshot_and_combined_table(without_data, astronaut_jpeg):
@@ -295,6 +384,15 @@ def test_video_analysis(without_data, astronaut_mp4):
     outcome = at.session_state["video_outcome"]
     assert outcome.video[4:8] == b"ftyp"  # an MP4 came back
     assert outcome.frames_with_face == 4
+    live = Classifier.load(live_model_dir())
+    assert f"{tta_name(live.tta)}, detector {DEFAULT_DETECTOR}." in texts(at)  # "no TTA", not "none"
+
+    photo_models = at.sidebar.selectbox(key="fer_model")
+    photo_models.set_value(photo_models.options[-1]).run()  # the photo model does not affect videos
+    assert at.session_state["video_outcome"] is outcome and len(at.get("video")) == 1 and not at.button
+    at.file_uploader(key="video_upload").set_value(("other.mp4", astronaut_mp4[:-1], "video/mp4")).run()
+    assert "video_outcome" not in at.session_state  # a new upload: the last annotated MP4 is dropped
+    assert not at.get("video") and [b.label for b in at.button] == ["Analyse video"]
 
 
 def test_video_corrupt_file(without_data):
@@ -312,6 +410,7 @@ def test_webcam_page_with_real_component(without_data):
     live = Classifier.load(live_model_dir())
     assert f"Live path: model **{live.name}** on **LiteRT, " in texts(at)  # every bundled model has a .tflite
     assert "without test-time augmentation" in texts(at)
+    assert "detector **blazeface**, not the sidebar's blazeface-multiscale: webcam faces are large" in texts(at)
     assert "press Start" in texts(at)
     assert type(at.session_state["webcam"]).__name__ == "WebRtcStreamerContext"
 
@@ -433,6 +532,7 @@ def test_webcam_confidence_slider_keeps_the_analyser(without_data):
     assert at.session_state["webcam_session"] is session and session.analyzer.min_confidence == pytest.approx(0.7)
     at.sidebar.selectbox(key="fer_detector").set_value("haar").run()  # another detector: another analyser
     assert at.session_state["webcam_session"] is not session
+    assert "detector haar; labels are smoothed" in texts(at) and "not the sidebar's" not in texts(at)
 
 
 # ------------------------------------------------------------------ model evaluation

@@ -161,3 +161,17 @@ def test_image_folder_bad_names_are_reported(sample_rows, tmp_path):
     with pytest.raises(DataError, match="class folder 'contempt'"):
         load_image_folder(tmp_path / "fer")
     assert load_image_folder(tmp_path / "fer", skip_bad_rows=True).skipped == 1
+
+
+def test_every_data_option_has_one_help_naming_the_default_file():
+    """train, evaluate and select-tta describe --data alike, naming the default file (not its folder)."""
+    from fer_core.cli import build_parser
+    from fer_core.data import DATA_ENV, DATA_HELP, DEFAULT_DATA
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    helps = {name: next(a.help for a in sub._actions if "--data" in a.option_strings)
+             for name, sub in commands.items() if any("--data" in a.option_strings for a in sub._actions)}
+    assert set(helps) == {"train", "evaluate", "select-tta"}
+    assert set(helps.values()) == {DATA_HELP}
+    assert f"${DATA_ENV}" in DATA_HELP and str(DEFAULT_DATA) in DATA_HELP and DEFAULT_DATA.name == "fer2013.csv.gz"

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.detect import (DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, Box, MultiScaleDetector, TileLayout,
-                             make_detector)
+from fer_core.detect import (DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, Box, MultiScaleDetector,
+                             TileLayout, make_detector)
 from fer_core.face_frames import HEAD_CROP, face_frame
 
 @pytest.fixture(scope="module", params=list(DETECTORS))
@@ -83,6 +83,21 @@ def test_done_when_cases_of_the_issue(default_detector, head, fraction, width, h
     frame, face = face_frame(head, fraction, width, height)
     boxes = default_detector.detect(frame)
     assert len(boxes) == 1 and boxes[0].iou(face) > 0.5, (boxes, face)  # in the original's pixels
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (720, 1280)])
+def test_each_detector_finds_a_face_of_its_stated_minimum_size(detector, head, width, height):
+    """The size the app's "no face found" hint quotes, checked on a real face in landscape and portrait."""
+    size = MIN_FACE_SIZE[detector.name]
+    assert size.side == "longer side"
+    frame, face = face_frame(head, size.fraction * max(width, height) / width, width, height)
+    boxes = detector.detect(frame)
+    assert len(boxes) == 1 and boxes[0].iou(face) > 0.4, (detector.name, boxes, face)
+    assert str(size) == f"{size.fraction:.0%} of the image's longer side"
+
+
+def test_every_detector_has_a_minimum_face_size():
+    assert set(MIN_FACE_SIZE) == set(DETECTORS)
 
 
 def test_the_short_range_model_misses_what_the_default_finds(default_detector, head):

@@ -96,6 +96,28 @@ def test_evaluate_cli_skips_bad_rows_when_asked(tmp_path, data_path):
     assert json.loads((tmp_path / "m.json").read_text())["n"] == 49
 
 
+def test_evaluate_refuses_a_model_whose_labels_are_not_fer2013s_order(fer_data):
+    """Scores compare FER2013 codes with output indices: a model with another label order would be
+    scored wrongly without a word, so it is refused; the same network with FER2013's order is scored."""
+    from fer_core.architectures import build
+    from fer_core.classifier import Classifier
+    from fer_core.evaluate import evaluate, require_fer2013_labels
+    from fer_core.labels import LABELS
+    from fer_core.model import ModelError
+
+    network, spec = build("vgg", len(LABELS), augment="none", width=4)
+    images, labels = fer_data.split("PrivateTest")
+    metadata = {"name": "shuffled", "labels": list(reversed(LABELS)), "input_spec": spec.to_dict(),
+                "architecture": {"name": "vgg"}}
+    shuffled = Classifier(network, metadata)
+    with pytest.raises(ModelError, match="shuffled: its labels Neutral, Surprise.* are not FER2013's Angry, Disgust"):
+        evaluate(shuffled, images[:20], labels[:20])
+    with pytest.raises(ModelError, match="not FER2013's"):
+        require_fer2013_labels(Classifier(network, {**metadata, "labels": list(LABELS[:6]) + ["Calm"]}))
+    metrics, probabilities = evaluate(Classifier(network, {**metadata, "labels": list(LABELS)}), images[:20], labels[:20])
+    assert metrics["n"] == 20 and probabilities.shape == (20, len(LABELS)) and metrics["labels"] == list(LABELS)
+
+
 def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp_path):
     import shutil
 

@@ -66,6 +66,17 @@ def test_decompression_bomb_is_refused():
         read_image(bomb, "bomb.png")
 
 
+def test_uploaded_bytes_over_the_byte_cap_are_refused(astronaut, monkeypatch):
+    """Uploads (bytes) get the same size cap as paths; the same photo passes under the real cap."""
+    from fer_core import images
+
+    data = _encode(Image.fromarray(astronaut), "PNG")
+    assert read_image(data, "big.png").shape == astronaut.shape
+    monkeypatch.setattr(images, "MAX_BYTES", len(data) - 1)
+    with pytest.raises(ImageError, match="big.png: file is larger than .* MB"):
+        read_image(data, "big.png")
+
+
 def test_missing_path(tmp_path):
     with pytest.raises(ImageError, match="no such file"):
         read_image(tmp_path / "nope.jpg")

@@ -75,3 +75,40 @@ def test_predict_cli_text_output(tmp_path, astronaut_jpeg):
     result = _cli("predict", str(good))
     assert result.returncode == 0, result.stderr
     assert "Happy" in result.stdout and "face 1" in result.stdout
+
+
+def test_uncertain_faces_are_drawn_as_a_question_mark_below_the_shared_default(astronaut):
+    """annotate's default threshold is the app's (DEFAULT_MIN_CONFIDENCE): a 30 % face is "?", a 90 % one is not."""
+    from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate
+    from fer_core.infer import Face
+
+    def face(confidence: float) -> Face:
+        return Face(Box(150, 60, 140, 140), "Happy", {"Happy": confidence, "Sad": 1 - confidence})
+
+    assert 0.3 < DEFAULT_MIN_CONFIDENCE < 0.9
+    unsure, sure = [face(0.3)], [face(0.9)]
+    as_question = annotate(astronaut, unsure, min_confidence=1.0)  # certainly "?"
+    assert np.array_equal(annotate(astronaut, unsure), as_question)
+    assert not np.array_equal(annotate(astronaut, unsure, min_confidence=0.0), as_question)
+    assert not np.array_equal(annotate(astronaut, sure), annotate(astronaut, sure, min_confidence=1.0))
+
+
+def test_emotion_colours_follow_the_label_list():
+    from fer_core.draw import EMOTION_COLORS, hex_color
+    from fer_core.labels import LABELS
+
+    assert tuple(EMOTION_COLORS) == LABELS
+    assert len({hex_color(label) for label in LABELS}) == len(LABELS)  # one distinct colour each
+
+
+def test_predict_cli_min_confidence_changes_the_drawing(tmp_path, astronaut_jpeg):
+    good = tmp_path / "a.jpg"
+    good.write_bytes(astronaut_jpeg)
+    shown = _cli("predict", str(good), "--annotate", str(tmp_path / "shown"))  # default 0.4: the label is drawn
+    unsure = _cli("predict", str(good), "--annotate", str(tmp_path / "unsure"), "--min-confidence", "1")
+    assert shown.returncode == 0 and unsure.returncode == 0, shown.stderr + unsure.stderr
+    drawn = [(tmp_path / name / "a.annotated.png").read_bytes() for name in ("shown", "unsure")]
+    assert drawn[0] != drawn[1]
+    bad = _cli("predict", str(good), "--min-confidence", "40")
+    assert bad.returncode == 2 and "error: --min-confidence 40.0: expected a confidence from 0 to 1" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -56,6 +56,17 @@ def test_input_spec_must_match_network(small_model, tmp_path):
     (lambda m: m.update(labels=["a", "a"]), "duplicates"),
     (lambda m: m.update(input_spec={"size": 48}), "input_spec"),
     (lambda m: m.update(inference={"tta": "twenty-crop"}), "inference.tta"),
+    # wrong types: one clear ModelError, never an AttributeError or TypeError from a page
+    (lambda m: m.update(name=7), "'name' must be a non-empty string"),
+    (lambda m: m.update(labels="Angry,Happy"), "'labels' must be a non-empty list of names"),
+    (lambda m: m.update(labels=["a", "b", "c", "d", "e", "f", 7]), "'labels' must be a non-empty list of names"),
+    (lambda m: m.update(input_spec=[48, 1]), "'input_spec' must be an object"),
+    (lambda m: m.update(architecture="vgg"), "'architecture' must be an object with a string 'name'"),
+    (lambda m: m.update(architecture=["vgg"]), "'architecture' must be an object with a string 'name'"),
+    (lambda m: m.update(architecture={"params": 10}), "'architecture' must be an object with a string 'name'"),
+    (lambda m: m.update(architecture={"name": 3}), "'architecture' must be an object with a string 'name'"),
+    (lambda m: m.update(architecture={"name": "vgg", "params": "1.2M"}), "architecture.params must be a whole number"),
+    (lambda m: m.update(inference="tencrop"), "'inference' must be an object"),
 ])
 def test_inconsistent_metadata_is_refused(small_model, tmp_path, change, message):
     save_model(small_model, tmp_path, _metadata(list("abcdefg")))
@@ -64,6 +75,12 @@ def test_inconsistent_metadata_is_refused(small_model, tmp_path, change, message
     (tmp_path / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match=message):
         load_keras_model(tmp_path)
+
+
+def test_metadata_that_is_not_an_object_is_refused(tmp_path):
+    (tmp_path / "metadata.json").write_text("[1, 2]")
+    with pytest.raises(ModelError, match="must hold a JSON object, not list"):
+        read_metadata(tmp_path)
 
 
 def test_models_with_arbitrary_code_are_refused(tmp_path):

@@ -39,6 +39,16 @@ def test_video_every_second_frame(clip, classifier, tmp_path):
         assert sum(1 for _ in out.decode(video=0)) == 30
 
 
+def test_video_longer_than_the_limit_gives_its_first_frames_and_says_so(clip, classifier, tmp_path):
+    result = analyse_video(clip, classifier, make_detector(), output=tmp_path / "out.mp4", every=2, max_frames=7)
+    assert result.frames_total == 7 and result.frames_analysed == 4
+    assert "first 7 frames" in result.warning
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        assert sum(1 for _ in out.decode(video=0)) == 7
+    with pytest.raises(ValueError, match="max_frames"):
+        analyse_video(clip, classifier, make_detector(), max_frames=0)
+
+
 def test_corrupt_video_is_a_clear_error(tmp_path, clip, classifier):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2000))

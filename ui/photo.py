@@ -3,9 +3,12 @@
 A bad file ends in ``st.error`` for that file only; the page goes on with the others.
 
 Memory has a ceiling: results are cached for every session in one LRU bounded by bytes
-(``$FER_PHOTO_CACHE_MB``, default 64), and a result keeps only a display-size annotated
-image (at most :data:`DISPLAY_PIXELS`, PNG-encoded), small Grad-CAM overlays and the
-numbers, never the full-resolution arrays (an 8000x8000 photo is 192 MB of pixels).
+(``$FER_PHOTO_CACHE_MB``, default 64), and a result keeps only a display-size image (at
+most :data:`DISPLAY_PIXELS`, PNG-encoded), small Grad-CAM overlays and the numbers, never
+the full-resolution arrays (an 8000x8000 photo is 192 MB of pixels).
+
+The confidence threshold is not part of an analysis: it only changes how faces are labelled
+on the image, so moving the slider redraws (:func:`annotated_png`) and never re-analyses.
 """
 from __future__ import annotations
 
@@ -23,9 +26,10 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import plots, saliency
+from fer_core.detect import MIN_FACE_SIZE
 from fer_core.draw import annotate
 from fer_core.images import IMAGE_TYPES as _IMAGE_TYPES
-from fer_core.images import ImageError, encode_png, read_image
+from fer_core.images import ImageError, check_size, encode_png, read_image
 from fer_core.infer import Face, analyse_image, crop_face, face_rows
 from fer_core.results import face_columns, rows_to_csv
 from ui import resources
@@ -37,25 +41,57 @@ IMAGE_TYPES = list(_IMAGE_TYPES)
 DISPLAY_PIXELS = 2_000_000
 #: side of the Grad-CAM overlays kept
 OVERLAY_SIDE = 256
-CACHE_BYTES = int(os.environ.get("FER_PHOTO_CACHE_MB", "64")) * 2**20
+CACHE_ENV = "FER_PHOTO_CACHE_MB"
+DEFAULT_CACHE_MB = 64
+
+
+def cache_megabytes(value: str | None) -> int:
+    """The photo cache's size in MB from ``$FER_PHOTO_CACHE_MB`` (``DEFAULT_CACHE_MB`` when unset or empty).
+
+    Raises:
+        ValueError: the value is not a whole number of at least 0 (0 turns the cache off).
+    """
+    if value is None or not value.strip():
+        return DEFAULT_CACHE_MB
+    try:
+        megabytes = int(value)
+    except ValueError:
+        megabytes = -1
+    if megabytes < 0:
+        raise ValueError(f"${CACHE_ENV} must be a whole number of megabytes (0 turns the cache off), got {value!r}")
+    return megabytes
+
+
+def cache_bytes() -> int:
+    """The photo cache's bound in bytes, from the environment (read on each call: a page checks it first).
+
+    Raises:
+        ValueError: ``$FER_PHOTO_CACHE_MB`` is not a whole number of megabytes.
+    """
+    return cache_megabytes(os.environ.get(CACHE_ENV)) * 2**20
 
 
 @dataclass(frozen=True)
 class PhotoAnalysis:
-    """One analysed photo: the faces, the annotated image and a Grad-CAM overlay per face."""
+    """One analysed photo: the faces, the display-size image and a Grad-CAM overlay per face.
+
+    Independent of the confidence threshold: :func:`annotated_png` draws the labels for one.
+    """
 
     name: str
     model: str
     detector: str
     faces: list[Face]
-    annotated_png: bytes = field(repr=False)  # display size (see DISPLAY_PIXELS)
-    overlays: list[np.ndarray | None] = field(default_factory=list, repr=False)
+    image_png: bytes = field(repr=False)  # display size (see DISPLAY_PIXELS), not annotated
+    scale: float  # display pixels per image pixel (the faces' boxes are in image pixels)
+    overlays: list[np.ndarray | None] = field(repr=False)
+    key: tuple = field(repr=False)  # its key in the result cache
 
     @property
     def nbytes(self) -> int:
         """What this result holds in memory (the cache's measure)."""
         overlays = sum(o.nbytes for o in self.overlays if o is not None)
-        return len(self.annotated_png) + overlays + 2048 * (1 + len(self.faces))
+        return len(self.image_png) + overlays + 2048 * (1 + len(self.faces))
 
     def rows(self) -> list[dict]:
         """One row per face (``face`` from 1): label, confidence, box and every probability."""
@@ -69,8 +105,16 @@ class PhotoAnalysis:
         return json.dumps({"file": self.name, "model": self.model, "detector": self.detector,
                            "faces": [f.to_dict() for f in self.faces]}, indent=2).encode()
 
-    def png(self) -> bytes:
-        return self.annotated_png
+
+@dataclass(frozen=True)
+class _Drawn:
+    """An annotated PNG, as the result cache holds it (the cache measures entries by ``nbytes``)."""
+
+    png: bytes
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.png) + 256
 
 
 class ByteBoundedCache:
@@ -102,31 +146,48 @@ class ByteBoundedCache:
 @st.cache_resource
 def result_cache() -> ByteBoundedCache:
     """The photo results of every session, one process-wide LRU bounded by bytes."""
-    return ByteBoundedCache(CACHE_BYTES)
+    return ByteBoundedCache(cache_bytes())
 
 
-def _analyse(data: bytes, name: str, model_dir: str, detector_name: str, min_confidence: float) -> PhotoAnalysis:
-    key = (hashlib.sha256(data).hexdigest(), name, model_dir, resources.model_version(model_dir), detector_name,
-           min_confidence)
+def _analyse(data: bytes, name: str, model_dir: str, detector_name: str) -> PhotoAnalysis:
+    key = (hashlib.sha256(data).hexdigest(), name, model_dir, resources.model_version(model_dir), detector_name)
     cache = result_cache()
     result = cache.get(key)
     if result is None:
         with st.spinner(f"Analysing {name}…"):
-            result = _analyse_uncached(data, name, model_dir, detector_name, min_confidence)
+            result = _analyse_uncached(data, name, model_dir, detector_name, key)
         cache.put(key, result)
         _return_freed_memory()
     return result
 
 
-def _analyse_uncached(data: bytes, name: str, model_dir: str, detector_name: str, min_confidence: float) -> PhotoAnalysis:
+def _analyse_uncached(data: bytes, name: str, model_dir: str, detector_name: str, key: tuple) -> PhotoAnalysis:
     rgb = read_image(data, name)
     model = resources.classifier(model_dir)
     detector = resources.detector(detector_name)
     faces = analyse_image(rgb, model, detector)
     overlays = [_small(_explain(model, crop_face(rgb, f.box, detector.crop_scale), model.labels.index(f.label)))
                 for f in faces]
-    annotated = annotate(display_size(rgb), scale_faces(faces, display_scale(rgb.shape)), min_confidence)
-    return PhotoAnalysis(name, model.name, detector_name, faces, encode_png(annotated), overlays)
+    return PhotoAnalysis(name, model.name, detector_name, faces, encode_png(display_size(rgb)),
+                         display_scale(rgb.shape), overlays, key)
+
+
+def annotated_png(result: PhotoAnalysis, min_confidence: float) -> bytes:
+    """The display image with each face boxed and labelled, '?' below ``min_confidence``.
+
+    Cached by which faces are labelled: a threshold that no face crosses reuses the drawing.
+    """
+    if not result.faces:
+        return result.image_png
+    labelled = tuple(f.confidence >= min_confidence for f in result.faces)
+    key = (*result.key, "annotated", labelled)
+    cache = result_cache()
+    drawn = cache.get(key)
+    if drawn is None:
+        image = read_image(result.image_png, result.name)
+        drawn = _Drawn(encode_png(annotate(image, scale_faces(result.faces, result.scale), min_confidence)))
+        cache.put(key, drawn)
+    return drawn.png
 
 
 def display_scale(shape: tuple[int, ...]) -> float:
@@ -182,15 +243,16 @@ def _explain(model, crop: np.ndarray, class_index: int) -> np.ndarray | None:
 
 
 def analyse(name: str, data: bytes, settings: Settings) -> PhotoAnalysis:
-    """Detect, classify and explain every face of an image file's bytes (cached).
+    """Detect, classify and explain every face of an image file's bytes (cached, whatever the threshold).
 
     Raises:
-        ImageError: the bytes are not a usable image.
+        ImageError: the bytes are not a usable image (too large included, checked before hashing).
         ValueError: no model is selected.
     """
+    check_size(len(data), name)
     if settings.model_dir is None:
         raise ValueError("no model is selected")
-    return _analyse(data, name, str(settings.model_dir), settings.detector, settings.min_confidence)
+    return _analyse(data, name, str(settings.model_dir), settings.detector)
 
 
 def render(name: str, data: bytes, settings: Settings, key: str) -> PhotoAnalysis | None:
@@ -201,15 +263,16 @@ def render(name: str, data: bytes, settings: Settings, key: str) -> PhotoAnalysi
     except (ImageError, ValueError) as exc:  # ImageError is a ValueError; both are for the user
         st.error(str(exc))
         return None
-    st.image(result.annotated_png, caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
+    png = annotated_png(result, settings.min_confidence)
+    st.image(png, caption=f"{name}: {len(result.faces)} face(s)", width="stretch")
     if not result.faces:
-        st.info(f"No face found in {name} by the {settings.detector} detector. Faces should be upright and "
-                f"at least about 4% of the image wide; {settings.no_face_hint()}.")
+        st.info(f"No face found in {name} by the {settings.detector} detector. Faces should be upright and, for "
+                f"this detector, at least about {MIN_FACE_SIZE[settings.detector]} wide; {settings.no_face_hint()}.")
     for i, face in enumerate(result.faces, 1):
         render_face(i, face, result.overlays[i - 1], settings, f"{key}-{i}")
     stem = Path(name).stem
     cols = st.columns(3)
-    cols[0].download_button("Annotated PNG", result.png(), f"{stem}.annotated.png", "image/png",
+    cols[0].download_button("Annotated PNG", png, f"{stem}.annotated.png", "image/png",
                             key=f"{key}-png", on_click="ignore", icon=":material/download:")
     cols[1].download_button("Results CSV", result.csv(), f"{stem}.emotions.csv", "text/csv",
                             key=f"{key}-csv", on_click="ignore", icon=":material/download:")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +21,10 @@ from fer_core import bench, explore
 from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
-from fer_core.evaluate import WATCHED_CLASSES, Evaluation, headline, load_evaluations
+from fer_core.evaluate import WATCHED_CLASSES, Evaluation, headline, load_evaluations, tta_name
 from fer_core.labels import LABELS
-from fer_core.model import METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, list_models, read_metadata, weight_files
+from fer_core.model import (METADATA_FILE, MODEL_FILE, MODELS_DIR, TFLITE_FILE, ModelError, list_models, read_metadata,
+                            weight_files)
 from fer_core.parse_cache import load_fer2013_cached
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,35 @@ def model_card(folder: str | Path) -> ModelCard:
     )
 
 
+def format_params(params: int | None) -> str:
+    """A parameter count as every page shows it: "2.35 M", or "–" when the metadata has none."""
+    return "–" if not params else f"{params / 1e6:.2f} M"
+
+
+#: The environment variable that moves the model folders (:data:`fer_core.model.MODELS_DIR`).
+MODELS_ENV = "FER_MODELS_DIR"
+
+
+def model_argument(folder: str | Path) -> str:
+    """The ``--model`` value that names a model folder in a command the page prints.
+
+    Relative to the working directory when the folder is under it (``models/vgg32x2``), as
+    ``$FER_MODELS_DIR/<name>`` when it is under a ``$FER_MODELS_DIR`` elsewhere (so a hosted
+    page does not print the server's paths), else the folder's full path. Quoted for a shell.
+    """
+    folder = Path(os.path.abspath(folder))  # abspath, not resolve: a symlinked models/ stays relative
+    try:
+        return shlex.quote(folder.relative_to(Path.cwd()).as_posix())
+    except ValueError:
+        pass
+    if os.environ.get(MODELS_ENV):
+        try:
+            return f"${MODELS_ENV}/" + shlex.quote(folder.relative_to(os.path.abspath(MODELS_DIR)).as_posix())
+        except ValueError:
+            pass
+    return shlex.quote(str(folder))
+
+
 def evaluations(folder: str | Path) -> dict[str, Evaluation]:
     """A model's stored evaluations, in the order of :data:`EVAL_SPLITS` (the page says what is missing)."""
     found = load_evaluations(folder)
@@ -141,15 +173,17 @@ class _ParseProgress:
     It is created inside the cached function (so a cache hit replays it, and its removal, in
     order: nothing is left) and updated at most once per percent."""
 
-    def __init__(self, name: str):
-        self.name, self.bar, self.shown = name, None, -1
+    def __init__(self, name: str, kept: bool = True):
+        """``kept``: the parse is stored on disk (:mod:`fer_core.parse_cache`), so the text says it is done once."""
+        self.name, self.kept, self.bar, self.shown = name, kept, None, -1
 
     def __call__(self, done: int, total: int) -> None:
         percent = min(100, int(100 * done / max(total, 1)))
         if percent == self.shown:
             return
         self.shown = percent
-        text = f"Parsing {self.name} for the first time: {done:,} of about {total:,} rows (kept for the next start)"
+        text = (f"Parsing {self.name} for the first time: {done:,} of about {total:,} rows (kept for the next start)"
+                if self.kept else f"Parsing {self.name}: {done:,} of about {total:,} rows")
         if self.bar is None:
             self.bar = st.progress(percent, text=text)
         else:
@@ -184,10 +218,17 @@ def load_path(path: str | Path, skip_bad_rows: bool = False) -> FerData:
     return _load_path(str(path), _mtime(path), skip_bad_rows)
 
 
-@st.cache_resource(show_spinner="Reading the uploaded file…", max_entries=1)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def load_upload(file_id: str, name: str, _data: bytes, skip_bad_rows: bool = False) -> FerData:
-    """FER2013 from uploaded bytes (CSV or gzip-compressed CSV), cached by the upload's id."""
-    return _freeze(load_csv(io.BytesIO(_data), skip_bad_rows=skip_bad_rows, source=name))
+    """FER2013 from uploaded bytes (CSV or gzip-compressed CSV), cached by the upload's id.
+
+    The same progress bar as a first parse of the default file (a whole FER2013 takes a while);
+    no spinner, which would cover the bar's text."""
+    progress = _ParseProgress(name, kept=False)
+    try:
+        return _freeze(load_csv(io.BytesIO(_data), skip_bad_rows=skip_bad_rows, source=name, progress=progress))
+    finally:
+        progress.close()
 
 
 def _freeze(data: FerData) -> FerData:
@@ -219,7 +260,8 @@ def intensity(key: str, by: str, _data: FerData):
     return explore.intensity_histogram(_data.images, groups)
 
 
-@st.cache_data(show_spinner="Classifying the test split…", max_entries=4)
+@st.cache_data(show_spinner="Classifying the test split (about a minute with ten-crop TTA; kept for the next start)…",
+               max_entries=4)
 def split_predictions(folder: str, version: float, key: str, split: str, tta: str, _data: FerData) -> np.ndarray:
     """Probabilities of a model on one split of a data set, ``(n, classes)``."""
     from fer_core.prediction_cache import cached_probabilities
@@ -246,13 +288,13 @@ def comparison(folders: list[Path], timings: dict[str, float] | None = None):
             rows.append({"model": Path(folder).name, "architecture": f"unreadable: {exc}"})
             continue
         row = {"model": card.name, "architecture": card.architecture,
-               "parameters (M)": round(card.params / 1e6, 2) if card.params else None,
-               "size (MB)": round(card.size_bytes / 2**20, 1), "default TTA": card.tta}
+               "parameters": format_params(card.params),
+               "size (MB)": round(card.size_bytes / 2**20, 1), "default TTA": tta_name(card.tta)}
         for split in EVAL_SPLITS[:2]:
             best = card.headline(split)
             row[f"{split} accuracy"] = round(best.accuracy, 4) if best else None
             row[f"{split} macro-F1"] = best.macro_f1 if best else None
-            row[f"{split} TTA"] = best.tta if best else None
+            row[f"{split} TTA"] = tta_name(best.tta) if best else None
             row[f"{split} leak-free accuracy"] = round(best.leak_free["accuracy"], 4) if best and best.leak_free else None
         private = card.headline("PrivateTest")
         for name in WATCHED_CLASSES:  # the classes real faces rarely get right

@@ -1,7 +1,8 @@
 """The sidebar controls every page shares: models, face detector, minimum confidence.
 
 Two model choices: the most accurate model for photos and evaluation, and the fast model
-for the live webcam and video analysis (the distilled student on LiteRT by default).
+for the live webcam and video analysis (the distilled student on LiteRT by default). Their
+defaults are the CLI's (``$FER_MODEL``, ``$FER_LIVE_MODEL``; see :mod:`fer_core.model`).
 
 ``render()`` draws them (once, in ``streamlit_app.py``, so they persist across pages);
 ``current()`` reads them on any page, with defaults when the sidebar has not run (a page
@@ -9,28 +10,32 @@ run on its own, as in tests).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from fer_core.detect import DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, alternative_detector
-from fer_core.model import ModelError, live_model_dir
+from fer_core.detect import DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, alternative_detector
+from fer_core.draw import DEFAULT_MIN_CONFIDENCE
+from fer_core.model import ModelError, default_model_dir, live_model_dir
 from ui import resources
 
 MODEL_KEY = "fer_model"
 LIVE_MODEL_KEY = "fer_live_model"
 DETECTOR_KEY = "fer_detector"
 CONFIDENCE_KEY = "fer_min_confidence"
-DEFAULT_CONFIDENCE = 0.4
+DEFAULT_CONFIDENCE = DEFAULT_MIN_CONFIDENCE  # one default for the app and `predict --annotate`
 
 DETECTOR_HELP = {
-    "blazeface-multiscale": "BlazeFace full range on the whole image and on overlapping tiles: faces from 4% of "
-                            "the image's longer side to close-ups (default for photos and videos; while it is chosen, "
-                            f"the live webcam uses the fast {LIVE_DETECTOR})",
-    "blazeface": "BlazeFace short range: fastest, for the large faces of selfies and webcams",
-    "blazeface-full": "BlazeFace full range on the whole image: faces from about 10% of its width",
-    "haar": "OpenCV Haar cascade: the classic detector (slower, frontal faces only)",
+    "blazeface-multiscale": "BlazeFace full range on the whole image and on overlapping tiles: faces from "
+                            f"{MIN_FACE_SIZE['blazeface-multiscale']} to close-ups (default for photos and videos; "
+                            f"while it is chosen, the live webcam uses the fast {LIVE_DETECTOR})",
+    "blazeface": "BlazeFace short range: fastest, for the large faces of selfies and webcams (from about "
+                 f"{MIN_FACE_SIZE['blazeface']})",
+    "blazeface-full": f"BlazeFace full range on the whole image: faces from about {MIN_FACE_SIZE['blazeface-full']}",
+    "haar": "OpenCV Haar cascade: the classic detector (slower, frontal faces only, from about "
+            f"{MIN_FACE_SIZE['haar']})",
 }
 
 
@@ -46,30 +51,36 @@ class Settings:
     min_confidence: float
     live_model_dir: Path | None = None
 
-    @property
-    def key(self) -> tuple:
-        """Hashable identity, for caches and per-session state that depend on the settings."""
-        return (str(self.model_dir), str(self.live_model_dir), self.detector, self.min_confidence)
-
     def no_face_hint(self) -> str:
         """What to try when the chosen detector found no face: the other detector, where to choose it."""
         return f"try the {alternative_detector(self.detector)} detector (sidebar: Face detector)"
 
 
+def _listed(path: Path, folders: list[str]) -> str | None:
+    """The listed folder that is ``path`` (compared resolved: "models/vgg32" and its absolute path match)."""
+    target = path.resolve()
+    return next((f for f in folders if Path(f).resolve() == target), None)
+
+
+def _default_model(folders: list[str]) -> str | None:
+    """The CLI's default (``$FER_MODEL``, else the bundled default) if listed, else the first folder."""
+    return _listed(default_model_dir(), folders) or (folders[0] if folders else None)
+
+
 def _default_live(folders: list[str]) -> str | None:
-    live = str(live_model_dir())
-    return live if live in folders else (folders[0] if folders else None)
+    """The CLI's live model (``$FER_LIVE_MODEL``, else the bundled student) if listed, else the default model."""
+    return _listed(live_model_dir(), folders) or _default_model(folders)
 
 
 def current(webcam: bool = False) -> Settings:
-    """The chosen settings, or defaults (the default model, the fast live model, multi-scale BlazeFace, 0.4).
+    """The chosen settings, or defaults (the default model, the fast live model, multi-scale BlazeFace, ``DEFAULT_CONFIDENCE``).
 
     With ``webcam``, the photo default detector becomes the fast ``LIVE_DETECTOR``: webcam faces
     are large, and every frame counts. Another detector chosen in the sidebar is kept.
     """
     folders = [str(p) for p in resources.model_folders()]
     chosen = st.session_state.get(MODEL_KEY)
-    model = chosen if chosen in folders else (folders[0] if folders else None)
+    model = chosen if chosen in folders else _default_model(folders)
     chosen_live = st.session_state.get(LIVE_MODEL_KEY)
     live = chosen_live if chosen_live in folders else _default_live(folders)
     detector = st.session_state.get(DETECTOR_KEY)
@@ -91,13 +102,17 @@ def render() -> Settings:
         st.header("Settings")
         if folders:
             st.selectbox("Model for photos and evaluation", folders, key=MODEL_KEY, format_func=lambda p: Path(p).name,
-                         help="The most accurate model by default. Every bundled model is listed "
-                              "(set FER_MODELS_DIR to use another folder of models)")
-            default_live = _default_live(folders)
+                         index=folders.index(_default_model(folders)),
+                         help="The most accurate model by default (FER_MODEL chooses another). Every bundled model "
+                              "is listed (set FER_MODELS_DIR to use another folder of models)")
             st.selectbox("Model for webcam and video", folders, key=LIVE_MODEL_KEY, format_func=lambda p: Path(p).name,
-                         index=folders.index(default_live) if default_live in folders else 0,
+                         index=folders.index(_default_live(folders)),
                          help="The fast model by default: a small network distilled from the most accurate one, "
-                              "run by LiteRT")
+                              "run by LiteRT (FER_LIVE_MODEL chooses another)")
+            for env, path in (("FER_MODEL", default_model_dir()), ("FER_LIVE_MODEL", live_model_dir())):
+                if os.environ.get(env) and _listed(path, folders) is None:
+                    st.warning(f"{env} names {path.name}, which is not among the models listed here "
+                               "(FER_MODELS_DIR); another model is preselected.")
         else:
             st.warning("No model found among the bundled models. Train one with `python -m fer_core train` "
                        "and copy its folder into models/, or set FER_MODELS_DIR.")
@@ -107,6 +122,16 @@ def render() -> Settings:
         st.slider("Minimum confidence", 0.0, 1.0, DEFAULT_CONFIDENCE, step=0.05, key=CONFIDENCE_KEY,
                   help="Faces whose top emotion is less likely than this are labelled '?' on images")
     return current()
+
+
+def live_detector_text(settings: Settings) -> str:
+    """How the webcam page names its detector: it says so when it is not the one the sidebar shows."""
+    shown = current().detector
+    if settings.detector == shown:
+        return f"detector {settings.detector}"
+    return (f"detector **{settings.detector}**, not the sidebar's {shown}: webcam faces are large and every frame "
+            f"counts, so the live path uses the fast short-range BlazeFace (any other detector chosen in the "
+            f"sidebar is used as chosen)")
 
 
 def require_classifier(settings: Settings, live: bool = False):

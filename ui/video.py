@@ -3,16 +3,24 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fer_core import timeline
 from fer_core.results import rows_to_csv
 from fer_core.video import VIDEO_TYPES as _VIDEO_TYPES
 from fer_core.video import VideoResult, analyse_video
 
+if TYPE_CHECKING:  # the type only: this module stays free of Streamlit
+    from ui.sidebar import Settings
+
 VIDEO_TYPES = list(_VIDEO_TYPES)
+#: where a session keeps its finished analysis (one at most)
+OUTCOME_KEY = "video_outcome"
+#: the most frames one upload is analysed for (20 min at 30 fps): bounds the work and the MP4 a session keeps
+MAX_FRAMES = 36_000
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,26 @@ class VideoOutcome:
         return timeline.shares(self.timeline(), self.labels)
 
 
+def job_key(file_id: str, every: int, settings: Settings) -> tuple:
+    """What a video analysis depends on: the upload, the frame step, the live model, detector and threshold.
+
+    Not the photo model: choosing another one for photos keeps an analysed video.
+    """
+    return (file_id, every, str(settings.live_model_dir), settings.detector, settings.min_confidence)
+
+
+def kept_outcome(state: MutableMapping, file_id: str | None) -> VideoOutcome | None:
+    """The session's finished analysis if it is of the upload ``file_id``; one of another (or no) upload
+    is dropped from ``state``, so a session never holds more than one annotated MP4."""
+    outcome = state.get(OUTCOME_KEY)
+    if outcome is not None and outcome.job[0] != file_id:
+        del state[OUTCOME_KEY]
+        return None
+    return outcome
+
+
 def analyse(name: str, data: bytes, model, detector, *, every: int, min_confidence: float, job: tuple,
-            progress: Callable[[int, int], None] | None = None) -> VideoOutcome:
+            progress: Callable[[int, int], None] | None = None, max_frames: int = MAX_FRAMES) -> VideoOutcome:
     """Analyse uploaded video bytes, decoding and encoding in memory: no user file is written.
 
     Raises:
@@ -50,7 +76,7 @@ def analyse(name: str, data: bytes, model, detector, *, every: int, min_confiden
     started = time.perf_counter()
     output = io.BytesIO()
     result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
-                           min_confidence=min_confidence, name=name)
+                           min_confidence=min_confidence, name=name, max_frames=max_frames)
     return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
                         tuple(model.labels))
 
