@@ -18,15 +18,19 @@ def model():
 def test_second_call_reads_the_cache(model, fer_data, tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     images = fer_data.split("PublicTest")[0][:300]
-    first = cached_probabilities(model, images, "none")
+    reports = []
+    first = cached_probabilities(model, images, "none", progress=lambda done, total: reports.append((done, total)))
     np.testing.assert_allclose(first, model.predict_proba(images, "none"), atol=1e-6)
+    assert reports == [(256, 300), (300, 300)]  # chunk by chunk while it is computed
     assert len(list(tmp_path.glob("predictions-*.npy"))) == 1
 
     def never(*_):
         raise AssertionError("predicted again instead of reading the cache")
 
     monkeypatch.setattr(model, "predict_proba", never)
-    np.testing.assert_array_equal(cached_probabilities(model, images, "none"), first)
+    reports.clear()
+    np.testing.assert_array_equal(cached_probabilities(model, images, "none", progress=reports.append), first)
+    assert reports == []  # nothing to follow when it is read back
 
 
 def test_other_images_tta_or_damage_recompute(model, fer_data, tmp_path, monkeypatch):
