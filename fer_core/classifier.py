@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.model import TTA_MODES, default_model_dir, litert_files, load_keras_model, read_metadata
-from fer_core.preprocess import InputSpec, preprocess_faces
+from fer_core.preprocess import InputSpec, preprocess_faces, smooth
 
 RUNTIMES = ("auto", "litert", "keras")
 
@@ -34,6 +34,8 @@ class Classifier:
         self.labels: tuple[str, ...] = tuple(metadata["labels"])
         self.spec = InputSpec.from_dict(metadata["input_spec"])
         self.tta: str = metadata.get("inference", {}).get("tta", "none")
+        #: Gaussian blur (input pixels) before the network, chosen on PublicTest with the TTA (0: none)
+        self.smoothing: float = float(metadata.get("inference", {}).get("smoothing", 0.0))
         if runners:
             self.runtime = "litert"
             self.threads = runners[0].num_threads
@@ -86,11 +88,16 @@ class Classifier:
         stored = self.metadata.get("architecture", {}).get("params")
         return int(stored) if stored and self._model is None else int(self.model.count_params())
 
-    def predict_batch(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256) -> np.ndarray:
-        """Probabilities for preprocessed input ``(N, size, size, channels)``."""
+    def predict_batch(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
+                      smoothing: float | None = None) -> np.ndarray:
+        """Probabilities for preprocessed input ``(N, size, size, channels)``.
+
+        ``tta`` and ``smoothing`` default to the model's stored inference settings.
+        """
         tta = tta or self.tta
         if tta not in TTA_MODES:
             raise ValueError(f"unknown test-time augmentation {tta!r}; expected one of {', '.join(TTA_MODES)}")
+        batch = smooth(batch, self.smoothing if smoothing is None else smoothing)
         views = _tta_views(batch, tta)
         stacked = np.concatenate(views) if len(views) > 1 else batch  # one forward pass for all views
         probs = np.concatenate([
@@ -99,11 +106,12 @@ class Classifier:
         ])
         return probs.reshape(len(views), len(batch), -1).mean(axis=0).astype(np.float32)
 
-    def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str | None = None) -> np.ndarray:
+    def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str | None = None,
+                      smoothing: float | None = None) -> np.ndarray:
         """Probabilities for face crops of any size and colour (see :func:`preprocess_faces`)."""
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self.predict_batch(preprocess_faces(faces, self.spec), tta)
+        return self.predict_batch(preprocess_faces(faces, self.spec), tta, smoothing=smoothing)
 
 
 def _mean_of(runners: list):

@@ -218,11 +218,12 @@ def _run_select_tta(args) -> int:
 
     images, labels = load_fer2013(args.data).require_split("PublicTest")  # never PrivateTest: that is the test set
     classifier = Classifier.load(args.model)
-    best, scores = select_tta(classifier, images, labels)
-    for mode, accuracy in scores.items():
-        print(f"PublicTest accuracy with tta={mode:<8} {accuracy:.4f}")
-    store_default_tta(classifier.folder, best, scores, "PublicTest")
-    print(f"default test-time augmentation of {classifier.name}: {best}")
+    best, smoothing, scores = select_tta(classifier, images, labels)
+    for sigma, by_tta in scores.items():
+        for mode, accuracy in by_tta.items():
+            print(f"PublicTest accuracy with tta={mode:<8} smoothing={sigma:<4} {accuracy:.4f}")
+    store_default_tta(classifier.folder, best, smoothing, scores, "PublicTest")
+    print(f"default inference of {classifier.name}: tta {best}, smoothing {smoothing}")
     return 0
 
 

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,8 +159,11 @@ def require_fer2013_labels(classifier: Classifier) -> None:
                          "data set's codes; evaluate a model trained on FER2013's label order")
 
 
-def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, tta: str | None = None) -> tuple[dict, np.ndarray]:
+def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, tta: str | None = None,
+             smoothing: float | None = None) -> tuple[dict, np.ndarray]:
     """Score a classifier on FER2013-style 48x48 grey images: (metrics, probabilities).
+
+    ``tta`` and ``smoothing`` default to the model's stored inference settings.
 
     Raises:
         ModelError: the model's labels are not FER2013's (:func:`require_fer2013_labels`).
@@ -173,10 +176,11 @@ def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, 
         raise ValueError("no images to evaluate; choose a split that has rows (FerData.require_split names an empty one)")
     require_fer2013_labels(classifier)
     started = time.perf_counter()
-    probabilities = classifier.predict_proba(images, tta)
+    probabilities = classifier.predict_proba(images, tta, smoothing=smoothing)
     seconds = time.perf_counter() - started
     metrics = classification_metrics(labels, probabilities, classifier.labels)
-    metrics.update(model=classifier.name, tta=tta or classifier.tta, seconds=round(seconds, 2))
+    metrics.update(model=classifier.name, tta=tta or classifier.tta,
+                   smoothing=classifier.smoothing if smoothing is None else smoothing, seconds=round(seconds, 2))
     return metrics, probabilities
 
 
@@ -184,7 +188,8 @@ def format_report(metrics: dict) -> str:
     """A human-readable report: headline numbers, the per-class table and the confusion matrix."""
     labels = metrics["labels"]
     lines = [
-        f"model {metrics.get('model', '?')}  split {metrics.get('split', '?')}  n={metrics['n']}  tta={metrics.get('tta', 'none')}",
+        f"model {metrics.get('model', '?')}  split {metrics.get('split', '?')}  n={metrics['n']}  tta={metrics.get('tta', 'none')}"
+        + (f"  smoothing={metrics['smoothing']}" if metrics.get("smoothing") else ""),
         f"accuracy  {metrics['accuracy']:.4f}",
         f"macro-F1  {metrics['macro_f1']:.4f}",
         "recall    " + "  ".join(f"{name} {metrics['per_class'][name]['recall']:.3f}"
@@ -233,24 +238,37 @@ def record_in_model(folder: str | os.PathLike, metrics: dict) -> Path:
     return path
 
 
-def select_tta(classifier: Classifier, images: np.ndarray, labels: np.ndarray) -> tuple[str, dict[str, float]]:
-    """The test-time augmentation with the best accuracy on the given (validation) images.
+#: Gaussian blurs (sigma, input pixels) tried at inference (fer_core.preprocess.smooth); 0 is none
+SMOOTHING_GRID = (0.0, 0.5, 0.6, 0.7)
 
-    Ties go to the cheaper mode. Call it on PublicTest only: PrivateTest is for reporting.
+
+def select_tta(classifier: Classifier, images: np.ndarray, labels: np.ndarray,
+               smoothings: Sequence[float] = SMOOTHING_GRID) -> tuple[str, float, dict[float, dict[str, float]]]:
+    """The test-time augmentation and smoothing with the best accuracy on the given (validation) images.
+
+    Returns ``(tta, smoothing, {smoothing: {tta: accuracy}})``. Ties go to the cheaper TTA, then
+    to less smoothing. Call it on PublicTest only: PrivateTest is for reporting.
     """
     from fer_core.model import TTA_MODES
 
-    scores = {mode: evaluate(classifier, images, labels, tta=mode)[0]["accuracy"] for mode in TTA_MODES}
-    best = max(TTA_MODES, key=lambda mode: (round(scores[mode], 4), -TTA_MODES.index(mode)))
-    return best, scores
+    scores = {float(s): {mode: evaluate(classifier, images, labels, tta=mode, smoothing=s)[0]["accuracy"]
+                         for mode in TTA_MODES} for s in smoothings}
+    tta, smoothing = max(((mode, s) for s in scores for mode in TTA_MODES),
+                         key=lambda pair: (round(scores[pair[1]][pair[0]], 4), -TTA_MODES.index(pair[0]), -pair[1]))
+    return tta, smoothing, scores
 
 
-def store_default_tta(folder: str | os.PathLike, tta: str, scores: dict[str, float], split: str) -> None:
-    """Make ``tta`` the model's default inference setting, noting how it was chosen."""
+def store_default_tta(folder: str | os.PathLike, tta: str, smoothing: float,
+                      scores: dict[float, dict[str, float]], split: str) -> None:
+    """Make ``tta`` and ``smoothing`` the model's default inference settings, noting how they were chosen."""
     from fer_core.model import read_metadata, write_metadata
 
     metadata = read_metadata(folder)
-    metadata["inference"] = {"tta": tta, "selected_on": split, "accuracy_by_tta": {k: round(v, 4) for k, v in scores.items()}}
+    metadata["inference"] = {
+        "tta": tta, "smoothing": smoothing, "selected_on": split,
+        "accuracy_by_tta": {k: round(v, 4) for k, v in scores[smoothing].items()},
+        "accuracy_by_smoothing": {str(s): {k: round(v, 4) for k, v in by_tta.items()} for s, by_tta in scores.items()},
+    }
     write_metadata(folder, metadata)
 
 

@@ -40,6 +40,30 @@ class InputSpec:
         return cls(size=int(data["size"]), channels=int(data["channels"]), scale=float(data["scale"]))
 
 
+def smooth(batch: np.ndarray, sigma: float) -> np.ndarray:
+    """A preprocessed batch ``(N, size, size, channels)`` under a Gaussian blur of ``sigma`` input pixels.
+
+    Why: training augmentation resamples every face (zoom, shift, rotation: bilinear), so the
+    network learns slightly soft images and sees sharper ones at test time (the train/test
+    discrepancy of Touvron et al., 2019). A small blur at inference, chosen on PublicTest
+    (:func:`fer_core.evaluate.select_tta`), removes that gap. Same kernel and borders as
+    ``cv2.GaussianBlur(img, (0, 0), sigma)`` on float images, for the whole batch at once.
+    """
+    if sigma <= 0:
+        return batch
+    ksize = int(round(sigma * 8 + 1)) | 1  # OpenCV's size for float images: ±4 sigma
+    kernel = cv2.getGaussianKernel(ksize, sigma, cv2.CV_32F).ravel()
+    half = ksize // 2
+    out = np.asarray(batch, dtype=np.float32)
+    for axis in (1, 2):
+        pad = [(0, 0)] * out.ndim
+        pad[axis] = (half, half)
+        padded = np.pad(out, pad, mode="reflect")  # OpenCV's default BORDER_REFLECT_101
+        size = out.shape[axis]
+        out = sum(w * np.take(padded, np.arange(i, i + size), axis=axis) for i, w in enumerate(kernel))
+    return out.astype(np.float32)
+
+
 def to_grey(image: np.ndarray) -> np.ndarray:
     """An RGB, RGBA or grey uint8 image as 2-D grey uint8 (RGB order, as everywhere in fer_core)."""
     if image.ndim == 2:

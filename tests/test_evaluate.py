@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from fer_core.evaluate import (WATCHED_CLASSES, Evaluation, classification_metrics, format_report, leak_free_metrics,
+from fer_core.evaluate import (WATCHED_CLASSES, Evaluation, classification_metrics, evaluate, format_report, leak_free_metrics,
                                reliability_bins)
 from tests.conftest import REPO
 
@@ -125,11 +125,15 @@ def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp
     from fer_core.evaluate import select_tta, store_default_tta
 
     images, labels = fer_data.split("PublicTest")
-    best, scores = select_tta(classifier, images[:300], labels[:300])
-    assert set(scores) == {"none", "flip", "tencrop"}
-    assert scores[best] == max(scores.values())
+    best, smoothing, scores = select_tta(classifier, images[:300], labels[:300], smoothings=(0.0, 0.6))
+    assert set(scores) == {0.0, 0.6} and all(set(by_tta) == {"none", "flip", "tencrop"} for by_tta in scores.values())
+    assert scores[smoothing][best] == max(a for by_tta in scores.values() for a in by_tta.values())
+    assert scores[0.6]["none"] != scores[0.0]["none"]  # the blur really reaches the network
     shutil.copytree(classifier.folder.parent, tmp_path / "models")  # all models: an ensemble names its members
     copy = tmp_path / "models" / classifier.folder.name
-    store_default_tta(copy, best, scores, "PublicTest")
+    store_default_tta(copy, best, smoothing, scores, "PublicTest")
     reloaded = Classifier.load(copy)
-    assert reloaded.tta == best and reloaded.metadata["inference"]["selected_on"] == "PublicTest"
+    assert reloaded.tta == best and reloaded.smoothing == smoothing
+    assert reloaded.metadata["inference"]["selected_on"] == "PublicTest"
+    metrics, _ = evaluate(reloaded, images[:300], labels[:300])
+    assert metrics["smoothing"] == smoothing and metrics["accuracy"] == scores[smoothing][best]

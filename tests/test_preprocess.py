@@ -42,3 +42,17 @@ def test_empty_list_gives_empty_batch():
 def test_input_spec_validates(kwargs):
     with pytest.raises(ValueError):
         InputSpec(**kwargs)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 0.6, 1.3])
+def test_smooth_is_opencvs_gaussian_blur_on_every_face(fer_data, sigma):
+    """The batched blur equals cv2.GaussianBlur image by image (kernel, size and borders)."""
+    import cv2
+
+    from fer_core.preprocess import smooth
+
+    batch = preprocess_faces(fer_data.split("PublicTest")[0][:16], InputSpec())
+    expected = np.stack([cv2.GaussianBlur(img[:, :, 0], (0, 0), sigma) for img in batch])[..., None]
+    np.testing.assert_allclose(smooth(batch, sigma), expected, atol=1e-5)
+    assert np.abs(smooth(batch, sigma) - batch).max() > 0.01  # it does blur
+    assert smooth(batch, 0.0) is batch
