@@ -366,6 +366,8 @@ def _build_or_resume(config: TrainConfig, prepared: Prepared, state: dict | None
 
     out = Path(config.out)
     if state is not None:  # the checkpoint's layers carry their dtype policy
+        import fer_core.camera_layers  # noqa: F401  registers --augment camera's layers for a fresh process
+
         return keras.models.load_model(out / CHECKPOINT, safe_mode=True), state
     with dtype_policy(config.precision):
         model, _ = build(config.arch, NUM_CLASSES, **_arch_options(config, _model_augment(config)))

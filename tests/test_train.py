@@ -1,5 +1,8 @@
 """A short real training run: checkpoints every epoch, resumes after an interruption, exports a loadable model."""
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -128,13 +131,18 @@ def test_camera_layers_change_training_faces_only(fer_data):
     assert 0.25 < untouched < 0.75
 
 
-def test_train_with_camera_augmentation_resumes_and_exports(fer_data, tmp_path):
-    """The custom layers survive a checkpoint round trip and leave no trace in the exported model."""
+def test_train_with_camera_augmentation_resumes_and_exports(fer_data, data_path, tmp_path):
+    """The custom layers survive a checkpoint round trip, resumed by the CLI in a fresh process
+    (where nothing has imported them yet), and leave no trace in the exported model."""
     out = tmp_path / "camera"
     config = recipe("vgg", out=str(out), epochs=2, limit=200, width=4, batch_size=32, augment="camera")
     with pytest.raises(KeyboardInterrupt):
         train(config, data=fer_data, callbacks=[Interrupt()])
-    train(config, data=fer_data, resume=True)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "fer_core", "train", "--out", str(out), "--resume"],
+        env={**os.environ, "FER_DATA": str(data_path)}, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [h["epoch"] for h in json.loads((out / "state.json").read_text())["history"]] == [1, 2]
     model = Classifier.load(out, runtime="keras")
     assert not [layer.name for layer in model.model.layers if layer.name.startswith("random_")]
     images, _ = fer_data.split("PrivateTest")
