@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fer_core.data import DATA_HELP
 from fer_core.model import TTA_MODES
+from fer_core.preprocess import SMOOTHING_GRID
 
 log = logging.getLogger("fer_core")
 
@@ -209,6 +210,9 @@ def _add_select_tta(sub) -> None:
     p = sub.add_parser("select-tta", help="choose a model's default test-time augmentation on PublicTest")
     p.add_argument("--data", help=DATA_HELP)
     p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--tta", nargs="+", choices=TTA_MODES, help="the TTAs to try (default: all)")
+    p.add_argument("--smoothing", nargs="+", type=float, metavar="SIGMA",
+                   help=f"the input blurs to try (default: {' '.join(map(str, SMOOTHING_GRID))})")
 
 
 def _run_select_tta(args) -> int:
@@ -218,7 +222,9 @@ def _run_select_tta(args) -> int:
 
     images, labels = load_fer2013(args.data).require_split("PublicTest")  # never PrivateTest: that is the test set
     classifier = Classifier.load(args.model)
-    best, smoothing, scores = select_tta(classifier, images, labels)
+    if any(sigma < 0 for sigma in args.smoothing or ()):
+        raise ValueError("--smoothing: a blur sigma is 0 or more")
+    best, smoothing, scores = select_tta(classifier, images, labels, args.smoothing or SMOOTHING_GRID, args.tta)
     for sigma, by_tta in scores.items():
         for mode, accuracy in by_tta.items():
             print(f"PublicTest accuracy with tta={mode:<8} smoothing={sigma:<4} {accuracy:.4f}")

@@ -40,6 +40,10 @@ class InputSpec:
         return cls(size=int(data["size"]), channels=int(data["channels"]), scale=float(data["scale"]))
 
 
+#: Gaussian blurs (sigma, input pixels) that select-tta tries by default; 0 is none
+SMOOTHING_GRID = (0.0, 0.5, 0.6, 0.7)
+
+
 def smooth(batch: np.ndarray, sigma: float) -> np.ndarray:
     """A preprocessed batch ``(N, size, size, channels)`` under a Gaussian blur of ``sigma`` input pixels.
 

@@ -1,11 +1,12 @@
-"""Which models to ensemble: accuracy of every subset of trained models, with each TTA, on PublicTest.
+"""Which models to ensemble: accuracy of every subset of trained models, with each TTA and smoothing, on PublicTest.
 
 Model selection uses PublicTest only (PrivateTest is the reported test set), so this script
 refuses any other split. Each model's probabilities are computed once per TTA (and cached in
 ``--cache`` when given, keyed by model file and modification time); a subset's ensemble is the
-mean of its members' probabilities, exactly what ``python -m fer_core ensemble`` builds.
+mean of its members' probabilities, exactly what ``python -m fer_core ensemble`` builds. Like an
+ensemble, every member sees the same smoothed input (``--smoothing``, one table per value).
 
-Usage: .venv/bin/python scripts/compare_ensembles.py models/vgg32 runs/vgg32b/ ... [--cache DIR]
+Usage: .venv/bin/python scripts/compare_ensembles.py models/vgg32 runs/vgg32b/ ... [--smoothing 0 0.6] [--cache DIR]
 """
 from __future__ import annotations
 
@@ -30,16 +31,18 @@ from fer_core.model import TTA_MODES, MODEL_FILE  # noqa: E402
 SPLIT = "PublicTest"
 
 
-def probabilities(folder: Path, images: np.ndarray, ttas: list[str], cache: Path | None) -> dict[str, np.ndarray]:
-    """A model's PublicTest probabilities for each TTA, from the cache when it is current.
+def probabilities(folder: Path, images: np.ndarray, ttas: list[str], smoothing: float,
+                  cache: Path | None) -> dict[str, np.ndarray]:
+    """A model's PublicTest probabilities for each TTA at one smoothing, from the cache when it is current.
 
     The model is loaded only if some TTA is not cached.
     """
     weights = folder / MODEL_FILE
     paths = {}
     for tta in ttas:
-        key = hashlib.sha1(f"{weights.resolve()}|{weights.stat().st_mtime}|{tta}".encode()).hexdigest()[:16]
-        paths[tta] = cache / f"{folder.name}-{tta}-{key}.npy" if cache else None
+        key = hashlib.sha1(
+            f"{weights.resolve()}|{weights.stat().st_mtime}|{tta}|{smoothing}".encode()).hexdigest()[:16]
+        paths[tta] = cache / f"{folder.name}-{tta}-{smoothing}-{key}.npy" if cache else None
     classifier = None
     probs = {}
     for tta, path in paths.items():
@@ -49,7 +52,7 @@ def probabilities(folder: Path, images: np.ndarray, ttas: list[str], cache: Path
         if classifier is None:
             classifier = Classifier.load(folder)
             require_fer2013_labels(classifier)  # its outputs are compared with FER2013 codes
-        probs[tta] = classifier.predict_proba(images, tta)
+        probs[tta] = classifier.predict_proba(images, tta, smoothing=smoothing)
         if path:
             cache.mkdir(parents=True, exist_ok=True)
             np.save(path, probs[tta])
@@ -61,22 +64,26 @@ def main() -> int:
     parser.add_argument("models", nargs="+", type=Path, help="trained (single) model folders")
     parser.add_argument("--data", help=DATA_HELP)
     parser.add_argument("--tta", nargs="+", default=list(TTA_MODES), choices=TTA_MODES)
+    parser.add_argument("--smoothing", nargs="+", type=float, default=[0.0],
+                        help="Gaussian sigma(s) of the input, as inference.smoothing (default 0)")
     parser.add_argument("--cache", type=Path, help="folder for cached probabilities")
     args = parser.parse_args()
     images, labels = load_fer2013(args.data).split(SPLIT)
     names = [folder.name for folder in args.models]
-    print(f"{SPLIT} (n={len(labels)}): accuracy / macro-F1 of each subset's mean probabilities")
-    print(f"{'members':<48}" + "".join(f"{tta:>18}" for tta in args.tta))
-    per_model = [probabilities(folder, images, args.tta, args.cache) for folder in args.models]
-    probs = {tta: [model_probs[tta] for model_probs in per_model] for tta in args.tta}
-    for size in range(1, len(names) + 1):
-        for subset in itertools.combinations(range(len(names)), size):
-            cells = []
-            for tta in args.tta:
-                mean = np.mean([probs[tta][i] for i in subset], axis=0)
-                m = classification_metrics(labels, mean, LABELS)
-                cells.append(f"{m['accuracy']:.4f} / {m['macro_f1']:.3f}")
-            print(f"{' + '.join(names[i] for i in subset):<48}" + "".join(f"{c:>18}" for c in cells))
+    for smoothing in args.smoothing:
+        print(f"{SPLIT} (n={len(labels)}), smoothing {smoothing}: accuracy / macro-F1 of each subset's mean probabilities")
+        print(f"{'members':<48}" + "".join(f"{tta:>18}" for tta in args.tta))
+        per_model = [probabilities(folder, images, args.tta, smoothing, args.cache) for folder in args.models]
+        probs = {tta: [model_probs[tta] for model_probs in per_model] for tta in args.tta}
+        for size in range(1, len(names) + 1):
+            for subset in itertools.combinations(range(len(names)), size):
+                cells = []
+                for tta in args.tta:
+                    mean = np.mean([probs[tta][i] for i in subset], axis=0)
+                    m = classification_metrics(labels, mean, LABELS)
+                    cells.append(f"{m['accuracy']:.4f} / {m['macro_f1']:.3f}")
+                print(f"{' + '.join(names[i] for i in subset):<48}" + "".join(f"{c:>18}" for c in cells))
+        print()
     return 0
 
 

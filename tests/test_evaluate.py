@@ -137,3 +137,22 @@ def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp
     assert reloaded.metadata["inference"]["selected_on"] == "PublicTest"
     metrics, _ = evaluate(reloaded, images[:300], labels[:300])
     assert metrics["smoothing"] == smoothing and metrics["accuracy"] == scores[smoothing][best]
+
+
+def test_select_tta_cli_tries_only_the_settings_asked_for(data_path, tmp_path, capsys):
+    """``select-tta --tta none flip --smoothing 0 0.6``: four settings on PublicTest, the best stored."""
+    import shutil
+
+    from fer_core.cli import main
+    from fer_core.model import read_metadata
+
+    copy = tmp_path / "student16"
+    shutil.copytree("models/student16", copy)
+    assert main(["select-tta", "--model", str(copy), "--data", str(data_path),
+                 "--tta", "none", "flip", "--smoothing", "0", "0.6"]) == 0
+    inference = read_metadata(copy)["inference"]
+    tried = inference["accuracy_by_smoothing"]
+    assert set(tried) == {"0.0", "0.6"} and all(set(by_tta) == {"none", "flip"} for by_tta in tried.values())
+    assert tried[str(inference["smoothing"])][inference["tta"]] == max(a for t in tried.values() for a in t.values())
+    assert capsys.readouterr().out.count("PublicTest accuracy with tta=") == 4
+    assert main(["select-tta", "--model", str(copy), "--data", str(data_path), "--smoothing", "-1"]) != 0
