@@ -31,31 +31,30 @@ from fer_core.model import TTA_MODES, MODEL_FILE  # noqa: E402
 SPLIT = "PublicTest"
 
 
-def probabilities(folder: Path, images: np.ndarray, ttas: list[str], smoothing: float,
-                  cache: Path | None) -> dict[str, np.ndarray]:
-    """A model's PublicTest probabilities for each TTA at one smoothing, from the cache when it is current.
+def probabilities(folder: Path, images: np.ndarray, ttas: list[str], smoothings: list[float],
+                  cache: Path | None) -> dict[tuple[float, str], np.ndarray]:
+    """A model's PublicTest probabilities for each (smoothing, TTA), from the cache when it is current.
 
-    The model is loaded only if some TTA is not cached.
+    The model is loaded once, and only if some setting is not cached.
     """
     weights = folder / MODEL_FILE
-    paths = {}
-    for tta in ttas:
-        key = hashlib.sha1(
-            f"{weights.resolve()}|{weights.stat().st_mtime}|{tta}|{smoothing}".encode()).hexdigest()[:16]
-        paths[tta] = cache / f"{folder.name}-{tta}-{smoothing}-{key}.npy" if cache else None
     classifier = None
     probs = {}
-    for tta, path in paths.items():
-        if path and path.is_file():
-            probs[tta] = np.load(path)
-            continue
-        if classifier is None:
-            classifier = Classifier.load(folder)
-            require_fer2013_labels(classifier)  # its outputs are compared with FER2013 codes
-        probs[tta] = classifier.predict_proba(images, tta, smoothing=smoothing)
-        if path:
-            cache.mkdir(parents=True, exist_ok=True)
-            np.save(path, probs[tta])
+    for smoothing in smoothings:
+        for tta in ttas:
+            key = hashlib.sha1(
+                f"{weights.resolve()}|{weights.stat().st_mtime}|{tta}|{smoothing}".encode()).hexdigest()[:16]
+            path = cache / f"{folder.name}-{tta}-{smoothing}-{key}.npy" if cache else None
+            if path and path.is_file():
+                probs[smoothing, tta] = np.load(path)
+                continue
+            if classifier is None:
+                classifier = Classifier.load(folder)
+                require_fer2013_labels(classifier)  # its outputs are compared with FER2013 codes
+            probs[smoothing, tta] = classifier.predict_proba(images, tta, smoothing=smoothing)
+            if path:
+                cache.mkdir(parents=True, exist_ok=True)
+                np.save(path, probs[smoothing, tta])
     return probs
 
 
@@ -70,11 +69,11 @@ def main() -> int:
     args = parser.parse_args()
     images, labels = load_fer2013(args.data).split(SPLIT)
     names = [folder.name for folder in args.models]
+    per_model = [probabilities(folder, images, args.tta, args.smoothing, args.cache) for folder in args.models]
     for smoothing in args.smoothing:
         print(f"{SPLIT} (n={len(labels)}), smoothing {smoothing}: accuracy / macro-F1 of each subset's mean probabilities")
         print(f"{'members':<48}" + "".join(f"{tta:>18}" for tta in args.tta))
-        per_model = [probabilities(folder, images, args.tta, smoothing, args.cache) for folder in args.models]
-        probs = {tta: [model_probs[tta] for model_probs in per_model] for tta in args.tta}
+        probs = {tta: [model_probs[smoothing, tta] for model_probs in per_model] for tta in args.tta}
         for size in range(1, len(names) + 1):
             for subset in itertools.combinations(range(len(names)), size):
                 cells = []
