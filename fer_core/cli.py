@@ -238,12 +238,16 @@ def _add_ensemble(sub) -> None:
     p.add_argument("out", help="the ensemble's folder (gets metadata.json only; members are not copied)")
     p.add_argument("members", nargs="+", metavar="MODEL_DIR", help="two or more model folders (same labels and input)")
     p.add_argument("--name", help="the ensemble's name (default: the folder's name)")
+    p.add_argument("--selection", metavar="JSON",
+                   help="how the members were chosen: the file `scripts/compare_ensembles.py --json` wrote "
+                        "(stored in the metadata as architecture.selection)")
 
 
 def _run_ensemble(args) -> int:
-    from fer_core.model import create_ensemble
+    from fer_core.model import create_ensemble, read_selection
 
-    folder = create_ensemble(args.out, args.members, name=args.name)
+    selection = read_selection(args.selection) if args.selection else None
+    folder = create_ensemble(args.out, args.members, name=args.name, selection=selection)
     print(f"wrote {folder}; choose its test-time augmentation with "
           f"`python -m fer_core select-tta --model {folder}` and score it with `evaluate --record`")
     return 0

@@ -236,11 +236,32 @@ def average_members(members: list, folders: list[Path], spec: InputSpec, name: s
     return keras.Model(inputs, outputs, name=name)
 
 
-def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike], name: str | None = None) -> Path:
+def read_selection(path: str | os.PathLike) -> dict[str, Any]:
+    """How an ensemble's members were chosen: the JSON ``scripts/compare_ensembles.py --json`` writes.
+
+    Members are chosen on PublicTest only (PrivateTest is the reported test set), so a table
+    from another split is refused rather than stored.
+    """
+    try:
+        selection = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"--selection {path}: cannot read it as JSON ({exc})") from exc
+    if not isinstance(selection, dict) or not {"split", "command", "accuracy"} <= selection.keys():
+        raise ModelError(f"--selection {path}: expected the split, command and accuracy that "
+                         "scripts/compare_ensembles.py --json writes")
+    if selection["split"] != "PublicTest":
+        raise ModelError(f"--selection {path}: members were compared on {selection['split']}; "
+                         "they must be chosen on PublicTest (PrivateTest is the test set)")
+    return selection
+
+
+def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike], name: str | None = None,
+                    selection: dict[str, Any] | None = None) -> Path:
     """Write an ensemble's ``metadata.json`` (members stored relative to it) and check that it loads.
 
     The members must share labels and input spec; their training summaries are copied so the
     ensemble's card says what went into it. Its TTA starts at "none": ``select-tta`` chooses it.
+    ``selection`` (see :func:`read_selection`) records how the members were chosen.
     """
     folder = Path(folder)
     member_paths = [Path(m) for m in members]
@@ -271,6 +292,8 @@ def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike],
         },
         "data": first.get("data", {}),
     }
+    if selection is not None:
+        metadata["architecture"]["selection"] = selection
     _check_metadata(metadata, folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_metadata(folder, metadata)

@@ -6,7 +6,10 @@ refuses any other split. Each model's probabilities are computed once per TTA (a
 mean of its members' probabilities, exactly what ``python -m fer_core ensemble`` builds. Like an
 ensemble, every member sees the same smoothed input (``--smoothing``, one table per value).
 
-Usage: .venv/bin/python scripts/compare_ensembles.py models/vgg32 runs/vgg32b/ ... [--smoothing 0 0.6] [--cache DIR]
+``--json OUT`` also writes the table (with the command that made it), which
+``python -m fer_core ensemble --selection OUT`` stores in the chosen ensemble's metadata.
+
+Usage: .venv/bin/python scripts/compare_ensembles.py models/vgg32 runs/vgg32b/ ... [--smoothing 0 0.6] [--cache DIR] [--json OUT]
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import streamlit_webrtc  # noqa: F401  -- before TensorFlow (pylibsrtp after Ten
 import argparse
 import hashlib
 import itertools
+import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -58,6 +63,15 @@ def probabilities(folder: Path, images: np.ndarray, ttas: list[str], smoothings:
     return probs
 
 
+def combine(member_probs: list[np.ndarray], mean: str) -> np.ndarray:
+    """The members' mean probabilities (``arithmetic``), or their normalised geometric mean."""
+    if mean == "arithmetic":
+        return np.mean(member_probs, axis=0)
+    logp = np.mean([np.log(np.clip(p, 1e-7, 1.0)) for p in member_probs], axis=0)
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path, help="trained (single) model folders")
@@ -66,23 +80,36 @@ def main() -> int:
     parser.add_argument("--smoothing", nargs="+", type=float, default=[0.0],
                         help="Gaussian sigma(s) of the input, as inference.smoothing (default 0)")
     parser.add_argument("--cache", type=Path, help="folder for cached probabilities")
+    parser.add_argument("--mean", choices=("arithmetic", "geometric"), default="arithmetic",
+                        help="how members are combined: arithmetic (what `fer_core ensemble` does) or geometric "
+                             "(the mean of log-probabilities, a tried alternative)")
+    parser.add_argument("--json", type=Path, help="also write the accuracies here (for `fer_core ensemble --selection`)")
     args = parser.parse_args()
     images, labels = load_fer2013(args.data).split(SPLIT)
     names = [folder.name for folder in args.models]
     per_model = [probabilities(folder, images, args.tta, args.smoothing, args.cache) for folder in args.models]
+    accuracy: dict[str, dict[str, dict[str, float]]] = {}
     for smoothing in args.smoothing:
-        print(f"{SPLIT} (n={len(labels)}), smoothing {smoothing}: accuracy / macro-F1 of each subset's mean probabilities")
+        print(f"{SPLIT} (n={len(labels)}), smoothing {smoothing}: accuracy / macro-F1 of each subset's "
+              f"{args.mean} mean probabilities")
         print(f"{'members':<48}" + "".join(f"{tta:>18}" for tta in args.tta))
         probs = {tta: [model_probs[smoothing, tta] for model_probs in per_model] for tta in args.tta}
         for size in range(1, len(names) + 1):
             for subset in itertools.combinations(range(len(names)), size):
                 cells = []
                 for tta in args.tta:
-                    mean = np.mean([probs[tta][i] for i in subset], axis=0)
+                    mean = combine([probs[tta][i] for i in subset], args.mean)
                     m = classification_metrics(labels, mean, LABELS)
+                    accuracy.setdefault(str(smoothing), {}).setdefault(tta, {})[
+                        " + ".join(names[i] for i in subset)] = round(float(m["accuracy"]), 4)
                     cells.append(f"{m['accuracy']:.4f} / {m['macro_f1']:.3f}")
                 print(f"{' + '.join(names[i] for i in subset):<48}" + "".join(f"{c:>18}" for c in cells))
         print()
+    if args.json:
+        command = "python scripts/compare_ensembles.py " + shlex.join(sys.argv[1:])
+        args.json.write_text(json.dumps({"split": SPLIT, "command": command, "mean": args.mean,
+                                         "accuracy": accuracy}, indent=1) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,8 @@ from fer_core.model import (
     METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, default_model_dir, load_keras_model, member_dirs,
     read_metadata, save_model, weight_files, write_metadata,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +119,30 @@ def test_a_member_changed_after_the_ensemble_was_made_is_refused(tmp_path, two_m
 
 
 def test_ensemble_cli_then_evaluate(tmp_path, two_models, data_path, capsys):
+    """Members compared by compare_ensembles.py --json, the choice stored by --selection, then scored."""
     first, second = two_models
-    assert main(["ensemble", str(tmp_path / "duo"), str(first), str(second), "--name", "duo"]) == 0
+    table = tmp_path / "selection.json"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_ensembles.py"), str(first), str(second),
+                    "--data", str(data_path), "--tta", "none", "--json", str(table)], check=True, capture_output=True)
+    assert main(["ensemble", str(tmp_path / "duo"), str(first), str(second), "--name", "duo",
+                 "--selection", str(table)]) == 0
     out = tmp_path / "metrics.json"
     assert main(["evaluate", "--model", str(tmp_path / "duo"), "--data", str(data_path), "--split", "PublicTest",
                  "--tta", "none", "--json", str(out), "--record"]) == 0
     metrics = json.loads(out.read_text())
     assert metrics["n"] == 3589 and 0.4 < metrics["accuracy"] <= 1.0
-    assert read_metadata(tmp_path / "duo")["metrics"]["PublicTest"]["accuracy"] == round(metrics["accuracy"], 4)
+    metadata = read_metadata(tmp_path / "duo")
+    assert metadata["metrics"]["PublicTest"]["accuracy"] == round(metrics["accuracy"], 4)
+    selection = metadata["architecture"]["selection"]
+    assert selection["split"] == "PublicTest" and "compare_ensembles.py" in selection["command"]
+    # the script's mean of the members is the ensemble's own score, and each member has its row
+    assert selection["accuracy"]["0.0"]["none"]["first + second"] == pytest.approx(metrics["accuracy"], abs=1e-4)
+    assert set(selection["accuracy"]["0.0"]["none"]) == {"first", "second", "first + second"}
     assert main(["ensemble", str(tmp_path / "solo"), str(first)]) == 2
     assert "at least two" in capsys.readouterr().err
+    table.write_text(json.dumps({**selection, "split": "PrivateTest"}))
+    assert main(["ensemble", str(tmp_path / "peeked"), str(first), str(second), "--selection", str(table)]) == 2
+    assert "chosen on PublicTest" in capsys.readouterr().err and not (tmp_path / "peeked").exists()
 
 
 def test_ensemble_grad_cam_is_the_mean_of_its_members(tmp_path, single_model, faces):
