@@ -166,3 +166,20 @@ def test_app_cards_count_the_members(tmp_path, two_models):
     assert card.size_bytes == (first / MODEL_FILE).stat().st_size + (second / MODEL_FILE).stat().st_size
     weights = [m / name for m in (first, second) for name in (MODEL_FILE, "model.tflite", METADATA_FILE)]
     assert resources.model_version(folder) == max(p.stat().st_mtime for p in weights if p.exists())
+
+
+def test_compare_ensembles_combines_members_by_arithmetic_or_geometric_mean(two_models, faces):
+    """The script's arithmetic mean is what an ensemble computes; its geometric mean is a proper distribution."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_ensembles", ROOT / "scripts" / "compare_ensembles.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    first, second = (Classifier.load(folder).predict_proba(faces[0], "none", smoothing=0.0) for folder in two_models)
+    assert np.allclose(script.combine([first, second], "arithmetic"), (first + second) / 2)
+    geometric = script.combine([first, second], "geometric")
+    assert np.allclose(geometric.sum(axis=1), 1.0, atol=1e-5)
+    log_sum = np.log(np.clip(first, 1e-7, 1)) + np.log(np.clip(second, 1e-7, 1))
+    assert (geometric.argmax(axis=1) == log_sum.argmax(axis=1)).all()
+    assert np.allclose(script.combine([first, first], "geometric"), first / first.sum(axis=1, keepdims=True), atol=1e-5)
+    assert not np.allclose(geometric, script.combine([first, second], "arithmetic"), atol=1e-3)  # really another mean
