@@ -72,6 +72,24 @@ def combine(member_probs: list[np.ndarray], mean: str) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
+#: options that say where files go, not what is computed: left out of the recorded command
+_LOCAL_OPTIONS = ("--cache", "--json")
+
+
+def reproducible_command(argv: list[str]) -> str:
+    """The command line to store beside a selection: ``argv`` without ``--cache``/``--json`` and their
+    values, which name this machine's scratch files (often under /tmp) and do not change the figures."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _LOCAL_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{option}=" for option in _LOCAL_OPTIONS)):
+            kept.append(arg)
+    return "python scripts/compare_ensembles.py " + shlex.join(kept)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path, help="trained (single) model folders")
@@ -106,7 +124,7 @@ def main() -> int:
                 print(f"{' + '.join(names[i] for i in subset):<48}" + "".join(f"{c:>18}" for c in cells))
         print()
     if args.json:
-        command = "python scripts/compare_ensembles.py " + shlex.join(sys.argv[1:])
+        command = reproducible_command(sys.argv[1:])
         args.json.write_text(json.dumps({"split": SPLIT, "command": command, "mean": args.mean,
                                          "accuracy": accuracy}, indent=1) + "\n")
         print(f"wrote {args.json}")

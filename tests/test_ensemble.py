@@ -123,7 +123,9 @@ def test_ensemble_cli_then_evaluate(tmp_path, two_models, data_path, capsys):
     first, second = two_models
     table = tmp_path / "selection.json"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_ensembles.py"), str(first), str(second),
-                    "--data", str(data_path), "--tta", "none", "--json", str(table)], check=True, capture_output=True)
+                    "--data", str(data_path), "--tta", "none", "--cache", str(tmp_path / "cache"), "--json", str(table)],
+                   check=True, capture_output=True)
+    assert any((tmp_path / "cache").glob("first-none-0.0-*.npy"))
     assert main(["ensemble", str(tmp_path / "duo"), str(first), str(second), "--name", "duo",
                  "--selection", str(table)]) == 0
     out = tmp_path / "metrics.json"
@@ -135,6 +137,10 @@ def test_ensemble_cli_then_evaluate(tmp_path, two_models, data_path, capsys):
     assert metadata["metrics"]["PublicTest"]["accuracy"] == round(metrics["accuracy"], 4)
     selection = metadata["architecture"]["selection"]
     assert selection["split"] == "PublicTest" and "compare_ensembles.py" in selection["command"]
+    # the stored command reproduces the table, without this machine's scratch paths
+    assert "--tta none" in selection["command"] and str(first) in selection["command"]
+    for scratch in ("--cache", str(tmp_path / "cache"), "--json", str(table)):
+        assert scratch not in selection["command"]
     # the script's mean of the members is the ensemble's own score, and each member has its row
     assert selection["accuracy"]["0.0"]["none"]["first + second"] == pytest.approx(metrics["accuracy"], abs=1e-4)
     assert set(selection["accuracy"]["0.0"]["none"]) == {"first", "second", "first + second"}
