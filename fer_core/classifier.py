@@ -90,9 +90,18 @@ class Classifier:
 
     def predict_batch(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
                       smoothing: float | None = None) -> np.ndarray:
-        """Probabilities for preprocessed input ``(N, size, size, channels)``.
+        """Probabilities for preprocessed input ``(N, size, size, channels)``: the mean over the TTA's views.
 
         ``tta`` and ``smoothing`` default to the model's stored inference settings.
+        """
+        return self.predict_views(batch, tta, batch_size, smoothing).mean(axis=0).astype(np.float32)
+
+    def predict_views(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
+                      smoothing: float | None = None) -> np.ndarray:
+        """Float64 probabilities of each TTA view, ``(n_views, N, n_labels)``; flip's first view is the plain one.
+
+        Why separate from :meth:`predict_batch`: choosing a TTA can score "none" from flip's first
+        view instead of running the network on the plain faces twice.
         """
         tta = tta or self.tta
         if tta not in TTA_MODES:
@@ -104,7 +113,7 @@ class Classifier:
             np.asarray(self._forward(stacked[start : start + batch_size]), dtype=np.float64)
             for start in range(0, len(stacked), batch_size)
         ])
-        return probs.reshape(len(views), len(batch), -1).mean(axis=0).astype(np.float32)
+        return probs.reshape(len(views), len(batch), -1)
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str | None = None,
                       smoothing: float | None = None) -> np.ndarray:

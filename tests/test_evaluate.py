@@ -129,6 +129,8 @@ def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp
     assert set(scores) == {0.0, 0.6} and all(set(by_tta) == {"none", "flip", "tencrop"} for by_tta in scores.values())
     assert scores[smoothing][best] == max(a for by_tta in scores.values() for a in by_tta.values())
     assert scores[0.6]["none"] != scores[0.0]["none"]  # the blur really reaches the network
+    for mode in ("none", "flip", "tencrop"):  # "none" read off flip's plain view scores as a pass of its own
+        assert scores[0.6][mode] == evaluate(classifier, images[:300], labels[:300], tta=mode, smoothing=0.6)[0]["accuracy"]
     shutil.copytree(classifier.folder.parent, tmp_path / "models")  # all models: an ensemble names its members
     copy = tmp_path / "models" / classifier.folder.name
     store_default_tta(copy, best, smoothing, scores, "PublicTest")
