@@ -102,7 +102,8 @@ def _model_lines(r: dict, title: str) -> list[str]:
     return [
         f"{title}: {r['model']} on {r['runtime']}",
         f"  classification {r['classify_none_ms_per_face']:.2f} ms/face   flip TTA {r['classify_flip_ms_per_face']:.2f} ms/face   "
-        f"ten-crop TTA {r['classify_tencrop_ms_per_face']:.2f} ms/face   batch {r['batch_faces_per_s']:.0f} faces/s",
+        f"ten-crop TTA {r['classify_tencrop_ms_per_face']:.2f} ms/face   shift TTA {r['classify_shift_ms_per_face']:.2f} ms/face   "
+        f"batch {r['batch_faces_per_s']:.0f} faces/s",
         f"  end-to-end     {r['end_to_end_ms']:.1f} ms/frame ({1000 / r['end_to_end_ms']:.0f} fps; with the model's default TTA "
         f"{r['end_to_end_default_tta_ms']:.1f} ms)",
     ]

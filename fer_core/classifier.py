@@ -20,6 +20,8 @@ RUNTIMES = ("auto", "litert", "keras")
 
 #: ten-crop side relative to the input (the 4 corners and the centre, each also flipped)
 TENCROP_FRACTION = 0.9
+#: shift TTA: the face moved by this fraction of its side (2 px of 48) left, right, up and down
+SHIFT_FRACTION = 2 / 48
 
 
 class Classifier:
@@ -146,6 +148,8 @@ def _tta_views(batch: np.ndarray, tta: str) -> list[np.ndarray]:
         return [batch]
     if tta == "flip":
         return [batch, batch[:, :, ::-1]]
+    if tta == "shift":
+        return [view for shifted in [batch, *shifts(batch, _shift_pixels(batch))] for view in (shifted, shifted[:, :, ::-1])]
     import cv2
 
     size = batch.shape[1]
@@ -158,3 +162,16 @@ def _tta_views(batch: np.ndarray, tta: str) -> list[np.ndarray]:
         resized = resized.reshape(batch.shape)
         views += [resized, resized[:, :, ::-1]]
     return views
+
+
+def shifts(batch: np.ndarray, pixels: int, diagonal: bool = False) -> list[np.ndarray]:
+    """The batch moved ``pixels`` right, left, down and up (and, with ``diagonal``, along the 4 diagonals),
+    borders mirrored as training's ``RandomTranslation(fill_mode="reflect")`` fills them."""
+    size, d = batch.shape[1], pixels
+    padded = np.pad(batch, ((0, 0), (d, d), (d, d), (0, 0)), mode="symmetric")
+    moves = [(d, 0), (-d, 0), (0, d), (0, -d)] + ([(d, d), (-d, d), (d, -d), (-d, -d)] if diagonal else [])
+    return [padded[:, d - dy : d - dy + size, d - dx : d - dx + size] for dx, dy in moves]
+
+
+def _shift_pixels(batch: np.ndarray) -> int:
+    return max(1, round(batch.shape[1] * SHIFT_FRACTION))

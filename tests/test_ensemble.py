@@ -54,10 +54,11 @@ def test_ensemble_averages_member_probabilities(tmp_path, two_models, faces):
     folder = create_ensemble(tmp_path / "duo", [first, second])
     ensemble, a, b = Classifier.load(folder), Classifier.load(first), Classifier.load(second)
     images, _ = faces
-    for tta in ("none", "flip"):
-        pa, pb = a.predict_proba(images, tta), b.predict_proba(images, tta)
+    # one input blur for all: the ensemble's own, not each member's stored one
+    for tta, sigma in (("none", 0.0), ("flip", 0.6), ("shift", 0.5)):
+        pa, pb = a.predict_proba(images, tta, smoothing=sigma), b.predict_proba(images, tta, smoothing=sigma)
         assert np.abs(pa - pb).max() > 0.05  # the members really differ
-        np.testing.assert_allclose(ensemble.predict_proba(images, tta), (pa + pb) / 2, atol=1e-5)
+        np.testing.assert_allclose(ensemble.predict_proba(images, tta, smoothing=sigma), (pa + pb) / 2, atol=1e-5)
     assert ensemble.params == a.params + b.params
     assert ensemble.labels == a.labels and ensemble.spec == a.spec
 

@@ -8,6 +8,7 @@ import pytest
 
 from fer_core.evaluate import (WATCHED_CLASSES, Evaluation, classification_metrics, evaluate, format_report, leak_free_metrics,
                                reliability_bins)
+from fer_core.model import TTA_MODES
 from tests.conftest import REPO
 
 
@@ -126,10 +127,10 @@ def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp
 
     images, labels = fer_data.split("PublicTest")
     best, smoothing, scores = select_tta(classifier, images[:300], labels[:300], smoothings=(0.0, 0.6))
-    assert set(scores) == {0.0, 0.6} and all(set(by_tta) == {"none", "flip", "tencrop"} for by_tta in scores.values())
+    assert set(scores) == {0.0, 0.6} and all(set(by_tta) == set(TTA_MODES) for by_tta in scores.values())
     assert scores[smoothing][best] == max(a for by_tta in scores.values() for a in by_tta.values())
     assert scores[0.6]["none"] != scores[0.0]["none"]  # the blur really reaches the network
-    for mode in ("none", "flip", "tencrop"):  # "none" read off flip's plain view scores as a pass of its own
+    for mode in TTA_MODES:  # "none" and "flip", read off shift's first views, score as passes of their own
         assert scores[0.6][mode] == evaluate(classifier, images[:300], labels[:300], tta=mode, smoothing=0.6)[0]["accuracy"]
     shutil.copytree(classifier.folder.parent, tmp_path / "models")  # all models: an ensemble names its members
     copy = tmp_path / "models" / classifier.folder.name

@@ -8,6 +8,7 @@ import pytest
 
 from fer_core.detect import Box, make_detector
 from fer_core.infer import analyse_image, crop_face
+from fer_core.model import TTA_MODES
 from tests.conftest import REPO
 
 
@@ -33,10 +34,25 @@ def test_many_faces_in_one_batch(classifier, fer_data):
     np.testing.assert_allclose(batch, one_by_one, atol=1e-5)
 
 
-@pytest.mark.parametrize("tta", ["none", "flip", "tencrop"])
+@pytest.mark.parametrize("tta", TTA_MODES)
 def test_tta_modes_give_distributions(classifier, fer_data, tta):
     probs = classifier.predict_proba(fer_data.images[:8], tta)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+def test_shift_tta_is_flip_tta_over_the_face_moved_two_pixels_each_way(classifier, fer_data):
+    """What the shift TTA promises, rebuilt with OpenCV: the mean of flip TTA on the face and on the face
+    moved 2 px right, left, down and up, with the border mirrored as training's translations fill it."""
+    import cv2
+
+    faces = fer_data.images[:16]
+    moved = [faces] + [np.stack([cv2.warpAffine(face, np.float32([[1, 0, dx], [0, 1, dy]]), (48, 48),
+                                                borderMode=cv2.BORDER_REFLECT) for face in faces])
+                       for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))]
+    expected = np.mean([classifier.predict_proba(m, "flip", smoothing=0.0) for m in moved], axis=0)
+    shifted = classifier.predict_proba(faces, "shift", smoothing=0.0)
+    np.testing.assert_allclose(shifted, expected, atol=1e-5)
+    assert not np.allclose(shifted, classifier.predict_proba(faces, "flip", smoothing=0.0), atol=1e-3)
 
 
 def test_crop_near_the_edge_is_padded(astronaut):
