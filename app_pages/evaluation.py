@@ -142,7 +142,8 @@ except ModelError as exc:
     st.stop()
 tta = st.selectbox("Test-time augmentation for the gallery", TTA_MODES, key="gallery_tta", format_func=tta_name,
                    help="No TTA is fastest. The first run with a model and TTA classifies the whole split: seconds "
-                        "without TTA, about a minute with ten-crop on a 2-core CPU; the result is kept for the next start.")
+                        "without TTA; ten-crop and shift run 10 views per face, 1–3 minutes on a 2-core CPU "
+                        "(the most for an ensemble); the result is kept for the next start.")
 images, y_true = data.split(GALLERY_SPLIT)
 probs = resources.split_predictions(str(folder), resources.model_version(folder), resources.data_key(data),
                                     GALLERY_SPLIT, tta, data)

@@ -174,7 +174,7 @@ def test_gallery_names_tta_modes_for_people(with_data, monkeypatch):
     tta = at.selectbox(key="gallery_tta")
     assert list(tta.options) == [tta_name(mode) for mode in TTA_MODES]  # AppTest lists the formatted options
     assert tta.value in TTA_MODES
-    assert "a few seconds" not in tta.help and "about a minute with ten-crop" in tta.help
+    assert "a few seconds" not in tta.help and "ten-crop and shift run 10 views per face" in tta.help
     assert any(f"with {tta_name(tta.value)})" in c.value for c in at.caption)
     table = at.dataframe[0].value  # the stored evaluations
     assert set(table["TTA"]) <= {tta_name(mode) for mode in TTA_MODES}

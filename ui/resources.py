@@ -208,7 +208,7 @@ class _ParseProgress(_BarProgress):
 
 
 class _ClassifyProgress(_BarProgress):
-    """The bar of a first classification of a test split (a minute with ten-crop on 2 cores)."""
+    """The bar of a first classification of a test split (1–3 minutes with a 10-view TTA on 2 cores)."""
 
     def __init__(self, split: str, tta: str):
         super().__init__()
