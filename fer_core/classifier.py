@@ -148,8 +148,9 @@ def _tta_views(batch: np.ndarray, tta: str) -> list[np.ndarray]:
         return [batch]
     if tta == "flip":
         return [batch, batch[:, :, ::-1]]
-    if tta == "shift":
-        return [view for shifted in [batch, *shifts(batch, _shift_pixels(batch))] for view in (shifted, shifted[:, :, ::-1])]
+    if tta == "shift":  # flip's two views first (select_tta reads "none" and "flip" off them)
+        pixels = max(1, round(batch.shape[1] * SHIFT_FRACTION))
+        return [view for moved in [batch, *shifts(batch, pixels)] for view in (moved, moved[:, :, ::-1])]
     import cv2
 
     size = batch.shape[1]
@@ -171,7 +172,3 @@ def shifts(batch: np.ndarray, pixels: int, diagonal: bool = False) -> list[np.nd
     padded = np.pad(batch, ((0, 0), (d, d), (d, d), (0, 0)), mode="symmetric")
     moves = [(d, 0), (-d, 0), (0, d), (0, -d)] + ([(d, d), (-d, d), (d, -d), (-d, -d)] if diagonal else [])
     return [padded[:, d - dy : d - dy + size, d - dx : d - dx + size] for dx, dy in moves]
-
-
-def _shift_pixels(batch: np.ndarray) -> int:
-    return max(1, round(batch.shape[1] * SHIFT_FRACTION))

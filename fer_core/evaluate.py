@@ -251,24 +251,24 @@ def select_tta(classifier: Classifier, images: np.ndarray, labels: np.ndarray,
     from fer_core.model import TTA_MODES
 
     modes = [mode for mode in TTA_MODES if modes is None or mode in modes]  # cheapest first, for the ties
-    scores = {float(s): _accuracy_by_tta(classifier, images, labels, modes, s) for s in smoothings}
+    require_fer2013_labels(classifier)
+    batch = preprocess_faces(images, classifier.spec)  # once, for every setting
+    scores = {float(s): _accuracy_by_tta(classifier, batch, labels, modes, s) for s in smoothings}
     tta, smoothing = max(((mode, s) for s in scores for mode in modes),
                          key=lambda pair: (round(scores[pair[1]][pair[0]], 4), -TTA_MODES.index(pair[0]), -pair[1]))
     return tta, smoothing, scores
 
 
-def _accuracy_by_tta(classifier: Classifier, images: np.ndarray, labels: np.ndarray,
+def _accuracy_by_tta(classifier: Classifier, batch: np.ndarray, labels: np.ndarray,
                      modes: Sequence[str], smoothing: float) -> dict[str, float]:
-    """Accuracy of each TTA at one smoothing. The views are shared: "none" is flip's first view and
-    "flip" shift's first two, so trying none, flip and shift costs 10 passes over the images, not 13."""
-    require_fer2013_labels(classifier)
-    batch = preprocess_faces(images, classifier.spec)
+    """Accuracy of each TTA at one smoothing, on a preprocessed batch. The views are shared: "none" is
+    flip's first view and "flip" shift's first two, so none + flip + shift cost 10 passes, not 13."""
     probabilities = {}
     widest = "shift" if "shift" in modes else "flip" if "flip" in modes else None
-    if widest:  # shift's views start with flip's two, and flip's with the plain face
+    if widest:
         views = classifier.predict_views(batch, widest, smoothing=smoothing)
-        means = {widest: views, "flip": views[:2], "none": views[:1]}
-        probabilities.update({mode: v.mean(axis=0).astype(np.float32) for mode, v in means.items()})  # as predict_batch
+        for mode, n in (("none", 1), ("flip", 2), (widest, len(views))):
+            probabilities[mode] = views[:n].mean(axis=0).astype(np.float32)  # as predict_batch averages
     for mode in modes:
         if mode not in probabilities:
             probabilities[mode] = classifier.predict_batch(batch, mode, smoothing=smoothing)
