@@ -2,9 +2,11 @@
 
 For each distance (1-3 px of 48), the face is moved right, left, down and up ("cross", 10 views with
 flip) and also along the diagonals ("cross+diag", 18 views), after the model's input blur, exactly
-as ``tta="shift"`` does at its 2 px. PublicTest only, because this chooses a setting.
+as ``tta="shift"`` does at its 2 px. With ``--zoom``, it also tries adding flip views of the face
+zoomed in or out (a factor each, centred; borders mirrored) to the shift TTA's 10 views.
+PublicTest only, because this chooses a setting.
 
-    python scripts/shift_tta_sweep.py [MODEL_DIR ...] [--smoothing 0.6]   # default: models/student16
+    python scripts/shift_tta_sweep.py [MODEL_DIR ...] [--smoothing 0.6] [--zoom 0.9 1.1]   # default: models/student16
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,11 +27,30 @@ from fer_core.preprocess import preprocess_faces, smooth  # noqa: E402
 DISTANCES = (1, 2, 3)
 
 
+def zoomed(batch: np.ndarray, factor: float) -> np.ndarray:
+    """Each face scaled by ``factor`` about its centre, cropped (zoom in) or mirror-padded (zoom out) to its size."""
+    size = batch.shape[1]
+    scaled = max(1, round(size * factor))
+    out = np.empty_like(batch)
+    for i, face in enumerate(batch):
+        image = cv2.resize(face, (scaled, scaled), interpolation=cv2.INTER_LINEAR).reshape(scaled, scaled, -1)
+        if scaled >= size:
+            start = (scaled - size) // 2
+            out[i] = image[start:start + size, start:start + size]
+        else:
+            before = (size - scaled) // 2
+            pad = ((before, size - scaled - before),) * 2 + ((0, 0),)
+            out[i] = np.pad(image, pad, mode="reflect")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=["models/student16"], help="model folders")
     parser.add_argument("--data", help=DATA_HELP)
     parser.add_argument("--smoothing", type=float, default=0.6, help="input blur (sigma) before shifting")
+    parser.add_argument("--zoom", type=float, nargs="*", default=[],
+                        help="also try adding flip views zoomed by each factor to shift's views (e.g. 0.9 1.1)")
     args = parser.parse_args()
     images, labels = load_fer2013(args.data).split("PublicTest")
     for folder in args.models:
@@ -48,6 +70,13 @@ def main() -> int:
             moved = [flip_tta(view) for view in shifts(batch, d, diagonal=True)]
             print(f"  {d} px: cross (10 views) {accuracy([plain, *moved[:4]]):.4f}   "
                   f"cross+diag (18 views) {accuracy([plain, *moved]):.4f}", flush=True)
+        if args.zoom:
+            shift = list(classifier.predict_views(batch, "shift", smoothing=0.0))
+            print(f"  shift (10 views) {accuracy(shift):.4f}")
+        for factor in args.zoom:
+            zoom = list(classifier.predict_views(zoomed(batch, factor), "flip", smoothing=0.0))
+            print(f"  zoom {factor}: shift + its 2 flip views {accuracy(shift + zoom):.4f}   "
+                  f"the zoomed flip alone {accuracy(zoom):.4f}", flush=True)
     return 0
 
 

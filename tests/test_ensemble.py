@@ -190,3 +190,27 @@ def test_compare_ensembles_combines_members_by_arithmetic_or_geometric_mean(two_
     assert (geometric.argmax(axis=1) == log_sum.argmax(axis=1)).all()
     assert np.allclose(script.combine([first, first], "geometric"), first / first.sum(axis=1, keepdims=True), atol=1e-5)
     assert not np.allclose(geometric, script.combine([first, second], "arithmetic"), atol=1e-3)  # really another mean
+
+
+def test_ensemble_weights_cv_fits_weights_and_offsets_that_undo_a_bias(two_models, faces):
+    """The grid weights drop a member that is noise; the class offsets undo a known shift of the logits."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ensemble_weights_cv", ROOT / "scripts" / "ensemble_weights_cv.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    images, labels = faces
+    good = Classifier.load(two_models[0]).predict_proba(images, "none", smoothing=0.0)
+    noise = np.random.default_rng(0).dirichlet(np.ones(good.shape[1]), size=len(good))
+    weights = script.best_weights(np.stack([good, noise]), labels)
+    assert weights[0] > weights[1]
+    shift = np.linspace(-1.0, 1.0, good.shape[1])
+    biased = np.exp(np.log(good) + shift)
+    biased /= biased.sum(axis=1, keepdims=True)
+    assert script.accuracy(biased, labels) < script.accuracy(good, labels)  # the shift really hurts
+    offsets = script.best_offsets(biased, labels)
+    assert script.accuracy(np.log(biased) + offsets, labels) > script.accuracy(biased, labels)
+    assert np.corrcoef(offsets, shift)[0, 1] < -0.5  # the fit leans against the shift
+    held = script.cross_validate(np.stack([good, good]), labels, splits=2)
+    assert held["mean"] == pytest.approx(script.accuracy(good, labels), abs=0.02)  # halves of one set
+    assert set(held) == {"mean", "weights", "offsets"}
