@@ -55,12 +55,12 @@ def cross_validate(members: np.ndarray, labels: np.ndarray, splits: int = 5, see
     """Held-out accuracy of the plain mean, the fitted weights and the fitted offsets, averaged over
     ``splits`` random halvings (each half fits once and the other half scores)."""
     rng = np.random.default_rng(seed)
+    mean = members.mean(axis=0)
     scores: dict[str, list[float]] = {"mean": [], "weights": [], "offsets": []}
     for _ in range(splits):
         order = rng.permutation(len(labels))
         halves = order[: len(order) // 2], order[len(order) // 2:]
         for fit, held in (halves, halves[::-1]):
-            mean = members.mean(axis=0)
             weights = np.asarray(best_weights(members[:, fit], labels[fit]), float)
             offsets = best_offsets(mean[fit], labels[fit])
             scores["mean"].append(accuracy(mean[held], labels[held]))
