@@ -5,6 +5,8 @@
   pooling) sized for a 2-core CPU: about 1.2M parameters at width 32.
 - ``student``: the fast path, a narrow five-stage VGG (widths 16-32-64-128-256, about
   64 MFLOP per face, a quarter of ``vgg``), trained by distillation from the best ensemble.
+- ``resnet``: a compact pre-activation ResNet (stages w-2w-4w-8w of 1-1-2-1 basic blocks,
+  about 1.5M parameters at width 32): a differently built member for the ensembles (issue 12).
 
 Data augmentation lives inside the model (Keras preprocessing layers are no-ops at
 inference), so training and inference share one graph and one preprocessing function.
@@ -116,11 +118,52 @@ def build_student(spec: InputSpec, num_classes: int, augment: str = "strong", wi
     return _vgg_stages(spec, num_classes, augment, widths, (2, 2, 2, 2, 1), 0.2, f"student{width}")
 
 
+def _preact_block(x, filters: int, stride: int):
+    """BN-ReLU-conv3x3, BN-ReLU-conv3x3, plus the input.
+
+    Where the shape changes, the shortcut is a 2x2 average pool then a 1x1 conv (ResNet-D's):
+    it keeps every input pixel, and a strided 1x1 conv crashes TensorFlow's float32 CPU kernels
+    (a double free in its gradient, TF 2.21).
+    """
+    pre = layers.ReLU()(layers.BatchNormalization()(x))
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        pooled = layers.AveragePooling2D(stride)(pre) if stride != 1 else pre
+        shortcut = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer="he_normal")(pooled)
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, kernel_initializer="he_normal")(pre)
+    y = layers.ReLU()(layers.BatchNormalization()(y))
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(y)
+    return layers.Add()([y, shortcut])
+
+
+def build_resnet(spec: InputSpec, num_classes: int, augment: str = "strong", width: int = 32) -> keras.Model:
+    """Pre-activation ResNet for 48x48 faces: a 3x3 stem, then 1-1-2-1 basic blocks at w, 2w, 4w, 8w
+    (stride 2 between stages, so 48-24-12-6 pixels), BN-ReLU, GAP, dropout, softmax.
+
+    Residual blocks make mistakes unlike the plain VGGs', which is what an ensemble member is for;
+    the blocks sit where the feature maps are small, so it costs about what ``vgg`` at width 48 does.
+    """
+    inputs = keras.Input(shape=spec.shape)
+    x = inputs
+    for aug_layer in augmentation(augment):
+        x = aug_layer(x)
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer="he_normal")(x)
+    for stage, blocks in enumerate((1, 1, 2, 1)):
+        for block in range(blocks):
+            x = _preact_block(x, width * 2 ** stage, 2 if stage and not block else 1)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=f"resnet{width}")
+
+
 #: name -> (builder, default input spec)
 ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], InputSpec]] = {
     "seed": (build_seed, InputSpec(size=48, channels=3)),
     "vgg": (build_vgg, InputSpec(size=48, channels=1)),
     "student": (build_student, InputSpec(size=48, channels=1)),
+    "resnet": (build_resnet, InputSpec(size=48, channels=1)),
 }
 
 

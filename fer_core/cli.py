@@ -89,8 +89,8 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on FER2013 (resumable)")
     p.add_argument("--data", help=DATA_HELP)
     # no default here: fer_core.architectures.DEFAULT_ARCH is read when training starts (it imports Keras)
-    p.add_argument("--arch", help="architecture and its recipe: vgg (the compact VGG), student (distilled, fast) "
-                                  "or seed; default: fer_core.architectures.DEFAULT_ARCH")
+    p.add_argument("--arch", help="architecture and its recipe: vgg (the compact VGG), student (distilled, fast), "
+                                  "resnet (a residual ensemble member) or seed; default: fer_core.architectures.DEFAULT_ARCH")
     p.add_argument("--out", help="output folder (default: runs/<arch>)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)

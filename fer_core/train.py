@@ -80,7 +80,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weight: bool = False
     augment: Augment
-    width: int  # base width of vgg and student (seed has none)
+    width: int  # base width of vgg, student and resnet (seed has none)
     early_stopping: int = 0  # patience in epochs on val accuracy; 0 = off
     lr_patience: int = 5
     lr_factor: float = 0.5
@@ -137,7 +137,7 @@ def _option(field: str) -> str:
 
 
 #: The recipes, the one place for each architecture's defaults: the seed report's settings,
-#: the compact VGG's (the default) and the distilled student's.
+#: the compact VGG's (the default), the distilled student's and the residual member's.
 RECIPES: dict[str, dict] = {
     "seed": dict(
         optimizer="adam", learning_rate=3e-4, weight_decay=0.0, batch_size=32, schedule="plateau",
@@ -153,6 +153,11 @@ RECIPES: dict[str, dict] = {
         optimizer="adamw", learning_rate=3e-3, weight_decay=0.05, batch_size=128, schedule="cosine",
         early_stopping=0, label_smoothing=0.0, augment="strong", width=16, epochs=60,
         teacher="models/vgg32x2", teacher_tta="tencrop", distill_weight=0.8, ema=0.998,
+    ),
+    # A residual member for the ensembles (issue 12): vgg's optimiser and schedule.
+    "resnet": dict(
+        optimizer="adamw", learning_rate=2e-3, weight_decay=0.05, batch_size=64, schedule="cosine",
+        early_stopping=0, label_smoothing=0.1, augment="strong", width=32,
     ),
 }
 
@@ -183,7 +188,7 @@ def _subsample(images: np.ndarray, labels: np.ndarray, limit: int, seed: int) ->
 
 def _arch_options(config: TrainConfig, augment: str) -> dict:
     options = {"augment": augment}
-    if config.arch in ("vgg", "student"):
+    if config.arch in ("vgg", "student", "resnet"):
         options["width"] = config.width
     return options
 

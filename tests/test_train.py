@@ -235,3 +235,14 @@ def test_teacher_network_in_bfloat16_agrees_with_the_saved_ensemble(fer_data):
     exact = Classifier.load("models/vgg32x2", runtime="keras").predict_proba(faces, "none", smoothing=0.0)
     assert np.abs(fast - exact).max() < 0.1 and (fast.argmax(1) == exact.argmax(1)).mean() > 0.95
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_resnet_trains_and_its_litert_export_matches_keras(fer_data, tmp_path):
+    """The residual member: its Add-joined blocks survive the float32 rebuild and the LiteRT export."""
+    out = tmp_path / "resnet"
+    train(recipe("resnet", out=str(out), epochs=1, limit=192, width=4, batch_size=64), data=fer_data)
+    classifier = Classifier.load(out)
+    assert classifier.runtime == "litert" and classifier.metadata["architecture"]["name"] == "resnet"
+    assert classifier.metadata["architecture"]["options"]["width"] == 4
+    keras_probs = Classifier.load(out, runtime="keras").predict_proba(fer_data.images[:8])
+    np.testing.assert_allclose(classifier.predict_proba(fer_data.images[:8]), keras_probs, atol=1e-4)
