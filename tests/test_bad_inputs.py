@@ -349,7 +349,7 @@ TRAIN_CASES: list[tuple[str, str, str]] = [
     ("missing data", "--data {missing}", "FER2013 not found at"),
     ("bad row", "--data {bad_row}", "bad_row.csv, row 3: pixels has 3 values"),
     ("bad row skipped, no PublicTest", "--data {bad_train_only} --skip-bad-rows", "PublicTest has no rows"),
-    ("unknown --arch", "--data {both} --arch resnet", "unknown architecture 'resnet'"),
+    ("unknown --arch", "--data {both} --arch vit", "unknown architecture 'vit'"),
     ("--out under a file", "--data {both} --out {a_file}/run", "--out .*a_file.txt is a file, not a folder"),
     ("--resume without checkpoint", "--data {both} --resume", "--resume: no checkpoint.keras"),
     ("--batch-size 0", "--data {both} --batch-size 0", "--batch-size 0: expected 1 or more"),
