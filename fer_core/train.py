@@ -138,16 +138,17 @@ def _option(field: str) -> str:
 
 #: The recipes, the one place for each architecture's defaults: the seed report's settings,
 #: the compact VGG's (the default), the distilled student's and the residual member's.
+_VGG_RECIPE = dict(
+    optimizer="adamw", learning_rate=2e-3, weight_decay=0.05, batch_size=64, schedule="cosine",
+    early_stopping=0, label_smoothing=0.1, augment="strong", width=32,
+)
 RECIPES: dict[str, dict] = {
     "seed": dict(
         optimizer="adam", learning_rate=3e-4, weight_decay=0.0, batch_size=32, schedule="plateau",
         early_stopping=7, lr_patience=5, lr_factor=0.5, label_smoothing=0.0, augment="standard",
         width=32,  # unused by seed; kept so its saved configs read as before
     ),
-    "vgg": dict(
-        optimizer="adamw", learning_rate=2e-3, weight_decay=0.05, batch_size=64, schedule="cosine",
-        early_stopping=0, label_smoothing=0.1, augment="strong", width=32,
-    ),
+    "vgg": _VGG_RECIPE,
     # The fast path: distilled from the default ensemble's ten-crop probabilities, weights EMA.
     "student": dict(
         optimizer="adamw", learning_rate=3e-3, weight_decay=0.05, batch_size=128, schedule="cosine",
@@ -155,10 +156,7 @@ RECIPES: dict[str, dict] = {
         teacher="models/vgg32x2", teacher_tta="tencrop", distill_weight=0.8, ema=0.998,
     ),
     # A residual member for the ensembles (issue 12): vgg's optimiser and schedule.
-    "resnet": dict(
-        optimizer="adamw", learning_rate=2e-3, weight_decay=0.05, batch_size=64, schedule="cosine",
-        early_stopping=0, label_smoothing=0.1, augment="strong", width=32,
-    ),
+    "resnet": _VGG_RECIPE,
 }
 
 
@@ -188,7 +186,7 @@ def _subsample(images: np.ndarray, labels: np.ndarray, limit: int, seed: int) ->
 
 def _arch_options(config: TrainConfig, augment: str) -> dict:
     options = {"augment": augment}
-    if config.arch in ("vgg", "student", "resnet"):
+    if config.arch != "seed":  # every other builder takes a width
         options["width"] = config.width
     return options
 
