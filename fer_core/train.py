@@ -3,7 +3,8 @@
 The output folder holds, while training:
 - ``checkpoint.keras`` + ``state.json``: the latest epoch, optimizer included (one file,
   replaced each epoch, so an interrupted run resumes where it stopped);
-- ``best.keras``: the best epoch on the validation split (PublicTest by default);
+- ``best.keras``: the best epoch on the validation split (PublicTest by default); only the
+  checkpoint travels between machines, so a resume without it takes the checkpoint as the best;
 - ``log.csv``: one row per epoch.
 At the end the best epoch is exported as an inference model (``model.keras`` +
 ``metadata.json``) that :mod:`fer_core.model` loads.
@@ -15,6 +16,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -315,7 +317,24 @@ def _open_run(config: TrainConfig, resume: bool) -> tuple[TrainConfig, dict | No
     state = _read_state(out)
     config = TrainConfig(**state["config"])  # the saved run decides; a resumed run is the same run
     log.info("resuming %s after epoch %d of %d", out, state["epochs_done"], config.epochs)
-    return config, state
+    return config, _restore_best(out, state, config.val_split)
+
+
+def _restore_best(out: Path, state: dict, val_split: str) -> dict:
+    """A resumed run without ``best.keras`` (a fresh clone carries only the checkpoint): the
+    checkpoint's epoch becomes the best, so the exported weights and the best epoch in their
+    metadata always agree. A lost better epoch stays in ``history`` and ``log.csv``."""
+    last = state["history"][-1] if state["history"] else {}
+    if (out / BEST).is_file() or "val_accuracy" not in last:
+        return state
+    if state.get("best_epoch") != last["epoch"]:
+        log.warning("%s: no %s, so epoch %s's weights (%s %.4f) are gone; epoch %d, the checkpoint (%.4f), "
+                    "is the best from here", out, BEST, state.get("best_epoch"), val_split,
+                    state.get("best_val_accuracy", float("nan")), last["epoch"], last["val_accuracy"])
+    shutil.copyfile(out / CHECKPOINT, out / BEST)  # the same model, saved at the same epoch's end
+    state = {**state, "best_val_accuracy": last["val_accuracy"], "best_epoch": last["epoch"]}
+    _write_state(out, state)
+    return state
 
 
 def _prepare(config: TrainConfig, data: FerData | None, epochs_done: int) -> Prepared:

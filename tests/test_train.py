@@ -44,6 +44,30 @@ def test_train_checkpoint_resume_export(fer_data, tmp_path):
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-4)
 
 
+def test_resume_on_a_fresh_clone_exports_the_checkpoint_as_the_best(fer_data, tmp_path, caplog):
+    """Only checkpoint.keras + state.json are committed between sessions; best.keras is not. A resume
+    without it must not export other weights than the best epoch its metadata names."""
+    out = tmp_path / "run"
+    config = recipe("vgg", out=str(out), epochs=2, limit=300, width=8, batch_size=32)
+    train(config, data=fer_data)
+    state = json.loads((out / "state.json").read_text())
+    last = state["history"][-1]
+    # as on a fresh clone where epoch 1 had been the best: its weights were in the ignored best.keras
+    state["best_epoch"], state["best_val_accuracy"] = 1, last["val_accuracy"] + 0.01
+    (out / "state.json").write_text(json.dumps(state))
+    for name in ("best.keras", "model.keras", "metadata.json"):
+        (out / name).unlink()
+
+    train(config, data=fer_data, resume=True)
+    assert (out / "best.keras").read_bytes() == (out / "checkpoint.keras").read_bytes()
+    state = json.loads((out / "state.json").read_text())
+    assert (state["best_epoch"], state["best_val_accuracy"]) == (2, last["val_accuracy"])
+    meta = Classifier.load(out).metadata
+    assert meta["training"]["best_epoch"] == 2
+    assert meta["metrics"]["PublicTest"]["accuracy"] == last["val_accuracy"]
+    assert "epoch 1's weights" in caplog.text and "gone" in caplog.text
+
+
 def test_resume_without_checkpoint_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint.keras"):
         train(recipe("vgg", out=str(tmp_path)), resume=True)
