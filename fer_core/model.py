@@ -25,7 +25,7 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "name", "labels", "input_spec", "architecture")
 #: Where bundled models live; ``$FER_MODELS_DIR`` points the CLI and the app elsewhere.
 MODELS_DIR = Path(os.environ.get("FER_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
-DEFAULT_MODEL_NAME = "mix3b"
+DEFAULT_MODEL_NAME = "mix3c"
 #: The fast path's model (live webcam, video analysis): a distilled student on LiteRT.
 LIVE_MODEL_NAME = "student16"
 #: test-time augmentations, in the order ties are broken (cheaper first): the plain face; it and its
