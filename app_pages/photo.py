@@ -2,7 +2,7 @@
 import streamlit as st
 
 from fer_core.evaluate import tta_name
-from ui import photo, sidebar
+from ui import calibration, photo, sidebar
 
 settings = sidebar.current()
 st.title("Photo analysis")
@@ -19,6 +19,7 @@ model, detector = sidebar.require_pipeline(settings)
 st.caption(f"Model **{model.name}** on {model.runtime_label}, {tta_name(model.tta)}, detector {settings.detector}, "
            f"minimum confidence {settings.min_confidence:.0%}.")
 
+baseline = calibration.reference_panel("photo", model, str(settings.model_dir), settings.detector)
 uploads = st.file_uploader("Photos", type=photo.IMAGE_TYPES, accept_multiple_files=True, key="photo_uploads")
 with st.expander("Take a snapshot with your camera"):
     snapshot = st.camera_input("Snapshot", key="photo_camera")
@@ -29,11 +30,13 @@ if snapshot is not None:
 if not files:
     st.info("Upload one or more photos, or take a snapshot, to analyse them.")
     st.stop()
+if baseline is not None:
+    st.caption(calibration.calibrated_caption(baseline))
 
 results = []
 for number, (name, data) in enumerate(files):
     with st.container(border=True):
-        result = photo.render(name, data, settings, key=f"photo-{number}")
+        result = photo.render(name, data, settings, key=f"photo-{number}", baseline=baseline)
     if result is not None:
         results.append(result)
 

@@ -4,7 +4,7 @@ import streamlit as st
 from fer_core import plots
 from fer_core.evaluate import tta_name
 from fer_core.video import VideoError
-from ui import sidebar, video
+from ui import calibration, sidebar, video
 
 settings = sidebar.current()
 st.title("Video analysis")
@@ -16,6 +16,8 @@ model, detector = sidebar.require_pipeline(settings, live=True)
 st.caption(f"Model **{model.name}** on {model.runtime_label} (the fast model; choose another in the sidebar), "
            f"{tta_name(model.tta)}, detector {settings.detector}.")
 
+reference = calibration.reference_panel("video", model, str(settings.live_model_dir), settings.detector,
+                                       first_seconds=True)
 upload = st.file_uploader("Video", type=video.VIDEO_TYPES, key="video_upload")
 every = st.slider("Analyse every N-th frame", 1, 30, 5, key="video_every",
                   help="1 analyses every frame (slowest); frames in between keep the last boxes")
@@ -25,7 +27,7 @@ if upload is None:
     st.info("Upload a video to analyse it.")
     st.stop()
 
-job = video.job_key(upload.file_id, every, settings)
+job = video.job_key(upload.file_id, every, settings, reference)
 if outcome is None or outcome.job != job:
     if not st.button("Analyse video", type="primary", icon=":material/play_arrow:"):
         st.stop()
@@ -33,7 +35,8 @@ if outcome is None or outcome.job != job:
     bar = st.progress(0.0, text="Decoding…")
     try:
         outcome = video.analyse(upload.name, upload.getvalue(), model, detector, every=every,
-                                min_confidence=settings.min_confidence, job=job, progress=video.progress_updater(bar))
+                                min_confidence=settings.min_confidence, job=job, progress=video.progress_updater(bar),
+                                calibration=reference)
     except (VideoError, ValueError, OSError) as exc:
         bar.empty()
         st.error(str(exc))
@@ -46,6 +49,10 @@ st.success(f"{upload.name}: {r.frames_total} frames at {r.fps:.1f} fps, {r.frame
            f"({outcome.frames_with_face} with a face) in {outcome.seconds:.1f} s.")
 if r.warning:
     st.warning(f"{upload.name}: {r.warning}.")
+if outcome.baseline is not None:
+    if not isinstance(reference, calibration.NeutralBaseline):  # made from the video's first seconds
+        calibration.show_baseline(outcome.baseline, f"the largest face of the first {reference:g} s", "video-first")
+    st.caption(calibration.calibrated_caption(outcome.baseline))
 st.video(outcome.video, format="video/mp4")
 cols = st.columns(2)
 cols[0].download_button("Annotated video (MP4)", outcome.video, outcome.stem + ".annotated.mp4", "video/mp4",

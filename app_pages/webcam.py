@@ -7,7 +7,8 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core import plots, timeline
 from fer_core.results import rows_to_csv
-from ui import live, sidebar
+from fer_core.live_calibration import COLLECTING
+from ui import calibration, live, sidebar
 
 HISTORY_KEY = "webcam_history"
 STREAM_KEY = "webcam"  # the component's key; its context lives in st.session_state[STREAM_KEY]
@@ -67,7 +68,12 @@ ctx = webrtc_streamer(key=STREAM_KEY, mode=WebRtcMode.SENDRECV, rtc_configuratio
                       on_video_ended=live.on_stream_ended(session, slots, owner, admission.ticket))
 
 history = st.session_state.setdefault(HISTORY_KEY, [])
-current, status, chart, summary = st.empty(), st.empty(), st.empty(), st.empty()
+current, status = st.empty(), st.empty()
+# Personal calibration: the analyser collects and applies it in the worker thread; this page starts and shows it.
+calibrating = calibration.webcam_panel(session.analyzer.calibration, admission.granted and ctx.state.playing)
+shown_calibration = session.analyzer.calibration.status()
+calibration.show_status(calibrating, shown_calibration)
+chart, summary = st.empty(), st.empty()
 
 
 def draw(rows, key, window=None):
@@ -95,6 +101,12 @@ if admission.granted and ctx.state.playing:  # (a stream without a slot is being
     current.caption("Waiting for the first frame…")
     while ctx.state.playing:  # ends when a rerun (e.g. Stop) interrupts the script
         live.keep_slot(slots, owner)  # the heartbeat that keeps this stream's slot
+        now_calibration = session.analyzer.calibration.status()
+        if now_calibration != shown_calibration:
+            if shown_calibration.state == COLLECTING and now_calibration.state != COLLECTING:
+                st.rerun()  # finished: redraw the panel with its download
+            calibration.show_status(calibrating, now_calibration)
+            shown_calibration = now_calibration
         batch = session.drain(timeout=1.0)
         if not batch:
             # Also a Streamlit call each second: only at such calls can a rerun (Stop) end this loop.

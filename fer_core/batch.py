@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.calibration import NeutralBaseline
 from fer_core.classifier import Classifier
 from fer_core.detect import DEFAULT_DETECTOR, FaceDetector, make_detector
 from fer_core.images import IMAGE_TYPES
@@ -140,21 +141,23 @@ def load_worker(model: str | os.PathLike | None, threads: int | None = None) -> 
     return Classifier.load(model, threads=threads), make_detector(DEFAULT_DETECTOR)
 
 
-def analyse_file(path: str, classifier: Classifier, detector: FaceDetector, *, every: int = 1) -> list[dict]:
+def analyse_file(path: str, classifier: Classifier, detector: FaceDetector, *, every: int = 1,
+                 baseline: NeutralBaseline | None = None) -> list[dict]:
     """The rows of one file (see the module's docstring); a file that fails gives one error row, never an exception.
 
     Photos go through :func:`fer_core.infer.analyse_files`, videos through
     :func:`fer_core.video.analyse_video` with ``every``: the same code as ``predict`` and the app.
+    With a ``baseline`` every face is read against that person's neutral face.
     """
     from fer_core.video import analyse_video
 
     try:
         if is_video(path):
-            result = analyse_video(path, classifier, detector, every=every, name=path)
+            result = analyse_video(path, classifier, detector, every=every, name=path, baseline=baseline)
             if result.warning:
                 log.warning("%s: %s", path, result.warning)
             return [{"file": path, **row} for row in result.rows()]
-        [image] = analyse_files([path], classifier, detector)
+        [image] = analyse_files([path], classifier, detector, baseline=baseline)
         if image.error:
             return [error_row(path, image.error)]
         return image.rows() or [no_face_row(classifier.labels, file=path, face=None)]
@@ -163,6 +166,12 @@ def analyse_file(path: str, classifier: Classifier, detector: FaceDetector, *, e
     except Exception as exc:  # noqa: BLE001 -- one odd file must not stop a job of thousands
         log.debug("%s failed", path, exc_info=True)
         return [error_row(path, f"{path}: unexpected {type(exc).__name__}: {exc}")]
+
+
+def results_identity(model_name: str, baseline: NeutralBaseline | None) -> str:
+    """What made a table's rows, as its metadata stores it: the model, and the calibration if any
+    (so a resume never mixes calibrated and uncalibrated rows, or two people's baselines)."""
+    return model_name if baseline is None else f"{model_name} calibrated {baseline.fingerprint}"
 
 
 def error_row(path: str, message: str) -> dict:
@@ -183,7 +192,7 @@ def schema(labels: Sequence[str], model_name: str):
     import pyarrow as pa
 
     types = {"file": pa.string(), "frame": pa.int64(), "time_s": pa.float64(), "face": pa.int64(),
-             "label": pa.string(), "confidence": pa.float64(), "x": pa.int64(), "y": pa.int64(),
+             "label": pa.string(), "confidence": pa.float64(), "calibrated": pa.bool_(), "x": pa.int64(), "y": pa.int64(),
              "w": pa.int64(), "h": pa.int64(), "error": pa.string()}
     return pa.schema([(c, types.get(c, pa.float64())) for c in columns(labels)],
                      metadata={MODEL_KEY: model_name.encode()})
@@ -261,7 +270,7 @@ def _read_checked(path: str | os.PathLike, name: str, expected, *, keep_metadata
     previous = (table.schema.metadata or {}).get(MODEL_KEY, b"").decode()
     if previous != model_name:
         raise BatchError(f"{name}: holds the results of model {previous or '(unknown)'!r}, not "
-                         f"{model_name!r}; give a new file or that model's folder as --model")
+                         f"{model_name!r}; give a new file, or the model (and calibration) that made it")
     return table if keep_metadata else table.cast(expected)
 
 
@@ -424,12 +433,12 @@ def _is_in(column, values: Collection[str]):
 
 
 def run_local(files: Sequence[str], results: ResultsFile, *, model: str | os.PathLike | None, every: int,
-              progress: Progress | None = None) -> None:
+              progress: Progress | None = None, baseline: NeutralBaseline | None = None) -> None:
     """Analyse ``files`` in this process, one after another (the model uses every core)."""
     classifier, detector = load_worker(model)
     for done, path in enumerate(files, 1):
-        results.add(to_table(analyse_file(path, classifier, detector, every=every), classifier.labels,
-                             classifier.name))
+        results.add(to_table(analyse_file(path, classifier, detector, every=every, baseline=baseline),
+                             classifier.labels, results_identity(classifier.name, baseline)))
         if progress:
             progress(done, len(files))
 
@@ -441,14 +450,15 @@ class RayWorker:
     and more threads would only make the actors take turns on the cores.
     """
 
-    def __init__(self, model: str, every: int, threads: int = 1) -> None:
+    def __init__(self, model: str, every: int, threads: int = 1, baseline: dict | None = None) -> None:
         self.classifier, self.detector = load_worker(model, threads=threads)
         self.every = every
+        self.baseline = None if baseline is None else NeutralBaseline.from_dict(baseline)
 
     def __call__(self, batch: dict[str, np.ndarray]):
         rows = [row for path in batch["file"].tolist()
-                for row in analyse_file(path, self.classifier, self.detector, every=self.every)]
-        return to_table(rows, self.classifier.labels, self.classifier.name)
+                for row in analyse_file(path, self.classifier, self.detector, every=self.every, baseline=self.baseline)]
+        return to_table(rows, self.classifier.labels, results_identity(self.classifier.name, self.baseline))
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -469,7 +479,8 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
 
 def run_ray(files: Sequence[str], results: ResultsFile, *, model: str | os.PathLike | None, every: int,
-            address: str | None = None, progress: Progress | None = None) -> None:
+            address: str | None = None, progress: Progress | None = None,
+            baseline: NeutralBaseline | None = None) -> None:
     """Analyse ``files`` with Ray Data: the paths go to a pool of :class:`RayWorker` actors, one per CPU.
 
     Uses the Ray this process is already connected to, else starts one (:func:`start_ray`) and
@@ -493,7 +504,8 @@ def run_ray(files: Sequence[str], results: ResultsFile, *, model: str | os.PathL
         model_dir = str(Path(model or default_model_dir()).resolve())
         dataset = ray.data.from_items([{"file": path} for path in files]).map_batches(
             RayWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
-            fn_constructor_kwargs={"model": model_dir, "every": every},
+            fn_constructor_kwargs={"model": model_dir, "every": every,
+                                   "baseline": None if baseline is None else baseline.to_dict()},
         )
         done: set[str] = set()
         for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
@@ -508,13 +520,16 @@ def run_ray(files: Sequence[str], results: ResultsFile, *, model: str | os.PathL
 
 def run_batch(inputs: Sequence[str], out: str | os.PathLike, *, engine: str = "local",
               model: str | os.PathLike | None = None, every: int = 1, ray_address: str | None = None,
-              progress: Progress | None = None) -> BatchSummary:
+              progress: Progress | None = None, baseline: NeutralBaseline | None = None) -> BatchSummary:
     """Analyse every file ``inputs`` name into the Parquet table ``out``, skipping the files it already holds.
 
-    Everything that can be refused is checked before the model is loaded.
+    Everything that can be refused is checked before the model is loaded. With a ``baseline``
+    every face is read against that person's neutral face; a table is resumed only with the
+    same model and the same calibration (or none).
 
     Raises:
         BatchError: nothing matched, ``out`` cannot be resumed or written, a bad engine or ``every``.
+        CalibrationError: ``baseline`` was made with another model.
     """
     from fer_core.model import default_model_dir, read_metadata
 
@@ -530,6 +545,9 @@ def run_batch(inputs: Sequence[str], out: str | os.PathLike, *, engine: str = "l
         log.warning("matched nothing: %s", ", ".join(unmatched))
     metadata = read_metadata(model or default_model_dir())
     labels, model_name = metadata["labels"], metadata["name"]
+    if baseline is not None:
+        baseline.check(model_name, labels)
+    model_name = results_identity(model_name, baseline)
     previous = read_previous(out, labels, model_name)
     done = done_files(previous)
     todo = [path for path in files if path not in done]
@@ -537,9 +555,10 @@ def run_batch(inputs: Sequence[str], out: str | os.PathLike, *, engine: str = "l
     start = time.perf_counter()
     try:
         if todo and engine == "local":
-            run_local(todo, results, model=model, every=every, progress=progress)
+            run_local(todo, results, model=model, every=every, progress=progress, baseline=baseline)
         elif todo:
-            run_ray(todo, results, model=model, every=every, address=ray_address, progress=progress)
+            run_ray(todo, results, model=model, every=every, address=ray_address, progress=progress,
+                    baseline=baseline)
     finally:
         results.finish()  # also when stopped: what was analysed is merged into out for the resume
     seconds = time.perf_counter() - start

@@ -280,12 +280,42 @@ def _add_predict(sub) -> None:
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
     p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns)")
+    _add_calibration_options(p)
+    p.add_argument("--save-calibration", metavar="FILE",
+                   help="with --neutral: also save the baseline as a calibration file, for --calibration next time")
     p.add_argument("--annotate", metavar="DIR", help="also save each image with its faces drawn, as PNG")
     from fer_core.draw import DEFAULT_MIN_CONFIDENCE
 
     p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, metavar="P",
                    help=f"with --annotate: draw faces below this confidence as \"?\" (0-1, default {DEFAULT_MIN_CONFIDENCE}, "
                         "as the app)")
+
+
+def _add_calibration_options(p) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--neutral", action="append", metavar="REF_IMAGE",
+                       help="personal calibration: a photo of the person's relaxed, neutral face (repeatable); the "
+                            "largest face of each makes the baseline, and every face is read against it")
+    group.add_argument("--calibration", metavar="FILE",
+                       help="personal calibration from a saved file (--save-calibration, or the app's download)")
+
+
+def _baseline(args, classifier, detector):
+    """The personal baseline the options ask for (None without one), made before any other work.
+
+    Raises:
+        CalibrationError: a reference without a face, a bad file, another model's calibration.
+    """
+    from fer_core.calibration import baseline_from_images, read_calibration
+    from fer_core.images import read_image
+
+    if args.calibration:
+        return read_calibration(args.calibration, classifier)
+    if not args.neutral:
+        return None
+    references = [(path, read_image(path)) for path in args.neutral]
+    return baseline_from_images(references, classifier, detector, aligned=getattr(args, "aligned", False),
+                                tta=getattr(args, "tta", None))
 
 
 def _run_predict(args) -> int:
@@ -304,11 +334,22 @@ def _run_predict(args) -> int:
     annotate_dir = _output_folder(args.annotate, "--annotate") if args.annotate else None
     if args.csv:
         _check_output(args.csv, "--csv", folder=False)
+    if args.save_calibration:
+        if not args.neutral:
+            raise CliError("--save-calibration: give the neutral reference photos with --neutral")
+        _check_output(args.save_calibration, "--save-calibration", folder=False)
     classifier = Classifier.load(args.model)
     detector = None if args.aligned else make_detector(args.detector)
+    baseline = _baseline(args, classifier, detector)
+    if args.save_calibration:
+        with _writing(args.save_calibration, "--save-calibration"):
+            Path(args.save_calibration).write_text(baseline.to_json())
+    if baseline is not None:
+        print(f"calibrated: every face is read against a neutral baseline {baseline.describe()}", file=sys.stderr)
     results, rows, failed = [], [], 0
-    for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta):
-        results.append(result.to_dict())
+    for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta,
+                                baseline=baseline):
+        results.append({**result.to_dict(), "calibrated": baseline is not None})
         rows += result.rows()
         if result.error:
             failed += 1
@@ -322,7 +363,8 @@ def _run_predict(args) -> int:
             if not result.faces:
                 print(f"{result.file}: no face found; try --detector {alternative_detector(args.detector)}")
             for i, face in enumerate(result.faces, 1):
-                print(f"{result.file}: face {i} at {face.box.as_list()}: {face.label} ({face.confidence:.0%})")
+                print(f"{result.file}: face {i} at {face.box.as_list()}: {face.label} ({face.confidence:.0%})"
+                      + (", calibrated" if face.calibrated else ""))
     if args.json:
         print(json.dumps(results, indent=2))
     if args.csv:
@@ -378,6 +420,7 @@ def _add_batch(sub) -> None:
                                    "model, the most accurate; the app's video page uses the faster live model)")
     p.add_argument("--every", type=int, default=5, help="analyse every N-th video frame (default 5, as the app's "
                                                         "video page; 1 = every frame)")
+    _add_calibration_options(p)
 
 
 def _progress_line(what: str) -> Callable[[int, int], None]:
@@ -406,8 +449,14 @@ def _run_batch(args) -> int:
     if Path(args.out).is_dir():
         raise CliError(f"--out {args.out}: is a folder; give a file path, e.g. {Path(args.out) / 'results.parquet'}")
     _check_output(args.out, "--out", folder=False)
+    baseline = None
+    if args.neutral or args.calibration:
+        from fer_core.batch import load_worker
+
+        baseline = _baseline(args, *load_worker(args.model))
+        print(f"calibrated: every face is read against a neutral baseline {baseline.describe()}", file=sys.stderr)
     summary = run_batch(args.inputs, args.out, engine=args.engine, model=args.model, every=args.every,
-                        ray_address=args.ray_address, progress=_progress_line("files"))
+                        ray_address=args.ray_address, progress=_progress_line("files"), baseline=baseline)
     print(summary.describe())
     return 1 if summary.errors else 0
 

@@ -9,6 +9,8 @@ from fer_core.labels import LABELS
 
 #: Below this confidence a face is drawn as "?": the app's slider starts here and ``predict --annotate`` uses it.
 DEFAULT_MIN_CONFIDENCE = 0.4
+#: after the label of a face read against its person's neutral baseline (personal calibration)
+CALIBRATED_MARK = " (cal)"
 
 #: RGB colour per emotion, shared by the drawn boxes and the app's charts. Zipped (strictly) with
 #: :data:`LABELS` in code order, so a label added there without a colour fails at import.
@@ -23,15 +25,27 @@ def hex_color(label: str) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def label_text(face: Face, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> str:
+    """What is drawn beside a face: "Happy 87%", "?" below ``min_confidence``, or "Sad (cal)".
+
+    A calibrated face shows its label without a percentage and never "?": its probabilities are
+    odds against the person's own neutral face (Neutral at rest has 1 / (1 + 6 / e^margin), e.g. 25%),
+    and the calibration margin is already what an emotion must pass to be shown.
+    """
+    if face.calibrated:
+        return f"{face.label}{CALIBRATED_MARK}"
+    return f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
+
+
 def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> np.ndarray:
-    """A copy of ``rgb`` with each face boxed and labelled; low-confidence faces say ``?``."""
+    """A copy of ``rgb`` with each face boxed and labelled (:func:`label_text`); low-confidence faces say ``?``."""
     out = np.ascontiguousarray(rgb.copy())
     thickness = max(2, round(max(out.shape[:2]) / 320))
     font_scale = max(0.5, max(out.shape[:2]) / 900)
     for face in faces:
         b = face.box
         color = EMOTION_COLORS.get(face.label, (255, 255, 255))
-        text = f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
+        text = label_text(face, min_confidence)
         cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), color, thickness)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = b.y - th - base - 4 if b.y - th - base - 4 >= 0 else b.y + b.h

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_core.calibration import NeutralBaseline
 from fer_core.classifier import Classifier
 from fer_core.detect import Box, FaceDetector
 from fer_core.images import ImageError, read_image
@@ -15,11 +16,16 @@ from fer_core.timeline import MAIN_FACE
 
 @dataclass(frozen=True)
 class Face:
-    """One face: where it is, the top label and every class's probability."""
+    """One face: where it is, the top label and every class's probability.
+
+    ``calibrated``: the probabilities were read against the person's neutral baseline
+    (:mod:`fer_core.calibration`), not as the model gave them.
+    """
 
     box: Box
     label: str
     probabilities: dict[str, float]
+    calibrated: bool = False
 
     @property
     def confidence(self) -> float:
@@ -27,14 +33,14 @@ class Face:
 
     def to_dict(self) -> dict:
         return {"box": self.box.as_list(), "label": self.label, "confidence": round(self.confidence, 4),
-                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+                "calibrated": self.calibrated, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
 
     def to_row(self, **context) -> dict:
         """One flat table row: ``context`` first (e.g. file, frame, time_s, face), then label,
-        confidence, x, y, w, h and one column per label (see :func:`fer_core.results.face_columns`)."""
+        confidence, calibrated, x, y, w, h and one column per label (see :func:`fer_core.results.face_columns`)."""
         x, y, w, h = self.box.as_list()
-        return {**context, "label": self.label, "confidence": round(self.confidence, 4), "x": x, "y": y, "w": w,
-                "h": h, **{k: round(v, 4) for k, v in self.probabilities.items()}}
+        return {**context, "label": self.label, "confidence": round(self.confidence, 4), "calibrated": self.calibrated,
+                "x": x, "y": y, "w": w, "h": h, **{k: round(v, 4) for k, v in self.probabilities.items()}}
 
 
 def face_rows(faces: Iterable[Face], first: int = MAIN_FACE, **context) -> list[dict]:
@@ -75,10 +81,11 @@ def crop_face(rgb: np.ndarray, box: Box, scale: float = 1.0) -> np.ndarray:
     return rgb[y0 : y0 + side, x0 : x0 + side]
 
 
-def faces_from_probabilities(boxes: list[Box], probabilities: np.ndarray, labels: tuple[str, ...]) -> list[Face]:
+def faces_from_probabilities(boxes: list[Box], probabilities: np.ndarray, labels: tuple[str, ...],
+                             calibrated: bool = False) -> list[Face]:
     """Pair boxes with probability rows; the label is the most likely class."""
     return [
-        Face(box, labels[int(np.argmax(p))], {name: float(v) for name, v in zip(labels, p)})
+        Face(box, labels[int(np.argmax(p))], {name: float(v) for name, v in zip(labels, p)}, calibrated)
         for box, p in zip(boxes, probabilities)
     ]
 
@@ -91,12 +98,13 @@ def detect_and_crop(rgb: np.ndarray, detector: FaceDetector) -> tuple[list[Box],
 
 def analyse_image(
     rgb: np.ndarray, classifier: Classifier, detector: FaceDetector | None = None,
-    *, aligned: bool = False, tta: str | None = None,
+    *, aligned: bool = False, tta: str | None = None, baseline: NeutralBaseline | None = None,
 ) -> list[Face]:
     """Every face in an RGB image with its label and probabilities.
 
     ``aligned=True`` treats the whole image as one face crop (FER2013-style input), and
-    then no detector is needed.
+    then no detector is needed. With a ``baseline`` every face is read against that
+    person's neutral face (made by the same model, or a ``CalibrationError``).
     """
     if aligned:
         boxes, crops = [Box(0, 0, rgb.shape[1], rgb.shape[0])], [rgb]
@@ -104,12 +112,16 @@ def analyse_image(
         if detector is None:
             raise ValueError("a face detector is needed unless aligned=True")
         boxes, crops = detect_and_crop(rgb, detector)
-    return faces_from_probabilities(boxes, classifier.predict_proba(crops, tta), classifier.labels)
+    probabilities = classifier.predict_proba(crops, tta)
+    if baseline is None:
+        return faces_from_probabilities(boxes, probabilities, classifier.labels)
+    baseline.check_classifier(classifier)
+    return faces_from_probabilities(boxes, baseline.apply(probabilities), classifier.labels, calibrated=True)
 
 
 def analyse_files(
     files: Iterable[str | os.PathLike], classifier: Classifier, detector: FaceDetector | None,
-    *, aligned: bool = False, tta: str | None = None,
+    *, aligned: bool = False, tta: str | None = None, baseline: NeutralBaseline | None = None,
 ) -> Iterator[ImageResult]:
     """Analyse image files one by one; a bad file yields an error result and the rest go on."""
     for path in files:
@@ -118,4 +130,5 @@ def analyse_files(
         except ImageError as exc:
             yield ImageResult(str(path), error=str(exc))
             continue
-        yield ImageResult(str(path), analyse_image(rgb, classifier, detector, aligned=aligned, tta=tta), image=rgb)
+        yield ImageResult(str(path), analyse_image(rgb, classifier, detector, aligned=aligned, tta=tta,
+                                                         baseline=baseline), image=rgb)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from fer_core.classifier import Classifier
 from fer_core.detect import FaceDetector
 from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate, draw_message
 from fer_core.infer import Face, detect_and_crop, faces_from_probabilities
+from fer_core.live_calibration import LiveCalibration
 from fer_core.smoothing import ProbabilitySmoother
 from fer_core.timeline import NO_FACE
 
@@ -57,7 +58,8 @@ class LiveAnalyzer:
     """Per-stream state for live video: the label smoother and an FPS meter.
 
     ``min_confidence`` only changes how faces are drawn, so the app updates it in place on a
-    running analyser (no rebuild, the smoothing is kept).
+    running analyser (no rebuild, the smoothing is kept). ``calibration`` reads one followed
+    face against that person's neutral baseline once the page has calibrated it.
     """
 
     def __init__(self, classifier: Classifier, detector: FaceDetector, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
@@ -66,18 +68,23 @@ class LiveAnalyzer:
         self.min_confidence, self.tta = min_confidence, tta
         self.smoother = ProbabilitySmoother(alpha=smoothing)
         self.fps_meter = FpsMeter(clock=clock)
+        self.calibration = LiveCalibration(classifier.name, classifier.labels, clock=clock)
 
     def process(self, rgb: np.ndarray) -> tuple[np.ndarray, FrameResult]:
         """Annotated copy of the frame and what was found in it."""
         boxes, crops = detect_and_crop(rgb, self.detector)
-        probabilities = self.classifier.predict_proba(crops, self.tta)
+        probabilities, calibrated = self.calibration.update(boxes, self.classifier.predict_proba(crops, self.tta))
         faces = faces_from_probabilities(boxes, self.smoother.update(boxes, probabilities), self.classifier.labels)
+        faces = [replace(face, calibrated=True) if mark else face for face, mark in zip(faces, calibrated)]
         fps = self.fps_meter.tick()
         out = annotate(rgb, faces, self.min_confidence)
         out = draw_message(out, f"{fps:4.1f} fps" + ("" if faces else f"  {NO_FACE}"))
         return out, FrameResult(time.time(), faces, fps)
 
     def reset(self) -> None:
-        """Start the next stream afresh: no smoothing carried over, no FPS averaged over the pause."""
+        """Start the next stream afresh: no smoothing carried over, no FPS averaged over the pause.
+
+        A calibration is kept (it is the person's, not the stream's) and attaches to the next main face."""
         self.smoother.reset()
         self.fps_meter.reset()
+        self.calibration.forget_face()

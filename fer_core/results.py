@@ -12,7 +12,7 @@ import pandas as pd
 from fer_core.timeline import NO_FACE
 
 #: the columns of every face row after its context and before one column per label
-FACE_COLUMNS = ("label", "confidence", "x", "y", "w", "h")
+FACE_COLUMNS = ("label", "confidence", "calibrated", "x", "y", "w", "h")
 
 
 def face_columns(labels: Sequence[str] = (), context: Sequence[str] = ()) -> list[str]:

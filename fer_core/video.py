@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.calibration import CalibrationError, NeutralBaseline
 from fer_core.classifier import Classifier
 from fer_core.detect import FaceDetector
 from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate
@@ -25,6 +26,8 @@ from fer_core.results import no_face_row
 #: the video file types the studio reads (video uploads, folders given to ``batch``)
 VIDEO_TYPES = ("mp4", "webm", "avi", "mov")
 
+#: the frame rate assumed for a video whose header gives none
+FALLBACK_FPS = 25.0
 MAX_SIDE = 1280  # longer videos are scaled down for speed; boxes refer to the scaled frames
 
 
@@ -70,6 +73,7 @@ def analyse_video(
     progress: Callable[[int, int], None] | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     name: str | None = None,
     max_frames: int | None = None,
+    baseline: NeutralBaseline | None = None,
 ) -> VideoResult:
     """Analyse every ``every``-th frame of a video; optionally write an annotated H.264 MP4.
 
@@ -79,6 +83,7 @@ def analyse_video(
     A file that breaks midway gives the frames before the break, with ``warning`` set.
     ``max_frames`` bounds the work and the annotated output a server keeps (the app's ceiling);
     a longer video gives its first ``max_frames`` frames, with ``warning`` set.
+    With a ``baseline`` every face is read against that person's neutral face.
 
     Raises:
         VideoError: the file is not a decodable video, or no frame of it could be decoded.
@@ -100,7 +105,7 @@ def analyse_video(
             raise VideoError(f"{name}: the file has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        fps = float(stream.average_rate or stream.guessed_rate or 25)
+        fps = float(stream.average_rate or stream.guessed_rate or FALLBACK_FPS)
         total = stream.frames or int(float(container.duration or 0) / 1e6 * fps) or 0
         result = VideoResult(name, fps, 0, 0, 0, 0)
         faces: list[Face] = []
@@ -115,7 +120,7 @@ def analyse_video(
                 writer = _open_writer(output, fps, rgb.shape[1], rgb.shape[0])
             result.width, result.height = rgb.shape[1], rgb.shape[0]
             if index % every == 0:
-                faces = analyse_image(rgb, classifier, detector)
+                faces = analyse_image(rgb, classifier, detector, baseline=baseline)
                 time_s = float(frame.time) if frame.time is not None else index / fps
                 result.results.append(VideoFrameResult(index, time_s, faces))
                 result.frames_analysed += 1
@@ -140,6 +145,46 @@ def analyse_video(
         container.close()
     result.output = str(output) if isinstance(output, (str, os.PathLike)) else None
     return result
+
+
+def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classifier, detector: FaceDetector, *,
+                        seconds: float, every: int = 1, name: str | None = None) -> NeutralBaseline:
+    """A neutral baseline from the first ``seconds`` of a video: its largest face in every ``every``-th frame.
+
+    For a video that starts with the person's relaxed face ("the first N seconds are neutral").
+
+    Raises:
+        CalibrationError: no face in those seconds.
+        VideoError: not a decodable video.
+    """
+    if seconds <= 0:
+        raise ValueError(f"seconds must be more than 0, got {seconds}")
+    first = analyse_video(source, classifier, detector, every=every, name=name, max_frames=_first_frames(source, seconds))
+    if hasattr(source, "seek"):
+        source.seek(0)
+    main_faces = [r.faces[0] for r in first.results if r.faces and r.time_s < seconds]
+    if not main_faces:
+        raise CalibrationError(f"{first.source}: no face in its first {seconds:g} s to calibrate with; choose a video "
+                               "that starts with the person's relaxed face, or a neutral reference photo")
+    probabilities = np.array([[face.probabilities[label] for label in classifier.labels] for face in main_faces])
+    return NeutralBaseline.from_probabilities(probabilities, classifier.name, classifier.labels)
+
+
+def _first_frames(source, seconds: float) -> int:
+    """How many frames the first ``seconds`` of a video hold (its rate from the header; 25 fps if it has none)."""
+    import av
+
+    position = source.tell() if hasattr(source, "tell") else None
+    try:
+        with av.open(source if hasattr(source, "read") else str(source)) as container:
+            stream = container.streams.video[0] if container.streams.video else None
+            fps = float(stream.average_rate or stream.guessed_rate or FALLBACK_FPS) if stream else FALLBACK_FPS
+    except (av.FFmpegError, OSError, ValueError):
+        fps = FALLBACK_FPS  # analyse_video says what is wrong with the file
+    finally:
+        if position is not None:
+            source.seek(position)
+    return max(1, round(seconds * fps))
 
 
 def _frames(container, stream, result: VideoResult):

@@ -26,6 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import plots, saliency
+from fer_core.calibration import NeutralBaseline
 from fer_core.detect import MIN_FACE_SIZE
 from fer_core.draw import annotate
 from fer_core.images import IMAGE_TYPES as _IMAGE_TYPES
@@ -149,23 +150,26 @@ def result_cache() -> ByteBoundedCache:
     return ByteBoundedCache(cache_bytes())
 
 
-def _analyse(data: bytes, name: str, model_dir: str, detector_name: str) -> PhotoAnalysis:
-    key = (hashlib.sha256(data).hexdigest(), name, model_dir, resources.model_version(model_dir), detector_name)
+def _analyse(data: bytes, name: str, model_dir: str, detector_name: str,
+             baseline: NeutralBaseline | None = None) -> PhotoAnalysis:
+    key = (hashlib.sha256(data).hexdigest(), name, model_dir, resources.model_version(model_dir), detector_name,
+           baseline.fingerprint if baseline else None)
     cache = result_cache()
     result = cache.get(key)
     if result is None:
         with st.spinner(f"Analysing {name}…"):
-            result = _analyse_uncached(data, name, model_dir, detector_name, key)
+            result = _analyse_uncached(data, name, model_dir, detector_name, key, baseline)
         cache.put(key, result)
         _return_freed_memory()
     return result
 
 
-def _analyse_uncached(data: bytes, name: str, model_dir: str, detector_name: str, key: tuple) -> PhotoAnalysis:
+def _analyse_uncached(data: bytes, name: str, model_dir: str, detector_name: str, key: tuple,
+                      baseline: NeutralBaseline | None) -> PhotoAnalysis:
     rgb = read_image(data, name)
     model = resources.classifier(model_dir)
     detector = resources.detector(detector_name)
-    faces = analyse_image(rgb, model, detector)
+    faces = analyse_image(rgb, model, detector, baseline=baseline)
     overlays = [_small(_explain(model, crop_face(rgb, f.box, detector.crop_scale), model.labels.index(f.label)))
                 for f in faces]
     return PhotoAnalysis(name, model.name, detector_name, faces, encode_png(display_size(rgb)),
@@ -242,7 +246,7 @@ def _explain(model, crop: np.ndarray, class_index: int) -> np.ndarray | None:
         return None
 
 
-def analyse(name: str, data: bytes, settings: Settings) -> PhotoAnalysis:
+def analyse(name: str, data: bytes, settings: Settings, baseline: NeutralBaseline | None = None) -> PhotoAnalysis:
     """Detect, classify and explain every face of an image file's bytes (cached, whatever the threshold).
 
     Raises:
@@ -252,14 +256,16 @@ def analyse(name: str, data: bytes, settings: Settings) -> PhotoAnalysis:
     check_size(len(data), name)
     if settings.model_dir is None:
         raise ValueError("no model is selected")
-    return _analyse(data, name, str(settings.model_dir), settings.detector)
+    return _analyse(data, name, str(settings.model_dir), settings.detector, baseline)
 
 
-def render(name: str, data: bytes, settings: Settings, key: str) -> PhotoAnalysis | None:
-    """Show one file's analysis; ``st.error`` (and None) when it cannot be analysed."""
+def render(name: str, data: bytes, settings: Settings, key: str,
+           baseline: NeutralBaseline | None = None) -> PhotoAnalysis | None:
+    """Show one file's analysis (read against ``baseline`` when given); ``st.error`` (and None) when it
+    cannot be analysed."""
     st.subheader(name)
     try:
-        result = analyse(name, data, settings)
+        result = analyse(name, data, settings, baseline)
     except (ImageError, ValueError) as exc:  # ImageError is a ValueError; both are for the user
         st.error(str(exc))
         return None
@@ -286,8 +292,11 @@ def render_face(number: int, face: Face, overlay: np.ndarray | None, settings: S
     with st.container(border=True):
         left, middle, right = st.columns([1, 2, 1])
         left.metric(f"Face {number}", face.label, help="The most likely emotion")
-        left.caption(f"confidence {face.confidence:.0%}")
-        if face.confidence < settings.min_confidence:
+        if face.calibrated:
+            left.caption(f"calibrated: {face.confidence:.0%} odds against the neutral reference")
+        else:
+            left.caption(f"confidence {face.confidence:.0%}")
+        if face.confidence < settings.min_confidence and not face.calibrated:
             left.warning(f"Below the {settings.min_confidence:.0%} confidence threshold: uncertain.")
         middle.plotly_chart(plots.probabilities(face.probabilities), key=f"{key}-probs")
         if overlay is not None:

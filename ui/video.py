@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fer_core import timeline
+from fer_core.calibration import NeutralBaseline
 from fer_core.results import rows_to_csv
 from fer_core.video import VIDEO_TYPES as _VIDEO_TYPES
-from fer_core.video import VideoResult, analyse_video
+from fer_core.video import VideoResult, analyse_video, baseline_from_video
 
 if TYPE_CHECKING:  # the type only: this module stays free of Streamlit
     from ui.sidebar import Settings
@@ -33,6 +34,8 @@ class VideoOutcome:
     video: bytes
     seconds: float
     labels: tuple[str, ...]
+    #: the neutral baseline every face was read against (personal calibration), if any
+    baseline: NeutralBaseline | None = None
 
     @property
     def frames_with_face(self) -> int:
@@ -48,12 +51,14 @@ class VideoOutcome:
         return timeline.shares(self.timeline(), self.labels)
 
 
-def job_key(file_id: str, every: int, settings: Settings) -> tuple:
-    """What a video analysis depends on: the upload, the frame step, the live model, detector and threshold.
+def job_key(file_id: str, every: int, settings: Settings, calibration: NeutralBaseline | float | None = None) -> tuple:
+    """What a video analysis depends on: the upload, the frame step, the live model, detector, threshold and
+    calibration (a baseline, or the seconds at the start that are neutral).
 
     Not the photo model: choosing another one for photos keeps an analysed video.
     """
-    return (file_id, every, str(settings.live_model_dir), settings.detector, settings.min_confidence)
+    reference = calibration.fingerprint if isinstance(calibration, NeutralBaseline) else calibration
+    return (file_id, every, str(settings.live_model_dir), settings.detector, settings.min_confidence, reference)
 
 
 def kept_outcome(state: MutableMapping, file_id: str | None) -> VideoOutcome | None:
@@ -67,18 +72,27 @@ def kept_outcome(state: MutableMapping, file_id: str | None) -> VideoOutcome | N
 
 
 def analyse(name: str, data: bytes, model, detector, *, every: int, min_confidence: float, job: tuple,
-            progress: Callable[[int, int], None] | None = None, max_frames: int = MAX_FRAMES) -> VideoOutcome:
+            progress: Callable[[int, int], None] | None = None, max_frames: int = MAX_FRAMES,
+            calibration: NeutralBaseline | float | None = None) -> VideoOutcome:
     """Analyse uploaded video bytes, decoding and encoding in memory: no user file is written.
+
+    ``calibration``: a neutral baseline every face is read against, or the seconds at the start of
+    the video whose largest face makes that baseline.
 
     Raises:
         VideoError: not a decodable video.
+        CalibrationError: no face in the neutral seconds, or another model's baseline.
     """
     started = time.perf_counter()
+    baseline = calibration
+    if isinstance(calibration, (int, float)):
+        baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(calibration), every=every,
+                                       name=name)
     output = io.BytesIO()
     result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
-                           min_confidence=min_confidence, name=name, max_frames=max_frames)
+                           min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
     return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
-                        tuple(model.labels))
+                        tuple(model.labels), baseline)
 
 
 def progress_updater(bar, min_step: float = 0.01) -> Callable[[int, int], None]:

@@ -1,0 +1,331 @@
+"""Personal calibration (fer_core.calibration, fer_core.live_calibration) on real faces: the astronaut
+(a smiling person), FER2013 faces, and clips and live frames made from them."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_core import batch
+from fer_core.bench import test_frame as make_frame
+from fer_core.calibration import (
+    KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, CalibrationError, NeutralBaseline, baseline_from_images, choose_margin,
+    leave_one_out_gaps, log_probabilities,
+)
+from fer_core.detect import LIVE_DETECTOR, make_detector
+from fer_core.infer import analyse_image
+from fer_core.live import LiveAnalyzer
+from fer_core.live_calibration import COLLECTING, MIN_FRAMES, OFF, ON
+from fer_core.video import analyse_video, baseline_from_video
+
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+FAST = REPO / "models" / "student16"
+OTHER = REPO / "models" / "vgg32b"
+
+
+@pytest.fixture(scope="module")
+def fast():
+    from fer_core.classifier import Classifier
+
+    return Classifier.load(FAST)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return make_detector()
+
+
+@pytest.fixture(scope="module")
+def neutral_face(fast, fer_data) -> np.ndarray:
+    """The first PublicTest face labelled Neutral that the model also reads as Neutral: a real neutral face."""
+    images, labels = fer_data.split("PublicTest")
+    neutral = fast.labels.index("Neutral")
+    candidates = images[labels == neutral][:50]
+    read = fast.predict_proba(list(candidates)).argmax(axis=1)
+    return candidates[int(np.flatnonzero(read == neutral)[0])]
+
+
+# ------------------------------------------------------------------ the rule and the arithmetic
+
+
+def test_a_face_read_against_itself_is_neutral(fast, detector, astronaut):
+    [plain] = analyse_image(astronaut, fast, detector)
+    assert plain.label == "Happy" and not plain.calibrated
+    baseline = baseline_from_images([("astronaut", astronaut)], fast, detector)
+    assert baseline.frames == 1 and baseline.margin == pytest.approx(MIN_MARGIN) and baseline.spread is None
+    [face] = analyse_image(astronaut, fast, detector, baseline=baseline)
+    assert face.label == "Neutral" and face.calibrated
+    # at the baseline every label ties but Neutral, which leads by the margin: e^m / (e^m + 6)
+    assert face.confidence == pytest.approx(math.exp(MIN_MARGIN) / (math.exp(MIN_MARGIN) + 6), abs=1e-3)
+    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_clear_smile_stays_happy_against_a_real_neutral_face(fast, detector, astronaut, neutral_face):
+    baseline = baseline_from_images([("neutral.png", neutral_face)], fast, None, aligned=True)
+    [face] = analyse_image(astronaut, fast, detector, baseline=baseline)
+    assert face.label == "Happy" and face.calibrated
+    # and the neutral face itself, read against itself, is Neutral
+    [same] = analyse_image(neutral_face, fast, aligned=True, baseline=baseline)
+    assert same.label == "Neutral"
+
+
+def test_the_margin_is_the_leave_one_out_quantile_between_its_bounds():
+    neutral = 6
+    still = log_probabilities(np.tile([0.05, 0.05, 0.05, 0.1, 0.15, 0.05, 0.55], (10, 1)))
+    assert choose_margin(still, neutral) == (pytest.approx(MIN_MARGIN), pytest.approx(0.0, abs=1e-9))
+    assert choose_margin(still[:1], neutral) == (MIN_MARGIN, None)
+    rng = np.random.default_rng(0)
+    for scale, expected in ((0.3, "between"), (3.0, "capped")):
+        noisy = still + rng.normal(0, scale, still.shape)
+        gaps = leave_one_out_gaps(noisy, neutral)
+        margin, spread = choose_margin(noisy, neutral)
+        assert spread == pytest.approx(np.sort(gaps)[math.ceil(KEEP_NEUTRAL * len(gaps)) - 1])
+        if expected == "between":
+            assert margin == pytest.approx(spread) and MIN_MARGIN < margin < MAX_MARGIN
+            assert np.mean(gaps <= margin) >= KEEP_NEUTRAL  # what the rule promises: these frames stay Neutral
+        else:
+            assert margin == MAX_MARGIN < spread
+    poor = NeutralBaseline.from_probabilities(np.exp(still + rng.normal(0, 3.0, still.shape)), "m",
+                                              ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"])
+    assert poor.warning and "disagreed" in poor.warning
+
+
+def test_leave_one_out_keeps_real_neutral_frames_neutral(fast, neutral_face):
+    """Frames of one real neutral face as a camera gives them (moved, lighter, darker): the rule's margin keeps
+    at least KEEP_NEUTRAL of them Neutral when each is read against the others' baseline."""
+    import cv2
+
+    big = cv2.resize(neutral_face, (96, 96), interpolation=cv2.INTER_CUBIC)
+    frames = [np.clip(np.roll(big, (dy, dx), axis=(0, 1)) * gain, 0, 255).astype(np.uint8)
+              for dy in (-2, 0, 2) for dx in (-2, 0, 2) for gain in (0.85, 1.0, 1.15)]
+    baseline = NeutralBaseline.from_faces(frames, fast)
+    assert baseline.frames == 27 and MIN_MARGIN <= baseline.margin <= MAX_MARGIN
+    logs = log_probabilities(fast.predict_proba(frames))
+    kept = np.mean(leave_one_out_gaps(logs, fast.labels.index("Neutral")) <= baseline.margin)
+    assert kept >= KEEP_NEUTRAL
+    print(f"27 camera-like frames of one neutral face: margin {baseline.margin:.3f}, spread {baseline.spread:.3f}")
+
+
+def test_another_models_baseline_is_refused(fast, detector, astronaut):
+    from fer_core.classifier import Classifier
+
+    baseline = baseline_from_images([("astronaut", astronaut)], fast, detector)
+    other = Classifier.load(OTHER)
+    with pytest.raises(CalibrationError, match="made with the model 'student16', not 'vgg32b'"):
+        analyse_image(astronaut, other, detector, baseline=baseline)
+    renamed = NeutralBaseline.from_dict({**baseline.to_dict(), "labels": list(reversed(baseline.labels))})
+    with pytest.raises(CalibrationError, match="made with the labels"):
+        renamed.check_classifier(fast)
+
+
+def test_a_reference_without_a_face_is_a_clear_error(fast, detector):
+    from skimage import data
+
+    with pytest.raises(CalibrationError, match="coffee.png: no face found in this neutral reference"):
+        baseline_from_images([("coffee.png", data.coffee())], fast, detector)
+
+
+# ------------------------------------------------------------------ the file
+
+
+def test_json_round_trips(fast, detector, astronaut):
+    baseline = baseline_from_images([("a", astronaut), ("b", astronaut[:, ::-1])], fast, detector)
+    text = baseline.to_json()
+    assert len(text) < 1000
+    again = NeutralBaseline.from_json(text)
+    assert again.model == "student16" and again.labels == fast.labels and again.frames == 2
+    assert again.log_probabilities == pytest.approx(baseline.log_probabilities, abs=1e-6)
+    assert again.margin == pytest.approx(baseline.margin, abs=1e-6)
+    probabilities = fast.predict_proba([astronaut])
+    assert again.apply(probabilities) == pytest.approx(baseline.apply(probabilities), abs=1e-5)
+    assert again.fingerprint == NeutralBaseline.from_json(again.to_json()).fingerprint
+
+
+GOOD = {"format": "fer-studio-calibration", "version": 1, "model": "m", "frames": 3, "margin": 0.7,
+        "labels": ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"],
+        "log_probabilities": [-3.0, -4.0, -2.5, -2.0, -1.5, -3.0, -0.5]}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("not json {", "not valid JSON"),
+    ("[1, 2]", "not a calibration file"),
+    (json.dumps({**GOOD, "format": "something-else"}), "not a calibration file"),
+    (json.dumps({**GOOD, "version": 7}), "version 7"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "margin"}), "lacks margin"),
+    (json.dumps({**GOOD, "log_probabilities": [-1.0] * 6}), "6 values for 7 labels"),
+    (json.dumps({**GOOD, "log_probabilities": ["x"] * 7}), "wrong kind"),
+    (json.dumps({**GOOD, "log_probabilities": [1.0] * 7}), "finite and at most 0"),
+    (json.dumps({**GOOD, "labels": ["Happy", "Sad"], "log_probabilities": [-1.0, -1.0]}), "needs a 'Neutral' label"),
+    (json.dumps({**GOOD, "frames": 0}), "at least 1 frame"),
+    (json.dumps({**GOOD, "margin": -1}), "margin must be a number from 0 to 10"),
+])
+def test_a_malformed_calibration_file_is_one_clear_error(text, message):
+    with pytest.raises(CalibrationError, match=message) as caught:
+        NeutralBaseline.from_json(text, "mine.json")
+    assert str(caught.value).startswith("mine.json: ")
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "fer_core", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_predict_neutral_saves_and_loads_a_calibration(tmp_path, astronaut_jpeg):
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    saved = tmp_path / "me.json"
+    made = _cli("predict", "--model", FAST, "--neutral", photo, "--save-calibration", saved, photo, "--json")
+    assert made.returncode == 0, made.stderr
+    [entry] = json.loads(made.stdout)
+    assert entry["calibrated"] is True and entry["faces"][0]["calibrated"] is True
+    assert entry["faces"][0]["label"] == "Neutral"  # the reference itself
+    assert "calibrated" in made.stderr and NeutralBaseline.from_json(saved.read_text()).model == "student16"
+    csv = tmp_path / "rows.csv"
+    loaded = _cli("predict", "--model", FAST, "--calibration", saved, photo, "--json", "--csv", csv)
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout) == [entry]
+    header, row = csv.read_text().splitlines()[:2]
+    assert header.split(",")[:5] == ["file", "face", "label", "confidence", "calibrated"]
+    assert row.split(",")[2:5] == ["Neutral", row.split(",")[3], "True"]
+
+
+def test_predict_refuses_a_reference_without_a_face_and_another_models_file(tmp_path, astronaut_jpeg):
+    from skimage import data
+
+    photo, coffee = tmp_path / "astronaut.jpg", tmp_path / "coffee.png"
+    photo.write_bytes(astronaut_jpeg)
+    Image.fromarray(data.coffee()).save(coffee)
+    result = _cli("predict", "--model", FAST, "--neutral", coffee, photo, "--json")
+    assert result.returncode == 2 and result.stdout == ""  # before any other work: no result printed
+    assert f"error: {coffee}: no face found in this neutral reference" in result.stderr
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**GOOD, "model": "vgg32b"}))
+    result = _cli("predict", "--model", FAST, "--calibration", other, photo)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "made with the model 'vgg32b', not 'student16'" in result.stderr
+    result = _cli("predict", "--model", FAST, "--save-calibration", tmp_path / "x.json", photo)
+    assert result.returncode == 2 and "--neutral" in result.stderr
+
+
+# ------------------------------------------------------------------ batch and video
+
+
+def _clip(path, frames):
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def test_batch_reads_every_face_against_the_baseline_and_resumes_only_with_it(tmp_path, fast, detector, astronaut):
+    import pandas as pd
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "astronaut.jpg", quality=92)
+    _clip(folder / "clip.mp4", [make_frame()] * 6)
+    baseline = baseline_from_images([("astronaut", astronaut)], fast, detector)
+    out = tmp_path / "t.parquet"
+    summary = batch.run_batch([str(folder)], out, model=FAST, every=2, baseline=baseline)
+    assert summary.errors == 0 and summary.faces == 4  # the photo and 3 analysed frames
+    rows = pd.read_parquet(out)
+    assert rows["calibrated"].tolist() == [True] * 4 and set(rows["label"]) == {"Neutral"}
+    with pytest.raises(batch.BatchError, match="calibrated"):
+        batch.run_batch([str(folder)], out, model=FAST, every=2)  # the same table without the calibration
+    plain = batch.run_batch([str(folder)], tmp_path / "plain.parquet", model=FAST, every=2)
+    assert plain.faces == 4 and set(pd.read_parquet(tmp_path / "plain.parquet")["label"]) == {"Happy"}
+
+
+def test_video_baseline_from_its_first_seconds(tmp_path, fast, detector):
+    frames = [make_frame()] * 10 + [np.full((480, 640, 3), 90, np.uint8)] * 5
+    clip = _clip(tmp_path / "clip.mp4", frames)
+    baseline = baseline_from_video(clip, fast, detector, seconds=0.5)
+    assert baseline.frames == 5 and baseline.model == "student16"
+    result = analyse_video(clip, fast, detector, baseline=baseline, every=5)
+    assert [r.faces[0].label for r in result.results if r.faces] == ["Neutral", "Neutral"]
+    blank = _clip(tmp_path / "blank.mp4", [np.full((480, 640, 3), 90, np.uint8)] * 10)
+    with pytest.raises(CalibrationError, match="no face in its first 0.5 s"):
+        baseline_from_video(blank, fast, detector, seconds=0.5)
+
+
+# ------------------------------------------------------------------ live
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _run(analyzer, clock, frame, seconds, fps=10):
+    result = None
+    for _ in range(round(seconds * fps)):
+        clock.now += 1 / fps
+        _, result = analyzer.process(frame)
+    return result
+
+
+def test_live_calibration_collects_the_main_face_then_reads_it_as_neutral(fast):
+    clock = FakeClock()
+    analyzer = LiveAnalyzer(fast, make_detector(LIVE_DETECTOR), clock=clock)
+    face, blank = make_frame(), np.full((480, 640, 3), 90, np.uint8)
+    assert _run(analyzer, clock, face, 0.5).faces[0].label == "Happy"
+    calibration = analyzer.calibration
+    assert calibration.status().state == OFF
+    # no face while calibrating: says so, and stays off
+    calibration.start()
+    _run(analyzer, clock, blank, 2.5)
+    status = calibration.status()
+    assert status.state == OFF and "No face was seen" in status.message
+    # the astronaut's face as the "neutral" one: afterwards it reads as Neutral, marked calibrated
+    calibration.start()
+    _run(analyzer, clock, face, 1.0)
+    assert calibration.status().state == COLLECTING and 0.4 <= calibration.status().progress <= 0.6
+    _run(analyzer, clock, face, 1.5)
+    status = calibration.status()
+    assert status.state == ON and status.frames >= MIN_FRAMES and status.message is None
+    result = _run(analyzer, clock, face, 2.0)  # the smoothing settles on the calibrated reading
+    assert [(f.label, f.calibrated) for f in result.faces] == [("Neutral", True)]
+    # a stream restart keeps the person's baseline; a failed recalibration keeps it too
+    analyzer.reset()
+    calibration.start()
+    _run(analyzer, clock, blank, 2.5)
+    assert calibration.status().state == ON and calibration.status().message
+    assert _run(analyzer, clock, face, 2.0).faces[0].calibrated
+    calibration.reset()
+    assert calibration.status().state == OFF
+    assert _run(analyzer, clock, face, 2.0).faces[0].label == "Happy"
+
+
+def test_live_calibration_follows_its_face_and_leaves_the_other_uncalibrated(fast):
+    clock = FakeClock()
+    analyzer = LiveAnalyzer(fast, make_detector(), clock=clock)  # multi-scale: two faces in a wide frame
+    face = make_frame()
+    calibration = analyzer.calibration
+    calibration.load(baseline_from_images([("astronaut", face)], fast, make_detector()))
+    two = np.concatenate([face, face], axis=1)  # the same person twice, side by side (1280 x 480)
+    result = _run(analyzer, clock, two, 1.0)
+    assert sorted(f.calibrated for f in result.faces) == [False, True]
+    followed = next(f for f in result.faces if f.calibrated)
+    assert followed.label == "Neutral"
+    assert next(f for f in result.faces if not f.calibrated).label == "Happy"
+    # the calibrated face keeps its calibration wherever it is matched, not by size order
+    x = followed.box.x
+    result = _run(analyzer, clock, two, 0.5)
+    assert next(f for f in result.faces if f.calibrated).box.x == pytest.approx(x, abs=8)
+    with pytest.raises(CalibrationError, match="not 'student16'"):
+        calibration.load(NeutralBaseline.from_dict({**GOOD, "model": "vgg32b"}))

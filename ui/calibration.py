@@ -1,0 +1,148 @@
+"""Personal calibration widgets: a neutral reference (photo or saved file) for photos and videos, and the
+webcam's Calibrate / Reset / Download panel. The computing is :mod:`fer_core.calibration`'s.
+
+A calibration lives in one browser session only (Session State), so one user's baseline never
+reaches another's. Every problem is one ``st.error`` or ``st.warning``; the state before it is kept.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from fer_core.calibration import CALIBRATION_SECONDS, CalibrationError, NeutralBaseline, baseline_from_images
+from fer_core.images import IMAGE_TYPES, ImageError, check_size, read_image
+from fer_core.live_calibration import COLLECTING, ON, CalibrationStatus, LiveCalibration
+
+#: what the person should do while the webcam collects their baseline
+INSTRUCTION = "Look at the camera with a relaxed, neutral face"
+WHAT_IT_DOES = ("Personal calibration reads each face against this person's own neutral face: a resting face "
+                "that the model would call Sad or Angry stays Neutral, and small changes from it (a frown, a "
+                "wrinkled nose) count. It assumes the reference is truly neutral: a smiling reference makes "
+                "smiles read as Neutral and a relaxed face read as Sad. Use it for one person at a time.")
+CALIBRATION_FILE = "calibration.json"
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _reference_baseline(digest: str, name: str, _data: bytes, model_dir: str, detector_name: str) -> str:
+    """The baseline of a reference photo's largest face, as JSON (cached by the photo's hash, model, detector)."""
+    from ui import resources
+
+    classifier, detector = resources.classifier(model_dir), resources.detector(detector_name)
+    return baseline_from_images([(name, read_image(_data, name))], classifier, detector).to_json()
+
+
+def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> NeutralBaseline:
+    """The baseline an uploaded reference photo or calibration file gives for ``model``.
+
+    Raises:
+        CalibrationError: no face in the photo, a malformed file, another model's calibration.
+        ImageError: a file that is neither a usable image nor a calibration file.
+    """
+    data = upload.getvalue()
+    if upload.name.lower().endswith(".json"):
+        baseline = NeutralBaseline.from_json(data, upload.name)
+    else:
+        check_size(len(data), upload.name)
+        digest = hashlib.sha256(data).hexdigest()
+        with st.spinner(f"Reading the neutral face in {upload.name}…"):
+            baseline = NeutralBaseline.from_json(_reference_baseline(digest, upload.name, data, model_dir, detector_name))
+    baseline.check_classifier(model)
+    return baseline
+
+
+def reference_panel(key: str, model, model_dir: str, detector_name: str, *, first_seconds: bool = False):
+    """The optional neutral reference of the photo and video pages, in an expander.
+
+    Returns the baseline (None without one or after an error), or, with ``first_seconds`` and that
+    option chosen, the number of seconds at the start of the video that are neutral.
+    """
+    with st.expander("Personal calibration (optional): read faces against this person's neutral face"):
+        st.caption(WHAT_IT_DOES)
+        upload = st.file_uploader("A neutral reference photo of this person, or a saved calibration file",
+                                  type=[*IMAGE_TYPES, "json"], key=f"{key}-reference")
+        seconds = 0.0
+        if first_seconds:
+            seconds = st.number_input("…or: the first seconds of the video are neutral (0 = off)", 0.0, 30.0, 0.0,
+                                      step=1.0, key=f"{key}-first-seconds",
+                                      help="The largest face over these first seconds makes the baseline")
+        if upload is None:
+            return seconds if seconds > 0 else None
+        try:
+            baseline = baseline_from_upload(upload, model, model_dir, detector_name)
+        except (CalibrationError, ImageError) as exc:
+            st.error(f"No calibration: {exc}")
+            return None
+        show_baseline(baseline, f"the neutral face in {upload.name}", key)
+        return baseline
+
+
+def show_baseline(baseline: NeutralBaseline, source: str, key: str) -> None:
+    """Say that calibration is on and offer its file."""
+    st.success(f"Calibration on: every face is read against {source} ({baseline.describe()}).",
+               icon=":material/tune:")
+    if baseline.warning:
+        st.warning(f"This calibration may be poor: {baseline.warning}.")
+    st.download_button("Download calibration", baseline.to_json(), CALIBRATION_FILE, "application/json",
+                       key=f"{key}-download", on_click="ignore", icon=":material/download:")
+
+
+def calibrated_caption(baseline: NeutralBaseline | None) -> str:
+    """A line under results: whether they are calibrated."""
+    if baseline is None:
+        return ""
+    return (" Faces are **calibrated**: read against the person's neutral face, so their percentages are odds "
+            "against that face, not the model's own confidence.")
+
+
+# ------------------------------------------------------------------ the webcam
+
+
+def webcam_panel(calibration: LiveCalibration, playing: bool, key: str = "webcam-calibration"):
+    """Calibrate / Reset / Download / Load for the live stream; returns the placeholder :func:`show_status` fills."""
+    st.subheader("Personal calibration")
+    st.caption(WHAT_IT_DOES)
+    cols = st.columns([1, 1, 1.4])
+    if cols[0].button("Calibrate", key=f"{key}-start", icon=":material/tune:", disabled=not playing,
+                      help=f"{INSTRUCTION} for {CALIBRATION_SECONDS:g} s" + ("" if playing else " (press Start first)")):
+        calibration.start()
+    if cols[1].button("Reset", key=f"{key}-reset", icon=":material/restart_alt:",
+                      help="Calibration off: every face as the model reads it"):
+        calibration.reset()
+    baseline = calibration.status().baseline
+    cols[2].download_button("Download calibration", baseline.to_json() if baseline else "", CALIBRATION_FILE,
+                            "application/json", key=f"{key}-download", on_click="ignore",
+                            icon=":material/download:", disabled=baseline is None,
+                            help="Save it, and load it next time instead of calibrating again")
+    saved = st.file_uploader("Load a saved calibration", type=["json"], key=f"{key}-load")
+    if saved is not None and st.session_state.get(f"{key}-loaded") != saved.file_id:
+        try:
+            calibration.load(NeutralBaseline.from_json(saved.getvalue(), saved.name))
+            st.session_state[f"{key}-loaded"] = saved.file_id
+        except CalibrationError as exc:
+            st.error(f"{saved.name} was not loaded: {exc}")
+    return st.empty()
+
+
+def status_text(status: CalibrationStatus) -> str:
+    """One line on the calibration's state."""
+    if status.state == COLLECTING:
+        return (f"**Calibrating**: {INSTRUCTION.lower()}… {status.progress:.0%} "
+                f"({status.frames} frames with a face)")
+    if status.state == ON:
+        return (f"**Calibration on** for the face marked *(cal)*, {status.baseline.describe()}. Other faces are "
+                "not calibrated.")
+    return "Calibration off: faces are read as the model sees them."
+
+
+def show_status(placeholder, status: CalibrationStatus) -> None:
+    """Fill the panel's placeholder: the state, a progress bar while collecting, the last problem."""
+    with placeholder.container():
+        if status.state == COLLECTING:
+            st.progress(status.progress, text=status_text(status))
+        else:
+            st.markdown(status_text(status))
+        if status.message:
+            st.warning(status.message, icon=":material/face:")
+        elif status.baseline is not None and status.baseline.warning:
+            st.warning(f"This calibration may be poor: {status.baseline.warning}.")
