@@ -87,6 +87,8 @@ def draw(rows, key, window=None):
 
 
 def label_text(row):
+    if row.get("calibrated"):  # its percentage is odds against the person's neutral face: not shown
+        return f"### Current emotion: {row['label']} (calibrated)"
     confidence = f" ({row['confidence']:.0%})" if row["confidence"] is not None else ""
     return f"### Current emotion: {row['label']}{confidence}"
 

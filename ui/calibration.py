@@ -106,7 +106,7 @@ def webcam_panel(calibration: LiveCalibration, playing: bool, key: str = "webcam
     if cols[0].button("Calibrate", key=f"{key}-start", icon=":material/tune:", disabled=not playing,
                       help=f"{INSTRUCTION} for {CALIBRATION_SECONDS:g} s" + ("" if playing else " (press Start first)")):
         calibration.start()
-    if cols[1].button("Reset", key=f"{key}-reset", icon=":material/restart_alt:",
+    if cols[1].button("Reset calibration", key=f"{key}-reset", icon=":material/restart_alt:",
                       help="Calibration off: every face as the model reads it"):
         calibration.reset()
     baseline = calibration.status().baseline

@@ -1,0 +1,67 @@
+"""Personal calibration on the live webcam, in a real browser: the fake camera shows the astronaut, whose
+face is taken as the neutral one; "Calibrate" collects it, the page says calibration is on, and that face
+then reads as Neutral. The analysis rate before and after is printed (a figure, not a timed assertion).
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.browser.helpers import (
+    PAGE_TIMEOUT, assert_no_errors, goto, main_text, start_stream, stop_stream, strict_labels, wait_for_text,
+)
+
+pytestmark = pytest.mark.browser
+
+FPS = re.compile(r"frames analysed on the server, (\d+(?:\.\d+)?) fps")
+
+
+def mean_fps(page, seconds: float) -> float:
+    """The mean of the page's fps readings over ``seconds`` (read twice a second)."""
+    readings = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = FPS.search(main_text(page))
+        if found:
+            readings.append(float(found.group(1)))
+        time.sleep(0.5)
+    assert readings, "the page showed no fps reading"
+    return sum(readings) / len(readings)
+
+
+def test_calibrate_on_the_webcam(page, screenshot, server_log):
+    goto(page, "webcam")
+    assert page.get_by_role("button", name="Calibrate").is_disabled()  # nothing to calibrate before Start
+    assert "Calibration off" in main_text(page)
+    frame = start_stream(page, server_log)
+    wait_for_text(page, re.compile(r"Current emotion\W*(\w+)"), PAGE_TIMEOUT)
+    before = mean_fps(page, 6)
+
+    page.get_by_role("button", name="Calibrate").click()
+    wait_for_text(page, re.compile(r"Calibrating"), PAGE_TIMEOUT)
+    on = wait_for_text(page, re.compile(r"Calibration on for the face marked \(cal\), from (\d+) frames, "
+                                        r"margin (\d\.\d\d)"), PAGE_TIMEOUT)
+    frames, margin = int(on.group(1)), float(on.group(2))
+    assert frames >= 5 and 0.69 <= margin <= 1.39
+    # the face it was made from now reads as Neutral (it was Happy), and the baseline can be downloaded
+    label = wait_for_text(page, re.compile(r"Current emotion\W*Neutral"), PAGE_TIMEOUT)
+    assert label
+    assert page.get_by_role("button", name="Download calibration").is_enabled()
+    assert_no_errors(page, "webcam page calibrated")
+    after = mean_fps(page, 6)
+    screenshot(page, "webcam-calibrated")
+    print(f"\nlive analysis rate without calibration {before:.1f} fps, with it {after:.1f} fps "
+          f"({after / before - 1:+.0%}); baseline from {frames} frames, margin {margin:.2f}")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download calibration").click()
+    saved = download.value.path().read_text()
+    assert '"format": "fer-studio-calibration"' in saved and f'"frames": {frames}' in saved
+
+    page.get_by_role("button", name="Reset calibration").click()
+    wait_for_text(page, re.compile(r"Calibration off"), PAGE_TIMEOUT)
+    if strict_labels():
+        wait_for_text(page, re.compile(r"Current emotion\W*Happy"), PAGE_TIMEOUT)
+    stop_stream(frame)
