@@ -65,3 +65,22 @@ def test_calibrate_on_the_webcam(page, screenshot, server_log):
     if strict_labels():
         wait_for_text(page, re.compile(r"Current emotion\W*Happy"), PAGE_TIMEOUT)
     stop_stream(frame)
+
+
+def test_photo_read_against_a_neutral_reference(page, screenshot, astronaut_jpeg):
+    """The astronaut as her own neutral reference: her photo then reads as Neutral, and the page says it is calibrated."""
+    goto(page, "photo")
+    page.get_by_text("Personal calibration (optional)").click()
+    reference = page.locator('[data-testid="stFileUploader"]').filter(has_text="neutral reference photo")
+    reference.locator('input[type="file"]').set_input_files(str(astronaut_jpeg))
+    on = wait_for_text(page, re.compile(r"Calibration on: every face is read against the neutral face in "
+                                        r"astronaut\.jpg \(from 1 frame, margin (\d\.\d\d)\)"), PAGE_TIMEOUT)
+    assert float(on.group(1)) == pytest.approx(0.69)
+    photos = page.locator('[data-testid="stFileUploader"]').filter(has_text="Photos")
+    photos.locator('input[type="file"]').set_input_files(str(astronaut_jpeg))
+    wait_for_text(page, re.compile(r"calibrated: \d+% odds against the neutral reference"), PAGE_TIMEOUT)
+    assert "Faces are calibrated" in main_text(page)
+    metric = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    assert metric.strip() == "Neutral", f"the astronaut against herself read as {metric}"
+    assert_no_errors(page, "photo page with a neutral reference")
+    screenshot(page, "photo-calibrated")
