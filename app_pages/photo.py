@@ -2,6 +2,7 @@
 import streamlit as st
 
 from fer_core.evaluate import tta_name
+from fer_core.memory import photo_cache_bytes
 from ui import calibration, photo, sidebar
 
 settings = sidebar.current()
@@ -10,7 +11,7 @@ st.markdown("Upload photos (JPEG, PNG, WebP, BMP or TIFF) or take a snapshot: ev
             "and labelled, with the probability of each emotion and a Grad-CAM map of where the model looked.")
 
 try:
-    photo.cache_bytes()  # a bad $FER_PHOTO_CACHE_MB: a clear message, not a traceback
+    photo_cache_bytes()  # a bad $FER_PHOTO_CACHE_MB: a clear message, not a traceback
 except ValueError as exc:
     st.error(f"{exc}. Photo analysis is off until it is fixed.")
     st.stop()

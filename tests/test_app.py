@@ -343,14 +343,14 @@ def test_photo_page_reports_a_bad_cache_size(without_data, monkeypatch):
 
 @pytest.mark.parametrize("value,expected", [(None, 64), ("", 64), (" 128 ", 128), ("0", 0)])
 def test_photo_cache_size_from_the_environment(value, expected):
-    from ui.photo import cache_megabytes
+    from fer_core.memory import cache_megabytes
 
     assert cache_megabytes(value) == expected
 
 
 @pytest.mark.parametrize("value", ["64MB", "-1", "1.5", "lots"])
 def test_photo_cache_size_refuses_bad_values(value):
-    from ui.photo import cache_megabytes
+    from fer_core.memory import cache_megabytes
 
     with pytest.raises(ValueError, match=f"FER_PHOTO_CACHE_MB must be a whole number of megabytes .*got {value!r}"):
         cache_megabytes(value)
