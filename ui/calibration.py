@@ -47,7 +47,10 @@ def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> N
         digest = hashlib.sha256(data).hexdigest()
         with st.spinner(f"Reading the neutral face in {upload.name}…"):
             baseline = NeutralBaseline.from_json(_reference_baseline(digest, upload.name, data, model_dir, detector_name))
-    baseline.check_classifier(model)
+    try:
+        baseline.check_classifier(model)
+    except CalibrationError as exc:
+        raise CalibrationError(f"{upload.name}: {exc}") from None
     return baseline
 
 
