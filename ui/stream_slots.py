@@ -2,8 +2,9 @@
 
 Every live stream costs the server a share of its CPU (measured on 2 cores: ~14.6 fps at one
 stream, ~11.4 fps each at two, under 5 fps each with gaps of seconds at four), so a server
-process admits at most ``FER_MAX_STREAMS`` streams at once and queues the other sessions in
-arrival order. Pure Python and thread-safe: the page's script threads and streamlit-webrtc's
+process admits at most ``FER_MAX_STREAMS`` streams at once. Only a session that asks for a
+stream (presses Start) while no slot is free for it joins the queue, in arrival order; a session
+that stops, or only looks at the page, holds nothing and waits for nothing. Pure Python and thread-safe: the page's script threads and streamlit-webrtc's
 worker threads (``on_video_ended``) call it; the clock is injectable for tests.
 """
 from __future__ import annotations
@@ -49,14 +50,21 @@ class Admission:
     active: int  # slots held now (live streams)
     limit: int
     ticket: int | None = None  # identifies this hold, so a late release of an older stream is ignored
+    queued: int = 0  # sessions in the queue now
+
+    @property
+    def free(self) -> int:
+        """Slots nobody holds now (they may be promised to the first in the queue)."""
+        return max(0, self.limit - self.active)
 
 
 class StreamSlots:
-    """At most ``limit`` concurrent holders; the others wait first come, first served.
+    """At most ``limit`` concurrent holders; the sessions that asked for more wait first come, first served.
 
-    Holders refresh their slot with ``heartbeat`` and waiters their place by asking again
-    (``check``/``acquire``); either is dropped after ``ttl`` seconds of silence, so a closed
-    tab frees its slot on its own.
+    Only ``acquire`` (a pressed Start) joins the queue; ``check`` never does. Holders refresh
+    their slot with ``heartbeat`` and waiters their place by asking again (``check``/``acquire``);
+    either is dropped after ``ttl`` seconds of silence, so a closed tab frees its slot and its
+    place on its own.
     """
 
     def __init__(self, limit: int = DEFAULT_MAX_STREAMS, ttl: float = DEFAULT_TTL_S,
@@ -83,12 +91,12 @@ class StreamSlots:
             return self._admission(owner)
 
     def check(self, owner: str) -> Admission:
-        """Where ``owner`` stands without taking a slot; joins the queue when no slot is free for it."""
+        """Where ``owner`` stands, refreshing its slot or its place; takes no slot and joins no queue."""
         with self._lock:
             now = self._expire()
             if owner in self._holders:
                 self._holders[owner] = (self._holders[owner][0], now)
-            elif owner in self._waiters or not self._free_for(owner):
+            elif owner in self._waiters:
                 self._wait(owner, now)
             return self._admission(owner)
 
@@ -145,4 +153,4 @@ class StreamSlots:
         position = list(self._waiters).index(owner) + 1 if owner in self._waiters else 0
         return Admission(granted=held is not None, can_start=held is not None or self._free_for(owner),
                          position=position, active=len(self._holders), limit=self.limit,
-                         ticket=held[0] if held else None)
+                         ticket=held[0] if held else None, queued=len(self._waiters))
