@@ -534,6 +534,10 @@ def test_webcam_busy_server_queues_only_on_start_and_stops_a_late_stream(without
     assert calls[-1]["desired_playing_state"] is False  # still waits behind the first
     waiting = " ".join(w.value for w in late.warning)
     assert "server is busy" not in waiting and "Every free slot is promised" in waiting
+    viewer.run()  # still only looking: told the free slot is promised, offered Start, not queued
+    idle = " ".join(i.value for i in viewer.info)
+    assert "server is busy" not in idle and "Press **Start** to join the queue (2 users waiting)" in idle
+    assert calls[-1]["desired_playing_state"] is None and stream_slots.check("nobody").queued == 2
 
 
 def test_webcam_confidence_slider_keeps_the_analyser(without_data):

@@ -252,13 +252,17 @@ def turn_message(slots: StreamSlots) -> str:
 
 
 @st.fragment(run_every=QUEUE_POLL_S)
-def waiting_room(slots: StreamSlots, owner: str) -> None:
-    """The busy notice with this session's place in the queue, refreshed every ``QUEUE_POLL_S``
-    (which also keeps the place); once a slot is free for this session, or it has left the
-    queue, the whole page reruns."""
-    if st.button("Leave the queue", icon=":material/logout:"):
+def waiting_room(slots: StreamSlots, owner: str, queued: bool) -> None:
+    """Why this session cannot stream now, refreshed every ``QUEUE_POLL_S`` so that it never says
+    "busy" after a slot has freed: for a ``queued`` session its place (the look also keeps the
+    place) and a way out; for an idle one that Start joins the queue. The whole page reruns once
+    a slot is free for this session or it has left the queue."""
+    if queued and st.button("Leave the queue", icon=":material/logout:"):
         slots.leave(owner)
     admission = slots.check(owner)
-    if not waiting(admission):
+    if admission.can_start or waiting(admission) != queued:
         st.rerun()
-    st.warning(busy_message(admission), icon=":material/hourglass_top:")
+    if queued:
+        st.warning(busy_message(admission), icon=":material/hourglass_top:")
+    else:
+        st.info(busy_message(admission), icon=":material/group:")
