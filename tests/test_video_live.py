@@ -164,13 +164,36 @@ def test_stream_ended_resets_the_analyser_and_frees_only_its_own_slot():
 
 
 def test_max_streams_from_the_environment():
-    from ui.stream_slots import DEFAULT_MAX_STREAMS, max_streams
+    from ui.stream_slots import DEFAULT_MAX_STREAMS, available_cores, derived_max_streams, max_streams
 
-    assert max_streams(None) == max_streams("  ") == DEFAULT_MAX_STREAMS == 2
+    assert max_streams(None) == max_streams("  ") == DEFAULT_MAX_STREAMS == derived_max_streams(available_cores())
     assert max_streams("3") == 3
     for bad in ("0", "-1", "two", "1.5"):
         with pytest.raises(ValueError, match="FER_MAX_STREAMS"):
             max_streams(bad)
+
+
+@pytest.mark.parametrize("cores, stream_cores, reserved, limit", [
+    (2, 0.30, 0.5, 5),  # (2 - 0.5) / 0.3 = 5 exactly: a float quotient of 4.999... must not lose a stream
+    (2, 0.31, 0.5, 4),
+    (8, 0.30, 0.5, 25),
+    (1, 0.60, 0.5, 1),  # the floor: one stream always
+    (1, 2.00, 0.5, 1),
+    (0.4, 0.30, 0.5, 1),  # fewer cores than the reserve
+    (16, 1.50, 1.0, 10),
+])
+def test_derived_max_streams(cores, stream_cores, reserved, limit):
+    from ui.stream_slots import derived_max_streams
+
+    assert derived_max_streams(cores, stream_cores, reserved) == limit
+
+
+def test_derived_max_streams_needs_a_positive_cost():
+    from ui.stream_slots import derived_max_streams
+
+    for bad in (0, -0.1):
+        with pytest.raises(ValueError, match="stream_cores must be positive"):
+            derived_max_streams(2, bad)
 
 
 def test_stream_slots_first_come_first_served():
