@@ -538,6 +538,10 @@ def test_webcam_busy_server_queues_only_on_start_and_stops_a_late_stream(without
     idle = " ".join(i.value for i in viewer.info)
     assert "server is busy" not in idle and "Press **Start** to join the queue (2 users waiting)" in idle
     assert calls[-1]["desired_playing_state"] is None and stream_slots.check("nobody").queued == 2
+    leave = next(b for b in late.button if b.label == "Leave the queue")
+    leave.click().run()  # the second in the queue gives up: idle, offered Start, the queue is one shorter
+    assert not late.warning and calls[-1]["desired_playing_state"] is None
+    assert stream_slots.check("nobody").queued == 1
 
 
 def test_webcam_confidence_slider_keeps_the_analyser(without_data):
