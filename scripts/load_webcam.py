@@ -151,7 +151,7 @@ def healthy(url: str) -> bool:
 def start_server(max_streams: int, log_path: Path) -> tuple[str, subprocess.Popen]:
     """``streamlit run streamlit_app.py`` on a free loopback port, in a process group of its own."""
     port = free_port()
-    env = {**os.environ, "FER_MAX_STREAMS": str(max_streams), "PYTHONUNBUFFERED": "1",
+    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "FER_MAX_STREAMS": str(max_streams), "PYTHONUNBUFFERED": "1",
            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
