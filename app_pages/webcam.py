@@ -46,7 +46,7 @@ except ValueError as exc:
 session = live.live_session(model, detector, (str(settings.live_model_dir), settings.detector),
                             settings.min_confidence)
 
-# At most $FER_MAX_STREAMS streams per server process; the other sessions wait in a queue.
+# At most $FER_MAX_STREAMS streams per server process; a Start pressed while none is free joins a queue.
 try:
     slots = live.shared_slots()
 except ValueError as exc:
@@ -54,16 +54,16 @@ except ValueError as exc:
     st.stop()
 owner = live.session_owner()
 admission = live.admit(slots, owner, live.stream_requested(st.session_state.get(STREAM_KEY)))
-if not admission.can_start:
-    live.waiting_room(slots, owner)
+if not admission.can_start:  # queued, or idle while no slot is free for this session (Start joins the queue)
+    live.waiting_room(slots, owner, queued=live.waiting(admission))
 elif admission.position:
     st.info(live.turn_message(slots))
 
 # The callbacks run in streamlit-webrtc's worker threads (no st.* in there); only the newest frame is
-# analysed. desired_playing_state=False hides Start and stops a stream that holds no slot (a lost race).
+# analysed. desired_playing_state=False hides Start while queued and stops a stream that holds no slot.
 ctx = webrtc_streamer(key=STREAM_KEY, mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
                       media_stream_constraints={"video": True, "audio": False},
-                      desired_playing_state=None if admission.can_start else False,
+                      desired_playing_state=False if live.waiting(admission) else None,
                       queued_video_frames_callback=session.queued_callback if admission.granted else live.unanalysed,
                       on_video_ended=live.on_stream_ended(session, slots, owner, admission.ticket))
 
@@ -133,7 +133,7 @@ elif st.session_state.get("webcam_playing"):  # the stream just stopped: forget 
     st.session_state["webcam_playing"] = False
 
 if not history:
-    current.info("No session yet: press Start above." if admission.can_start else "No session yet.")
+    current.info("No session yet." if live.waiting(admission) else "No session yet: press Start above.")
     st.stop()
 if not ctx.state.playing:
     current.markdown(label_text(history[-1]).replace("Current emotion", "Last emotion"))

@@ -234,6 +234,7 @@ for i in $(seq 1 "$REPLICAS"); do
   start "replica-$i" "$RUN_DIR/replica-$i.log" env -C "$REPO" \
     FER_ICE_SERVERS="$ICE" STREAMLIT_SERVER_COOKIE_SECRET="$COOKIE_SECRET" \
     PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1 TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}" \
+    MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" \
     "$PY" -m streamlit run streamlit_app.py \
       --server.headless true --server.address 127.0.0.1 --server.port $((FIRST_REPLICA + i - 1)) \
       --server.fileWatcherType none --browser.gatherUsageStats false

@@ -299,19 +299,28 @@ def _parse_chunk(frame: pd.DataFrame, offset: int) -> tuple[np.ndarray, np.ndarr
     Problems are numbered from the file's first row: ``offset`` is this chunk's first row.
     Bad rows hold -1 codes and blank images; the caller drops them.
     """
-    problems: list[tuple[int, str]] = []
+    # A short row ("0,<pixels>") reads as empty trailing cells: pandas cannot tell absent from empty.
+    empty = {column: (frame[column].str.strip() == "").to_numpy() for column in REQUIRED_COLUMNS}
+    problems = [(offset + i, _missing_message([c for c in REQUIRED_COLUMNS if empty[c][i]]))
+                for i in np.flatnonzero(np.logical_or.reduce(list(empty.values())))]
     codes = pd.to_numeric(frame["emotion"].str.strip(), errors="coerce")
     good_code = codes.isin(range(NUM_CLASSES)).to_numpy()
-    for i in np.flatnonzero(~good_code):
+    for i in np.flatnonzero(~good_code & ~empty["emotion"]):
         problems.append((offset + i, f"unknown emotion code {frame['emotion'].iat[i]!r} (expected 0-6)"))
     labels = np.full(len(frame), -1, dtype=np.int8)
     labels[good_code] = codes.to_numpy()[good_code]
     usage = pd.Index(USAGES).get_indexer(frame["Usage"].str.strip()).astype(np.int8)  # -1: not a Usage
-    for i in np.flatnonzero(usage < 0):
+    for i in np.flatnonzero((usage < 0) & ~empty["Usage"]):
         problems.append((offset + i, f"unknown Usage {frame['Usage'].iat[i]!r} (expected {', '.join(USAGES)})"))
     images, pixel_problems = _parse_pixels(frame["pixels"].to_numpy())
-    problems.extend((offset + i, message) for i, message in pixel_problems)
+    problems.extend((offset + i, message) for i, message in pixel_problems if not empty["pixels"][i])
     return images, labels, usage, problems
+
+
+def _missing_message(columns: list[str]) -> str:
+    """What a row with empty or absent fields lacks, and what a row should hold."""
+    return (f"missing {'field' if len(columns) == 1 else 'fields'} {', '.join(columns)} (empty or absent; "
+            f"each row needs {', '.join(REQUIRED_COLUMNS)})")
 
 
 def _concatenate(parts: list[np.ndarray]) -> np.ndarray:

@@ -6,7 +6,14 @@ browser tests. Every session opens the webcam page and presses Start; once all p
 reads for S seconds what each page says ("N frames analysed on the server") and reports the
 frames the server analysed per second for each session, its longest gap (a session with a gap
 of --stall-s or more, or no frames, is stalled), the server's CPU and resident memory (from
-/proc), the browser's CPU and the machine's load.
+/proc), the browser's CPU, what else ran on the machine, and the machine's load.
+
+The server's own cost is reported apart from the browsers': per analysed frame, per stream, and
+per stream at --target-fps, with the stream limit ``ui.stream_slots.derived_max_streams`` draws
+from it for this machine's cores. So that the browsers disturb it little, they (this script and
+its children: the Playwright driver and Chromium) run at a lower priority (--browser-nice,
+default 10) and, with --browser-cpus, on the given cores only; a server started here keeps
+the normal priority and every core.
 
     .venv/bin/python scripts/load_webcam.py --sessions 2 --seconds 30            # starts a server
     .venv/bin/python scripts/load_webcam.py --url http://127.0.0.1:8500 --run-dir RUN   # run_local.sh
@@ -16,6 +23,8 @@ FER_MAX_STREAMS = the number of sessions (--max-streams changes it). With --url 
 the processes named by --pid, or the replicas listed in the --run-dir of deploy/run_local.sh.
 Only 127.0.0.1/localhost URLs are accepted unless --allow-remote is given. The browser runs on
 the same machine and shares its cores with the server: the rates are a lower bound.
+
+    .venv/bin/python scripts/load_webcam.py -k 1 -s 30 --camera-fps 15 --browser-nice 19  # one stream's cost
 """
 from __future__ import annotations
 
@@ -142,7 +151,7 @@ def healthy(url: str) -> bool:
 def start_server(max_streams: int, log_path: Path) -> tuple[str, subprocess.Popen]:
     """``streamlit run streamlit_app.py`` on a free loopback port, in a process group of its own."""
     port = free_port()
-    env = {**os.environ, "FER_MAX_STREAMS": str(max_streams), "PYTHONUNBUFFERED": "1",
+    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "FER_MAX_STREAMS": str(max_streams), "PYTHONUNBUFFERED": "1",
            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
@@ -236,10 +245,39 @@ def run(args) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def lower_own_priority(nice: int, cpus: list[int] | None) -> dict:
+    """This process (and so the browser it starts next) at a lower priority and, if given, on ``cpus``
+    only; a server started before keeps its own. Returns what was set, for the report."""
+    if nice:
+        os.nice(nice)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    return {"browser_nice": os.getpriority(os.PRIO_PROCESS, 0),
+            "browser_cpus": sorted(os.sched_getaffinity(0))}
+
+
+def server_cost(cpu_percent: float, frames: int, streams: int, window_s: float, target_fps: float,
+                cores: int) -> dict:
+    """The server's own CPU per analysed frame, per stream, per stream at ``target_fps`` (in cores)
+    and the stream limit derived from the last for ``cores`` (see ``derived_max_streams``)."""
+    from ui.stream_slots import RESERVED_CORES, derived_max_streams
+
+    if frames <= 0 or streams <= 0:
+        return {}
+    ms_per_frame = 10 * cpu_percent * window_s / frames  # cpu_percent/100 * window s * 1000 / frames
+    at_target = ms_per_frame * target_fps / 1000
+    return {"server_cpu_ms_per_frame": round(ms_per_frame, 2),
+            "server_cores_per_stream": round(cpu_percent / 100 / streams, 3),
+            "server_cores_per_stream_at_target": round(at_target, 3),
+            "reserved_cores": RESERVED_CORES,
+            "derived_max_streams": derived_max_streams(cores, at_target)}
+
+
 def measure(args, workdir: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
     from tests.browser.helpers import CHROMIUM_FLAGS, camera_frame, write_y4m
+    from ui.stream_slots import available_cores
 
     own = None
     if args.url:
@@ -251,11 +289,14 @@ def measure(args, workdir: Path) -> dict:
     else:
         url, own = start_server(args.max_streams or args.sessions, workdir / "streamlit-server.log")
         roots = {"streamlit": own.pid}
+    cores = available_cores()  # before the browser's own affinity is set: the server's cores
     camera = write_y4m(workdir / "astronaut.y4m", camera_frame(), fps=args.camera_fps, seconds=2.0)
     sessions = [Session(f"s{i + 1}") for i in range(args.sessions)]
     result = {"url": url, "sessions": args.sessions, "seconds": args.seconds, "camera_fps": args.camera_fps,
               "max_streams": (args.max_streams or args.sessions) if own else None,
-              "load_average_before": os.getloadavg()[0]}
+              "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+              "load_average_before": os.getloadavg()[0],
+              **lower_own_priority(args.browser_nice, args.browser_cpus)}
     manager = sync_playwright().start()
     try:
         browser = manager.chromium.launch(
@@ -299,6 +340,9 @@ def measure(args, workdir: Path) -> dict:
             machine_busy_percent=round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
             cores=os.cpu_count(), load_average_after=os.getloadavg()[0], window_s=round(wall, 1))
         result["server_cpu_percent"] = round(sum(result["server_cpu_percent_by_process"].values()), 1)
+        # what neither the server nor the browser used: other users of the machine, in % of one core
+        result["others_cpu_percent"] = round(result["machine_busy_percent"] * cores - result["server_cpu_percent"]
+                                             - result["browser_cpu_percent"], 1)
         browser.close()
     finally:
         manager.stop()
@@ -314,6 +358,10 @@ def measure(args, workdir: Path) -> dict:
         sessions_at_target=sum(s.fps >= args.target_fps for s in sessions), target_fps=args.target_fps)
     for entry in result["per_session"]:
         entry["fps"] = round(entry["fps"], 2)
+    playing = [s for s in sessions if s.frames > 0]
+    if result.get("server_cpu_percent_by_process"):
+        result.update(server_cost(result["server_cpu_percent"], sum(s.frames for s in playing), len(playing),
+                                  result["window_s"], args.target_fps, cores))
     return result
 
 
@@ -332,10 +380,18 @@ def print_table(result: dict) -> None:
     else:
         print(f"server: {result['server_cpu_percent']} % CPU (100 % = one core){detail}, peak RSS "
               f"{result['server_rss_mb_peak']} MB ({result['server_processes']} processes)")
-    print(f"browser: {result['browser_cpu_percent']} % CPU; machine: {result['machine_busy_percent']} % busy "
-          f"of {result['cores']} cores, load average {result['load_average_before']:.2f} -> "
-          f"{result['load_average_after']:.2f} (the browser and anything else running share these cores: "
-          f"the rates are a lower bound)")
+    if "server_cpu_ms_per_frame" in result:
+        print(f"server alone: {result['server_cpu_ms_per_frame']} ms CPU per analysed frame, "
+              f"{result['server_cores_per_stream']} cores per stream as measured, "
+              f"{result['server_cores_per_stream_at_target']} cores per stream at {result['target_fps']} fps; "
+              f"derived limit for {result['cores']} cores (keeping {result['reserved_cores']}): "
+              f"{result['derived_max_streams']} streams")
+    print(f"browser: {result['browser_cpu_percent']} % CPU at nice {result['browser_nice']} on cores "
+          f"{result['browser_cpus']}; others: {result['others_cpu_percent']} % CPU; machine: "
+          f"{result['machine_busy_percent']} % busy of {result['cores']} cores, load average "
+          f"{result['load_average_before']:.2f} -> {result['load_average_after']:.2f} (measured "
+          f"{result['measured_at']}; the browser and anything else running share these cores: the rates are "
+          f"a lower bound)")
 
 
 def parse_args(argv=None):
@@ -352,6 +408,10 @@ def parse_args(argv=None):
     parser.add_argument("--pid", type=int, action="append", default=[], help="with --url: a server process "
                         "to measure (with its children); repeatable")
     parser.add_argument("--run-dir", help="with --url: deploy/run_local.sh's run folder (measures its replicas)")
+    parser.add_argument("--browser-nice", type=int, default=10, help="how much lower the browser's "
+                        "priority is than the server's (0-19)")
+    parser.add_argument("--browser-cpus", type=lambda text: [int(c) for c in text.split(",")],
+                        help="pin the browser to these cores, e.g. 1 or 0,1 (default: any)")
     parser.add_argument("--chromium", default=os.environ.get("FER_CHROMIUM", "/usr/bin/chromium"))
     parser.add_argument("--chromium-arg", action="append", default=[], help="an extra Chromium flag; repeatable")
     parser.add_argument("--allow-remote", action="store_true", help="allow a URL that is not on this machine")

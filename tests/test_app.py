@@ -429,6 +429,8 @@ class _FakeContext:
 
 #: The webrtc component's context as Session State holds it once Start was pressed.
 STARTED = SimpleNamespace(state=SimpleNamespace(playing=False, signalling=True))
+#: ... and once its stream has stopped (or was never started).
+STOPPED = SimpleNamespace(state=SimpleNamespace(playing=False, signalling=False))
 
 
 @pytest.fixture
@@ -495,32 +497,51 @@ def test_webcam_live_loop_with_frames(without_data, monkeypatch, stream_slots):
     assert stream_slots.active() == 0  # the stream stopped: its slot is free again
 
 
-def test_webcam_busy_server_queues_and_stops_a_late_stream(without_data, monkeypatch, stream_slots):
-    """One slot, held by another session: the page offers no Start, says why and where this
-    session stands; a stream started anyway (two Starts at once) is stopped and not analysed."""
+def test_webcam_busy_server_queues_only_on_start_and_stops_a_late_stream(without_data, monkeypatch, stream_slots):
+    """One slot, held by another session: opening the page queues nobody (Start is offered, and says
+    it joins the queue); a Start pressed then joins the queue and its stream is stopped unanalysed;
+    once the slot is freed the first in the queue is offered Start and the next keeps waiting."""
     from ui import live
 
     frame = cv2.resize(skdata.astronaut(), (480, 480))
     assert stream_slots.acquire("another session").granted
     calls = recording_streamer(monkeypatch, [frame])
-    at = open_webcam()
-    assert calls[-1]["desired_playing_state"] is False  # no Start button
-    busy = " ".join(w.value for w in at.warning)
-    assert "1 live stream is running, the limit is 1" in busy and "number **1** in the queue" in busy
+    viewer = open_webcam()
+    assert calls[-1]["desired_playing_state"] is None and not viewer.warning  # Start offered, not queued
+    idle = " ".join(i.value for i in viewer.info)
+    assert "1 live stream is running, the limit is 1" in idle and "Press **Start** to join the queue" in idle
+    assert stream_slots.check("another session").queued == 0
 
-    late = open_webcam(STARTED)  # a second tab whose Start lost the race for the last slot
+    at = open_webcam(STARTED)  # presses Start while the slot is taken
     call = calls[-1]
     assert call["desired_playing_state"] is False and call["queued_video_frames_callback"] is live.unanalysed
     assert np.array_equal(call["returned"][0], frame)  # passed through, not analysed
+    busy = " ".join(w.value for w in at.warning)
+    assert "1 live stream is running, the limit is 1" in busy and "number **1** in the queue" in busy
+    assert not at.session_state["webcam_history"] and stream_slots.active() == 1
+    late = open_webcam(STARTED)  # a second tab whose Start also lost
     assert "number **2** in the queue" in " ".join(w.value for w in late.warning)
-    assert not late.session_state["webcam_history"] and stream_slots.active() == 1
 
+    for tab in (at, late):  # the browser has stopped the streams that lost (desired_playing_state False)
+        tab.session_state["webcam"] = STOPPED
+    at.run()
+    assert "number **1** in the queue" in " ".join(w.value for w in at.warning)  # still queued, not dropped
     stream_slots.release("another session")
     at.run()  # the first in the queue gets the free slot: Start is offered again
     assert calls[-1]["desired_playing_state"] is None and not at.warning
     assert any("A live slot is free for you" in i.value for i in at.info)
     late.run()
     assert calls[-1]["desired_playing_state"] is False  # still waits behind the first
+    waiting = " ".join(w.value for w in late.warning)
+    assert "server is busy" not in waiting and "Every free slot is promised" in waiting
+    viewer.run()  # still only looking: told the free slot is promised, offered Start, not queued
+    idle = " ".join(i.value for i in viewer.info)
+    assert "server is busy" not in idle and "Press **Start** to join the queue (2 users waiting)" in idle
+    assert calls[-1]["desired_playing_state"] is None and stream_slots.check("nobody").queued == 2
+    leave = next(b for b in late.button if b.label == "Leave the queue")
+    leave.click().run()  # the second in the queue gives up: idle, offered Start, the queue is one shorter
+    assert not late.warning and calls[-1]["desired_playing_state"] is None
+    assert stream_slots.check("nobody").queued == 1
 
 
 def test_webcam_confidence_slider_keeps_the_analyser(without_data):

@@ -78,10 +78,12 @@ BAD_CASES = [
     ("pixels", lambda p: p + " 7", "row 5: pixels has 2305 values"),
     ("pixels", lambda p: p.replace(" ", " x ", 1).rsplit(" ", 1)[0], "row 5: pixels contains 'x'"),
     ("pixels", lambda p: "256 " + p.split(" ", 1)[1], "row 5: pixel value 256 is outside 0-255"),
-    ("pixels", lambda p: "", "row 5: pixels has 0 values"),
+    ("pixels", lambda p: "", "row 5: missing field pixels (empty or absent; each row needs emotion, pixels, Usage)"),
+    ("emotion", lambda e: " ", "row 5: missing field emotion"),
     ("emotion", lambda e: "7", "row 5: unknown emotion code '7'"),
     ("emotion", lambda e: "happy", "row 5: unknown emotion code 'happy'"),
     ("Usage", lambda u: "Validation", "row 5: unknown Usage 'Validation'"),
+    ("Usage", lambda u: "", "row 5: missing field Usage (empty or absent"),
 ]
 
 
@@ -96,6 +98,23 @@ def test_malformed_rows_are_named(sample_rows, tmp_path, column, change, message
     skipped = load_csv(path, skip_bad_rows=True)
     assert skipped.skipped == 1 and len(skipped) == 9
     assert skipped.problems[0].startswith("row 5:")
+
+
+def test_short_rows_name_the_missing_fields(sample_rows, tmp_path):
+    """A row that stops early (no trailing fields, not even their commas) names what it lacks."""
+    rows = sample_rows.head(4)
+    path = tmp_path / "short.csv"
+    _write(rows.iloc[:2], path)
+    first = rows.iloc[2]
+    with open(path, "a") as handle:
+        handle.write(f"{first['emotion']},{first['pixels']}\n")  # no Usage
+        handle.write(f"{rows.iloc[3]['emotion']}\n")  # no pixels, no Usage
+    with pytest.raises(DataError, match=r"short.csv, row 4: missing field Usage \(empty or absent.*1 more bad row"):
+        load_csv(path)
+    skipped = load_csv(path, skip_bad_rows=True)
+    assert len(skipped) == 2 and skipped.problems == (
+        "row 4: missing field Usage (empty or absent; each row needs emotion, pixels, Usage)",
+        "row 5: missing fields pixels, Usage (empty or absent; each row needs emotion, pixels, Usage)")
 
 
 def test_missing_column_is_named(sample_rows, tmp_path):

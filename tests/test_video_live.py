@@ -164,13 +164,36 @@ def test_stream_ended_resets_the_analyser_and_frees_only_its_own_slot():
 
 
 def test_max_streams_from_the_environment():
-    from ui.stream_slots import DEFAULT_MAX_STREAMS, max_streams
+    from ui.stream_slots import DEFAULT_MAX_STREAMS, available_cores, derived_max_streams, max_streams
 
-    assert max_streams(None) == max_streams("  ") == DEFAULT_MAX_STREAMS == 2
+    assert max_streams(None) == max_streams("  ") == DEFAULT_MAX_STREAMS == derived_max_streams(available_cores())
     assert max_streams("3") == 3
     for bad in ("0", "-1", "two", "1.5"):
         with pytest.raises(ValueError, match="FER_MAX_STREAMS"):
             max_streams(bad)
+
+
+@pytest.mark.parametrize("cores, stream_cores, reserved, limit", [
+    (2, 0.30, 0.5, 5),  # (2 - 0.5) / 0.3 = 5 exactly: a float quotient of 4.999... must not lose a stream
+    (2, 0.31, 0.5, 4),
+    (8, 0.30, 0.5, 25),
+    (1, 0.60, 0.5, 1),  # the floor: one stream always
+    (1, 2.00, 0.5, 1),
+    (0.4, 0.30, 0.5, 1),  # fewer cores than the reserve
+    (16, 1.50, 1.0, 10),
+])
+def test_derived_max_streams(cores, stream_cores, reserved, limit):
+    from ui.stream_slots import derived_max_streams
+
+    assert derived_max_streams(cores, stream_cores, reserved) == limit
+
+
+def test_derived_max_streams_needs_a_positive_cost():
+    from ui.stream_slots import derived_max_streams
+
+    for bad in (0, -0.1):
+        with pytest.raises(ValueError, match="stream_cores must be positive"):
+            derived_max_streams(2, bad)
 
 
 def test_stream_slots_first_come_first_served():
@@ -180,19 +203,57 @@ def test_stream_slots_first_come_first_served():
     first = slots.acquire("a")
     assert first.granted and first.can_start and first.position == 0 and first.active == 1
     assert slots.acquire("a").ticket == first.ticket  # pressing on: the same hold
-    waiting = slots.check("b")  # opens the page while the server is full: queued
-    assert (waiting.granted, waiting.can_start, waiting.position, waiting.active, waiting.limit) == (False, False, 1, 1, 1)
+    waiting = slots.acquire("b")  # presses Start while the server is full: queued
+    assert (waiting.granted, waiting.can_start, waiting.position, waiting.active, waiting.limit, waiting.queued) == (
+        False, False, 1, 1, 1, 1)
     assert slots.acquire("c").position == 2
     assert slots.check("b").position == 1  # asking again keeps the place
     assert slots.release("a") and not slots.release("a")
     assert not slots.acquire("c").granted  # a slot is free, but b came first
     turn = slots.check("b")
     assert turn.can_start and not turn.granted and turn.position == 1  # b may start; the slot is not taken yet
-    assert slots.check("d").position == 3  # a newcomer does not jump the queue
+    assert slots.acquire("d").position == 3  # a newcomer does not jump the queue
     assert slots.acquire("b").granted
     assert slots.check("c").position == 1 and slots.check("d").position == 2
     slots.leave("c")
     assert slots.check("d").position == 1
+
+
+def test_stream_slots_stop_leaves_the_session_idle_not_queued():
+    """The issue's case: a stopped session holds nothing and waits for nothing until it presses Start again."""
+    from ui.live import admit, busy_message, waiting
+    from ui.stream_slots import StreamSlots
+
+    slots = StreamSlots(limit=1, clock=FakeClock())
+    assert admit(slots, "a", requested=True).granted  # A streams
+    b = admit(slots, "b", requested=True)  # B presses Start: queued
+    assert waiting(b) and b.position == 1
+    assert admit(slots, "b", requested=False).position == 1  # B's stream was stopped: B keeps its place
+    a = admit(slots, "a", requested=False)  # A presses Stop
+    assert (a.granted, a.position, a.active, a.queued, a.can_start) == (False, 0, 0, 1, False)  # idle, not queued
+    assert not waiting(a) and "busy" not in busy_message(a)  # a slot is free: not "busy", but promised to B
+    assert "Every free slot is promised" in busy_message(a) and "Press **Start** to join the queue" in busy_message(a)
+    turn = slots.check("b")
+    assert turn.can_start and turn.position == 1  # B is offered the slot
+    a = admit(slots, "a", requested=True)  # A presses Start again: behind B
+    assert waiting(a) and a.position == 2 and not a.granted
+    assert "ahead of you" in busy_message(a) and "number **2** in the queue" in busy_message(a)
+    assert admit(slots, "b", requested=True).granted
+    a = admit(slots, "a", requested=False)
+    assert a.position == 1 and "**The server is busy**: 1 live stream is running" in busy_message(a)
+    assert slots.leave("a") is None and admit(slots, "a", requested=False).position == 0  # left the queue
+
+
+def test_busy_message_never_says_busy_with_a_free_slot():
+    from ui.live import busy_message
+    from ui.stream_slots import Admission
+
+    for active in range(3):
+        for position in range(4):
+            for queued in range(max(position, 1), 5):
+                text = busy_message(Admission(False, False, position, active, 2, queued=queued))
+                assert ("server is busy" in text) == (active == 2), text
+                assert ("in the queue." in text) == bool(position), text
 
 
 def test_stream_slots_new_sessions_start_at_once_while_slots_are_free():
@@ -202,7 +263,8 @@ def test_stream_slots_new_sessions_start_at_once_while_slots_are_free():
     viewer = slots.check("viewer")  # only looking at the page: neither holds nor queues
     assert viewer.can_start and not viewer.granted and viewer.position == 0 and viewer.active == 0
     assert slots.acquire("a").granted and slots.acquire("b").granted
-    assert slots.check("viewer").position == 1 and slots.active() == 2
+    viewer = slots.check("viewer")  # still only looking, while the server is full: still not queued
+    assert viewer.position == 0 and not viewer.can_start and viewer.queued == 0 and slots.active() == 2
 
 
 def test_stream_slots_one_winner_when_sessions_press_start_together():
@@ -231,8 +293,8 @@ def test_stream_slots_drop_silent_sessions():
     clock = FakeClock()
     slots = StreamSlots(limit=1, ttl=15.0, clock=clock)
     ticket = slots.acquire("a").ticket
-    slots.check("b")
-    slots.check("c")
+    slots.acquire("b")
+    slots.acquire("c")
     clock.now = 10.0
     assert slots.heartbeat("a")  # the live loop of a's page
     slots.check("c")  # c's page polls, b's tab was closed

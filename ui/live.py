@@ -193,8 +193,8 @@ def stream_requested(context: Any) -> bool:
 
 
 def admit(slots: StreamSlots, owner: str, requested: bool) -> Admission:
-    """A requested stream takes (or keeps) a slot, or waits in the queue; a session whose stream
-    is not playing gives its slot back to the next in line."""
+    """A requested stream (Start pressed) takes or keeps a slot, or joins the queue; a session whose
+    stream is not playing gives its slot back and is idle (it stays queued only if it already was)."""
     if requested:
         return slots.acquire(owner)
     slots.release(owner)
@@ -222,13 +222,28 @@ async def unanalysed(frames: list) -> list:
     return [frames[-1]]
 
 
+def waiting(admission: Admission) -> bool:
+    """True for a session in the queue whose turn has not come: its page offers no Start."""
+    return bool(admission.position) and not admission.can_start
+
+
 def busy_message(admission: Admission) -> str:
-    """Why the page offers no Start: the streams running, the limit and this session's place."""
-    n = admission.active
+    """Why this session cannot stream now: the streams running, the limit, the queue and its place.
+
+    Says "busy" only when every slot is held; a free slot promised to the queue is called so.
+    """
+    n, ahead = admission.active, admission.queued if not admission.position else admission.position - 1
     running = f"{n} live stream is running" if n == 1 else f"{n} live streams are running"
-    place = f" You are number **{admission.position}** in the queue." if admission.position else ""
-    return (f"**The server is busy**: {running}, the limit is {admission.limit}.{place} This page checks "
-            f"every {QUEUE_POLL_S:.0f} s and offers **Start** as soon as a slot is free for you.")
+    users = f"{ahead} user" if ahead == 1 else f"{ahead} users"
+    if admission.free:
+        state = (f"**Every free slot is promised**: {running}, the limit is {admission.limit}, and the "
+                 f"{users} {'ahead of you ' if admission.position else ''}in the queue may start first.")
+    else:
+        state = f"**The server is busy**: {running}, the limit is {admission.limit}."
+    if not admission.position:
+        return f"{state} Press **Start** to join the queue ({users} waiting)."
+    return (f"{state} You are number **{admission.position}** in the queue. This page checks every "
+            f"{QUEUE_POLL_S:.0f} s and offers **Start** as soon as a slot is free for you.")
 
 
 def turn_message(slots: StreamSlots) -> str:
@@ -237,10 +252,17 @@ def turn_message(slots: StreamSlots) -> str:
 
 
 @st.fragment(run_every=QUEUE_POLL_S)
-def waiting_room(slots: StreamSlots, owner: str) -> None:
-    """The busy notice with this session's place in the queue, refreshed every ``QUEUE_POLL_S``
-    (which also keeps the place); once a slot is free for this session the whole page reruns."""
+def waiting_room(slots: StreamSlots, owner: str, queued: bool) -> None:
+    """Why this session cannot stream now, refreshed every ``QUEUE_POLL_S`` so that it never says
+    "busy" after a slot has freed: for a ``queued`` session its place (the look also keeps the
+    place) and a way out; for an idle one that Start joins the queue. The whole page reruns once
+    a slot is free for this session or it has left the queue."""
+    if queued and st.button("Leave the queue", icon=":material/logout:"):
+        slots.leave(owner)
     admission = slots.check(owner)
-    if admission.can_start:
+    if admission.can_start or waiting(admission) != queued:
         st.rerun()
-    st.warning(busy_message(admission), icon=":material/hourglass_top:")
+    if queued:
+        st.warning(busy_message(admission), icon=":material/hourglass_top:")
+    else:
+        st.info(busy_message(admission), icon=":material/group:")

@@ -1,14 +1,18 @@
 """Fair sharing of the live webcam path: a fixed number of stream slots and a FIFO queue.
 
-Every live stream costs the server a share of its CPU (measured on 2 cores: ~14.6 fps at one
-stream, ~11.4 fps each at two, under 5 fps each with gaps of seconds at four), so a server
-process admits at most ``FER_MAX_STREAMS`` streams at once and queues the other sessions in
-arrival order. Pure Python and thread-safe: the page's script threads and streamlit-webrtc's
-worker threads (``on_video_ended``) call it; the clock is injectable for tests.
+Every live stream costs the server a share of its CPU (``STREAM_CORES``, measured: see
+docs/capacity.md), so a server process admits at most ``FER_MAX_STREAMS`` streams at once, by
+default as many as its cores carry (``derived_max_streams``). Only a session that asks for a
+stream (presses Start) while no slot is free for it joins the queue, in arrival order; a session
+that stops, or only looks at the page, holds nothing and waits for nothing. Pure Python and
+thread-safe: the page's script threads and streamlit-webrtc's worker threads
+(``on_video_ended``) call it; the clock is injectable for tests.
 """
 from __future__ import annotations
 
 import itertools
+import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -16,8 +20,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_STREAMS_ENV = "FER_MAX_STREAMS"
-#: Two streams keep ~11 fps each on the 2-core reference machine; four drop under 5 fps each.
-DEFAULT_MAX_STREAMS = 2
+#: The server's own CPU for one live stream at 15 analysed frames/s, in cores: the higher of two
+#: measurements with the browsers at a lower priority (0.27 with one stream, 0.37 per stream with
+#: five), by ``scripts/load_webcam.py``; figures and commands in docs/capacity.md.
+STREAM_CORES = 0.37
+#: Cores kept for everything but the streams: page runs, chart redraws, model loads, other pages.
+RESERVED_CORES = 0.5
+
+
+def derived_max_streams(cores: float, stream_cores: float = STREAM_CORES, reserved: float = RESERVED_CORES) -> int:
+    """The streams a server can carry at the target rate: ``floor((cores - reserved) / stream_cores)``, at least 1.
+
+    Why: each stream costs the server ``stream_cores`` of a core (analysis, WebRTC, the page's
+    live loop); a limit above what the cores hold slows every stream, so it is rounded down, but
+    one stream is always allowed (a slow stream beats no webcam at all).
+
+    Raises:
+        ValueError: ``stream_cores`` is not positive.
+    """
+    if stream_cores <= 0:
+        raise ValueError(f"stream_cores must be positive, got {stream_cores}")
+    return max(1, math.floor(max(0.0, cores - reserved) / stream_cores + 1e-9))
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity; all cores where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+#: The limit when ``FER_MAX_STREAMS`` is unset: derived from this machine's cores (2 cores: 4).
+DEFAULT_MAX_STREAMS = derived_max_streams(available_cores())
 #: A slot (or a place in the queue) whose session has not been heard from for this long is dropped.
 DEFAULT_TTL_S = 15.0
 
@@ -49,14 +84,21 @@ class Admission:
     active: int  # slots held now (live streams)
     limit: int
     ticket: int | None = None  # identifies this hold, so a late release of an older stream is ignored
+    queued: int = 0  # sessions in the queue now
+
+    @property
+    def free(self) -> int:
+        """Slots nobody holds now (they may be promised to the first in the queue)."""
+        return max(0, self.limit - self.active)
 
 
 class StreamSlots:
-    """At most ``limit`` concurrent holders; the others wait first come, first served.
+    """At most ``limit`` concurrent holders; the sessions that asked for more wait first come, first served.
 
-    Holders refresh their slot with ``heartbeat`` and waiters their place by asking again
-    (``check``/``acquire``); either is dropped after ``ttl`` seconds of silence, so a closed
-    tab frees its slot on its own.
+    Only ``acquire`` (a pressed Start) joins the queue; ``check`` never does. Holders refresh
+    their slot with ``heartbeat`` and waiters their place by asking again (``check``/``acquire``);
+    either is dropped after ``ttl`` seconds of silence, so a closed tab frees its slot and its
+    place on its own.
     """
 
     def __init__(self, limit: int = DEFAULT_MAX_STREAMS, ttl: float = DEFAULT_TTL_S,
@@ -83,12 +125,12 @@ class StreamSlots:
             return self._admission(owner)
 
     def check(self, owner: str) -> Admission:
-        """Where ``owner`` stands without taking a slot; joins the queue when no slot is free for it."""
+        """Where ``owner`` stands, refreshing its slot or its place; takes no slot and joins no queue."""
         with self._lock:
             now = self._expire()
             if owner in self._holders:
                 self._holders[owner] = (self._holders[owner][0], now)
-            elif owner in self._waiters or not self._free_for(owner):
+            elif owner in self._waiters:
                 self._wait(owner, now)
             return self._admission(owner)
 
@@ -145,4 +187,4 @@ class StreamSlots:
         position = list(self._waiters).index(owner) + 1 if owner in self._waiters else 0
         return Admission(granted=held is not None, can_start=held is not None or self._free_for(owner),
                          position=position, active=len(self._holders), limit=self.limit,
-                         ticket=held[0] if held else None)
+                         ticket=held[0] if held else None, queued=len(self._waiters))

@@ -116,6 +116,17 @@ def write_y4m(path: Path, frame_rgb: np.ndarray, fps: int = 15, seconds: float =
     return path
 
 
+# --------------------------------------------------------------------------- the server process
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
 # --------------------------------------------------------------------------- page helpers
 
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.browser.helpers import PAGE_TIMEOUT, assert_no_errors, astronaut_rgb, goto, wait_until_idle
+from tests.browser.helpers import PAGE_TIMEOUT, assert_no_errors, astronaut_rgb, goto, rss_mb, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -23,13 +23,6 @@ PHOTOS = 5
 MAX_GROWTH_MB = 400
 #: what may remain once the sessions have ended: the bounded result cache (64 MB) and slack
 MAX_LEFT_MB = 150
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ Start is pressed inside streamlit-webrtc's iframe; the processed video must play
 must show the current emotion and a growing Plotly timeline; after Stop the video stops and
 the page stops changing (the server's live loop has ended).
 
-Fair sharing, on a second server that admits one stream (FER_MAX_STREAMS=1): a second user sees
-the busy notice with its place in the queue (and no Start) while the first user's stream keeps at
-least half of its analysis rate; once the first stops, the second can start.
+Fair sharing, on a second server that admits one stream (FER_MAX_STREAMS=1): only a user who
+presses Start while the slot is held joins the queue (and loses Start), while the streaming user
+keeps at least half of its analysis rate; Stop leaves a user idle, not queued; a closed tab frees
+its slot within the heartbeat timeout.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import time
 import warnings
 
 import pytest
+
+from ui.stream_slots import DEFAULT_TTL_S
 
 from tests.browser.helpers import (
     PAGE_TIMEOUT, VIDEO_PLAYING_JS, WEBRTC_IFRAME, assert_no_errors, expected_labels, goto, main_text, start_stream,
@@ -131,7 +134,13 @@ def test_live_webcam_labels_the_face(page, screenshot, server_log):
 # --------------------------------------------------------------------------- fair sharing (FER_MAX_STREAMS=1)
 #: What the page says while its stream plays: the frames the server has analysed for it.
 ANALYSED = re.compile(r"(\d+) frames analysed on the server")
-BUSY = re.compile(r"1 live stream is running, the limit is 1\.\s*You are number\s*1\s*in the queue")
+BUSY = re.compile(r"server is busy\W+1 live stream is running, the limit is 1\.\s*You are number\s*1\s*in the queue")
+#: A user who only looks while the one slot is held: Start is offered, and joins the queue.
+IDLE_FULL = re.compile(r"1 live stream is running, the limit is 1\.\s*Press\s*Start\s*to join the queue")
+#: A free slot kept for the first in the queue, as a user who is not that first is told.
+PROMISED = re.compile(r"Every free slot is promised\W+0 live streams are running")
+TURN = re.compile(r"A live slot is free for you")
+PLACE = re.compile(r"You are number\s*(\d+)\s*in the queue")
 #: Seconds over which the first stream's rate is measured, before and after the second user arrives.
 RATE_WINDOW_S = 8.0
 
@@ -157,39 +166,81 @@ def best_effort_screenshot(screenshot, page, name: str) -> None:
         warnings.warn(f"no screenshot {name}: {error}", stacklevel=2)
 
 
-def test_second_user_waits_in_the_queue_and_gets_the_freed_slot(open_page, one_stream_server, screenshot):
-    """One slot: the first user's stream keeps its pace while a second user is told the server is
-    busy (with the place in the queue, and no Start); once the first stops, the second can start."""
+def queue_place(page) -> int:
+    """This page's place in the queue as it says it (0: it says none)."""
+    match = PLACE.search(main_text(page))
+    return int(match.group(1)) if match else 0
+
+
+def wait_for_no_start(frame, timeout: float = 30.0) -> None:
+    """Waits until the webrtc iframe offers no Start (a queued user's component hides it)."""
+    deadline = time.monotonic() + timeout
+    while frame.get_by_role("button", name="Start").count() and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert not frame.get_by_role("button", name="Start").count(), "a queued user is offered Start"
+
+
+def press_start_and_queue(page, place: int, pattern: re.Pattern) -> object:
+    """Presses Start while no slot is free for this page: it must join the queue at ``place``."""
+    frame = webrtc_frame(page)
+    frame.get_by_role("button", name="Start").click()
+    wait_for_text(page, pattern, PAGE_TIMEOUT)
+    assert queue_place(page) == place, main_text(page)[:2000]
+    wait_for_no_start(frame)
+    return frame
+
+
+def test_the_queue_holds_only_users_who_pressed_start(open_page, one_stream_server, screenshot):
+    """One slot, two users. A streams; B opens the page (idle: Start offered, nobody queued) and
+    presses Start (queued, no Start) while A keeps at least half its analysis rate; A stops, so B
+    is offered the slot and A is idle, not queued (and not told the server is busy); A presses
+    Start and queues behind B; B starts, A is number 1; B's tab closes, so A is offered the slot
+    within the heartbeat timeout."""
     def server_log() -> str:
         return one_stream_server.log.read_text(errors="replace")[-4000:]
 
-    first = open_page(one_stream_server, "first")
-    goto(first, "webcam")
-    first_frame = start_stream(first, server_log)
+    a = open_page(one_stream_server, "a")
+    goto(a, "webcam")
+    a_frame = start_stream(a, server_log)
     time.sleep(2.0)  # past the start-up
-    before = analysis_rate(first, RATE_WINDOW_S)
-    assert before > 0, "the first stream analyses no frames"
+    before = analysis_rate(a, RATE_WINDOW_S)
+    assert before > 0, "A's stream analyses no frames"
 
-    second = open_page(one_stream_server, "second")
-    second.goto("/webcam", wait_until="domcontentloaded")
-    wait_for_text(second, BUSY, PAGE_TIMEOUT)
-    second_frame = webrtc_frame(second)
-    best_effort_screenshot(screenshot, second, "webcam-busy-queue")
-    after = analysis_rate(first, RATE_WINDOW_S)  # the second user waits (its page polls the queue)
-    print(f"first stream: {before:.1f} analysed frames/s alone, {after:.1f} while a second user waits")
-    assert after >= 0.5 * before, (f"the first stream slowed down from {before:.1f} to {after:.1f} analysed "
-                                   "frames per second while the second user waited")
-    assert first_frame.evaluate(VIDEO_PLAYING_JS), "the first stream stopped by itself"
-    assert second_frame.get_by_role("button", name="Start").count() == 0, "a busy server offers Start"
-    assert BUSY.search(main_text(second)), "the busy notice went away while the first stream plays"
-    assert_no_errors(second, "webcam page of a waiting user")
+    b = open_page(one_stream_server, "b")
+    goto(b, "webcam")
+    wait_for_text(b, IDLE_FULL, PAGE_TIMEOUT)  # only looking: told why, offered Start, not queued
+    assert queue_place(b) == 0 and webrtc_frame(b).get_by_role("button", name="Start").count() == 1
+    b_frame = press_start_and_queue(b, 1, BUSY)
+    best_effort_screenshot(screenshot, b, "webcam-busy-queue")
+    after = analysis_rate(a, RATE_WINDOW_S)  # B waits (its page polls the queue)
+    print(f"A's stream: {before:.1f} analysed frames/s alone, {after:.1f} while B waits")
+    assert after >= 0.5 * before, f"A's stream slowed down from {before:.1f} to {after:.1f} frames/s while B waited"
+    assert a_frame.evaluate(VIDEO_PLAYING_JS), "A's stream stopped by itself"
+    assert BUSY.search(main_text(b)), "the busy notice went away while A streams"
+    assert_no_errors(b, "webcam page of a queued user")
 
-    stop_stream(first_frame)
-    # The waiting page polls the queue every 2 s: Start comes back once the slot is free.
-    start = second.frame_locator(WEBRTC_IFRAME).first.get_by_role("button", name="Start")
-    start.wait_for(state="visible", timeout=60_000)
-    assert not BUSY.search(main_text(second))
-    start_stream(second, server_log)
-    best_effort_screenshot(screenshot, second, "webcam-second-user-playing")
-    assert_no_errors(second, "webcam page of the second user, playing")
-    stop_stream(webrtc_frame(second))
+    stop_stream(a_frame)
+    b_start = b.frame_locator(WEBRTC_IFRAME).first.get_by_role("button", name="Start")
+    b_start.wait_for(state="visible", timeout=60_000)  # B's page polls the queue every 2 s
+    wait_for_text(b, TURN, 10)
+    wait_for_text(a, PROMISED, PAGE_TIMEOUT)  # A: idle, told the free slot is B's
+    a_text = main_text(a)
+    assert queue_place(a) == 0 and "server is busy" not in a_text, a_text[:2000]
+    assert a_frame.get_by_role("button", name="Start").is_visible(), "a stopped user is not offered Start"
+    best_effort_screenshot(screenshot, a, "webcam-stopped-idle")
+
+    press_start_and_queue(a, 2, PLACE)  # A asks again: behind B
+    assert PROMISED.search(main_text(a)) and "server is busy" not in main_text(a)
+    start_stream(b, server_log)
+    wait_for_text(a, BUSY, 30)  # B streams: now the server is busy, and A is first in line
+    assert_no_errors(a, "webcam page of the user queued behind B")
+
+    b.context.close()  # B's tab goes: its slot is freed within the heartbeat timeout
+    closed = time.monotonic()
+    a.frame_locator(WEBRTC_IFRAME).first.get_by_role("button", name="Start").wait_for(
+        state="visible", timeout=(DEFAULT_TTL_S + 30) * 1000)
+    print(f"A offered the slot {time.monotonic() - closed:.1f} s after B's tab closed (timeout {DEFAULT_TTL_S:.0f} s)")
+    wait_for_text(a, TURN, 10)
+    start_stream(a, server_log)
+    assert_no_errors(a, "webcam page of A, streaming again")
+    stop_stream(webrtc_frame(a))
