@@ -24,7 +24,8 @@ def hex_color(label: str) -> str:
 
 
 def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> np.ndarray:
-    """A copy of ``rgb`` with each face boxed and labelled; low-confidence faces say ``?``."""
+    """A copy of ``rgb`` with each face boxed and labelled, after its person ("P2 Happy 80%");
+    low-confidence faces say ``?`` ("P2 ?")."""
     out = np.ascontiguousarray(rgb.copy())
     thickness = max(2, round(max(out.shape[:2]) / 320))
     font_scale = max(0.5, max(out.shape[:2]) / 900)
@@ -32,6 +33,7 @@ def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = DEFAULT
         b = face.box
         color = EMOTION_COLORS.get(face.label, (255, 255, 255))
         text = f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
+        text = text if face.person is None else f"P{face.person} {text}"
         cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), color, thickness)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = b.y - th - base - 4 if b.y - th - base - 4 >= 0 else b.y + b.h
