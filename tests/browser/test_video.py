@@ -28,7 +28,9 @@ def test_video_page_shows_a_timeline_per_person(page, screenshot, tracking_clips
     table = page.locator('[data-testid="stDataFrame"]').last
     assert table.is_visible()
 
-    page.get_by_text("Everyone").click()  # the filter: one person
+    show = page.get_by_role("combobox", name="Show")  # the filter: one person (a react-aria combo box)
+    show.click()
+    show.press("ArrowDown")  # opens the list (a click on its arrow did not, below the fold)
     page.get_by_role("option", name="P2").click()
     wait_until_idle(page, PAGE_TIMEOUT)
     screenshot(page, "video-person-2")
