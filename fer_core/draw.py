@@ -6,6 +6,7 @@ import numpy as np
 
 from fer_core.infer import Face
 from fer_core.labels import LABELS
+from fer_core.tracking import person_name
 
 #: Below this confidence a face is drawn as "?": the app's slider starts here and ``predict --annotate`` uses it.
 DEFAULT_MIN_CONFIDENCE = 0.4
@@ -33,7 +34,7 @@ def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = DEFAULT
         b = face.box
         color = EMOTION_COLORS.get(face.label, (255, 255, 255))
         text = f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
-        text = text if face.person is None else f"P{face.person} {text}"
+        text = text if face.person is None else f"{person_name(face.person)} {text}"
         cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), color, thickness)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = b.y - th - base - 4 if b.y - th - base - 4 >= 0 else b.y + b.h

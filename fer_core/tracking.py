@@ -27,6 +27,11 @@ LIVE_FRAME_RATE = 15.0
 warnings.filterwarnings("ignore", message="The `ByteTrack` was deprecated", category=FutureWarning)
 
 
+def person_name(person: int) -> str:
+    """How a person ID is shown, on annotated frames and in the app: ``P1``, ``P2``, ..."""
+    return f"P{person}"
+
+
 class FaceTracker:
     """Person IDs for the face boxes of consecutive frames; one tracker per video or stream.
 

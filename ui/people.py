@@ -8,17 +8,13 @@ import streamlit as st
 
 from fer_core import plots, timeline
 from fer_core.results import rows_to_csv
+from fer_core.tracking import person_name
 
 #: the filter's choice that shows every person
 EVERYONE = "Everyone"
 #: at most this many timelines when everyone is shown (those longest on screen): a long stream
 #: with passers-by must not fill the page with charts
 MAX_TIMELINES = 6
-
-
-def person_name(person: int) -> str:
-    """How a person ID is shown, here and on the annotated frames: ``P1``, ``P2``, ..."""
-    return f"P{person}"
 
 
 def person_views(rows: Sequence[dict], labels: Sequence[str], key: str, stem: str) -> None:
