@@ -1,10 +1,10 @@
-"""Video analysis: an annotated copy of a video, its per-frame emotions and a timeline."""
+"""Video analysis: an annotated copy of a video, its per-frame emotions, a timeline and one per person."""
 import streamlit as st
 
 from fer_core import plots
 from fer_core.evaluate import tta_name
 from fer_core.video import VideoError
-from ui import calibration, sidebar, video
+from ui import calibration, people, sidebar, video
 
 settings = sidebar.current()
 st.title("Video analysis")
@@ -64,5 +64,6 @@ if outcome.frames_with_face:
                     key="video-timeline")
     st.plotly_chart(plots.emotion_share(outcome.shares(), title="Share of analysed frames per top emotion"),
                     key="video-share")
+    people.person_views(outcome.result.rows(), model.labels, "video", outcome.stem)
 else:
     st.info("No face was found in the analysed frames.")

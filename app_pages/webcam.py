@@ -8,7 +8,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from fer_core import plots, timeline
 from fer_core.results import rows_to_csv
 from fer_core.live_calibration import COLLECTING
-from ui import calibration, live, sidebar
+from ui import calibration, live, people, sidebar
 
 HISTORY_KEY = "webcam_history"
 STREAM_KEY = "webcam"  # the component's key; its context lives in st.session_state[STREAM_KEY]
@@ -86,7 +86,7 @@ def draw(rows, key, window=None):
     return frame, share
 
 
-def label_text(row):
+def label_text(row):  # row: the newest frame's main face (live.latest_row)
     if row.get("calibrated"):  # its percentage is odds against the person's neutral face: not shown
         return f"### Current emotion: {row['label']} (calibrated)"
     confidence = f" ({row['confidence']:.0%})" if row["confidence"] is not None else ""
@@ -119,7 +119,7 @@ if admission.granted and ctx.state.playing:  # (a stream without a slot is being
         live.append_history(history, batch, st.session_state["webcam_started"], model.labels)
         st.session_state["webcam_analysed"] += len(batch)
         if time.monotonic() - last_label >= LABEL_S:
-            current.markdown(label_text(history[-1]))
+            current.markdown(label_text(live.latest_row(history)))
             status.caption(f"{st.session_state['webcam_analysed']} frames analysed on the server, "
                            f"{history[-1]['fps']:.1f} fps")
             last_label = time.monotonic()
@@ -136,11 +136,12 @@ if not history:
     current.info("No session yet." if live.waiting(admission) else "No session yet: press Start above.")
     st.stop()
 if not ctx.state.playing:
-    current.markdown(label_text(history[-1]).replace("Current emotion", "Last emotion"))
+    current.markdown(label_text(live.latest_row(history)).replace("Current emotion", "Last emotion"))
 frame, share = draw(history, "final")
-st.caption(f"{len(history)} frames over {frame['time_s'].max():.1f} s.")
+st.caption(f"{len(frame)} frames over {frame['time_s'].max():.1f} s.")
 cols = st.columns(2)
 cols[0].download_button("Timeline (CSV)", live.history_csv(history), "webcam-timeline.csv", "text/csv",
                         on_click="ignore", icon=":material/download:")
 cols[1].download_button("Session summary (CSV)", rows_to_csv(timeline.shares_table(share)),
                         "webcam-summary.csv", "text/csv", on_click="ignore", icon=":material/download:")
+people.person_views(history, model.labels, "webcam", "webcam")

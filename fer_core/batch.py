@@ -12,7 +12,9 @@ Rows are the app's face rows (:meth:`fer_core.infer.Face.to_row`, :mod:`fer_core
 the columns of :data:`CONTEXT` first and ``error`` last:
 
 - a face: one row; faces are numbered from 1, the largest first, in photos and video frames
-  alike (as every table of the app); ``frame`` and ``time_s`` are empty for photos;
+  alike (as every table of the app); ``person`` is the face's track ID in a video (stable over
+  the video, :mod:`fer_core.tracking`) and its number in a photo; ``frame`` and ``time_s`` are
+  empty for photos;
 - a photo, or an analysed video frame, without a face: one row with label "No face", ``face`` empty;
 - a file that cannot be analysed: one row with ``file`` and ``error``, everything else empty.
 
@@ -191,7 +193,7 @@ def schema(labels: Sequence[str], model_name: str):
     """The table's Arrow schema: fixed types, so that empty columns (no video, no error) keep theirs."""
     import pyarrow as pa
 
-    types = {"file": pa.string(), "frame": pa.int64(), "time_s": pa.float64(), "face": pa.int64(),
+    types = {"file": pa.string(), "frame": pa.int64(), "time_s": pa.float64(), "face": pa.int64(), "person": pa.int64(),
              "label": pa.string(), "confidence": pa.float64(), "calibrated": pa.bool_(), "x": pa.int64(), "y": pa.int64(),
              "w": pa.int64(), "h": pa.int64(), "error": pa.string()}
     return pa.schema([(c, types.get(c, pa.float64())) for c in columns(labels)],

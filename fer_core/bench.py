@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from fer_core.classifier import Classifier
-from fer_core.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, make_detector
+from fer_core.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, Box, make_detector
 from fer_core.infer import analyse_image, crop_face
 from fer_core.model import TTA_MODES
 
@@ -63,6 +63,20 @@ def time_classifier(classifier: Classifier, frame: np.ndarray, detector, repeats
     return results
 
 
+def time_tracking(faces: int = 3, repeats: int = 300) -> float:
+    """Median milliseconds of one :meth:`FaceTracker.update` with ``faces`` faces drifting across frames."""
+    from fer_core.tracking import FaceTracker
+
+    tracker = FaceTracker(frame_rate=15)
+    frames = iter(range(10**9))
+
+    def update() -> None:
+        shift = abs(next(frames) % 120 - 60)  # 2 px a frame to the right, then back: the tracks stay matched
+        tracker.update([Box(40 + 200 * i + 2 * shift, 100, 80, 80, 0.9) for i in range(faces)])
+
+    return median_ms(update, repeats, warmup=5)
+
+
 def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: Classifier | None = None) -> dict:
     """Measure everything; returns a dict of figures (milliseconds unless named otherwise).
 
@@ -93,6 +107,7 @@ def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: 
             seed_model.predict(x, verbose=0)
 
     results["seed_end_to_end_ms"] = median_ms(seed_pipeline, max(5, repeats // 3))
+    results["track_3_faces_ms"] = time_tracking(3, max(50, repeats * 10))
     results["speedup_vs_seed"] = results["seed_end_to_end_ms"] / results["end_to_end_ms"]
     results["fps"] = 1000 / results["end_to_end_ms"]
     return results
@@ -120,6 +135,7 @@ def format_bench(results: dict) -> str:
     if "live" in r:
         lines += _model_lines(r["live"], "live webcam, video (fast)")
     lines += [
+        f"tracking         {r['track_3_faces_ms']:.2f} ms/frame with 3 faces (person IDs, fer_core.tracking)",
         f"seed approach    {r['seed_end_to_end_ms']:.1f} ms/frame (Haar + model.predict per face, seed CNN)",
         f"speed-up         {r['speedup_vs_seed']:.1f}x faster than the seed's approach ({r['model']} without TTA)",
     ]

@@ -6,6 +6,7 @@ import numpy as np
 
 from fer_core.infer import Face
 from fer_core.labels import LABELS
+from fer_core.tracking import person_name
 
 #: Below this confidence a face is drawn as "?": the app's slider starts here and ``predict --annotate`` uses it.
 DEFAULT_MIN_CONFIDENCE = 0.4
@@ -26,19 +27,23 @@ def hex_color(label: str) -> str:
 
 
 def label_text(face: Face, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> str:
-    """What is drawn beside a face: "Happy 87%", "?" below ``min_confidence``, or "Sad (cal)".
+    """What is drawn beside a face, after its person: "P1 Happy 87%", "P1 ?" below ``min_confidence``,
+    or "P1 Sad (cal)".
 
     A calibrated face shows its label without a percentage and never "?": its probabilities are
     odds against the person's own neutral face (Neutral at rest has 1 / (1 + 6 / e^margin), e.g. 25%),
     and the calibration margin is already what an emotion must pass to be shown.
     """
     if face.calibrated:
-        return f"{face.label}{CALIBRATED_MARK}"
-    return f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
+        text = f"{face.label}{CALIBRATED_MARK}"
+    else:
+        text = f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
+    return text if face.person is None else f"{person_name(face.person)} {text}"
 
 
 def annotate(rgb: np.ndarray, faces: list[Face], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> np.ndarray:
-    """A copy of ``rgb`` with each face boxed and labelled (:func:`label_text`); low-confidence faces say ``?``."""
+    """A copy of ``rgb`` with each face boxed and labelled after its person (:func:`label_text`:
+    "P2 Happy 80%"); low-confidence faces say ``?`` ("P2 ?")."""
     out = np.ascontiguousarray(rgb.copy())
     thickness = max(2, round(max(out.shape[:2]) / 320))
     font_scale = max(0.5, max(out.shape[:2]) / 900)

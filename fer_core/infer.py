@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,15 +16,18 @@ from fer_core.timeline import MAIN_FACE
 
 @dataclass(frozen=True)
 class Face:
-    """One face: where it is, the top label and every class's probability.
+    """One face: where it is, the top label, every class's probability and whose face it is.
 
-    ``calibrated``: the probabilities were read against the person's neutral baseline
-    (:mod:`fer_core.calibration`), not as the model gave them.
+    ``person`` is the face's person ID: in videos and live streams the track ID
+    (:mod:`fer_core.tracking`), stable from frame to frame; in a photo each face is its own person
+    (1 the largest); None where nothing numbered it. ``calibrated``: the probabilities were read
+    against the person's neutral baseline (:mod:`fer_core.calibration`), not as the model gave them.
     """
 
     box: Box
     label: str
     probabilities: dict[str, float]
+    person: int | None = None
     calibrated: bool = False
 
     @property
@@ -32,18 +35,20 @@ class Face:
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict:
-        return {"box": self.box.as_list(), "label": self.label, "confidence": round(self.confidence, 4),
-                "calibrated": self.calibrated, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
+        return {"box": self.box.as_list(), "person": self.person, "label": self.label,
+                "confidence": round(self.confidence, 4), "calibrated": self.calibrated,
+                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}}
 
     def to_row(self, **context) -> dict:
-        """One flat table row: ``context`` first (e.g. file, frame, time_s, face), then label,
+        """One flat table row: ``context`` first (e.g. file, frame, time_s, face), then person, label,
         confidence, calibrated, x, y, w, h and one column per label (see :func:`fer_core.results.face_columns`)."""
         x, y, w, h = self.box.as_list()
-        return {**context, "label": self.label, "confidence": round(self.confidence, 4), "calibrated": self.calibrated,
+        return {**context, "person": self.person, "label": self.label, "confidence": round(self.confidence, 4),
+                "calibrated": self.calibrated,
                 "x": x, "y": y, "w": w, "h": h, **{k: round(v, 4) for k, v in self.probabilities.items()}}
 
 
-def face_rows(faces: Iterable[Face], first: int = MAIN_FACE, **context) -> list[dict]:
+def face_rows(faces: Iterable[Face], first: int = MAIN_FACE, /, **context) -> list[dict]:
     """:meth:`Face.to_row` of each face with ``context``, numbered from ``first`` in the ``face`` column."""
     return [face.to_row(**context, face=number) for number, face in enumerate(faces, first)]
 
@@ -82,11 +87,16 @@ def crop_face(rgb: np.ndarray, box: Box, scale: float = 1.0) -> np.ndarray:
 
 
 def faces_from_probabilities(boxes: list[Box], probabilities: np.ndarray, labels: tuple[str, ...],
-                             calibrated: bool = False) -> list[Face]:
-    """Pair boxes with probability rows; the label is the most likely class."""
+                             people: Sequence[int | None] | None = None, calibrated: bool = False) -> list[Face]:
+    """Pair boxes with probability rows (and ``people``'s IDs); the label is the most likely class.
+
+    ``people`` None numbers the faces 1, 2, ... in the order given: each face its own person (photos).
+    ``calibrated`` marks rows that were read against a neutral baseline.
+    """
+    people = range(MAIN_FACE, MAIN_FACE + len(boxes)) if people is None else people
     return [
-        Face(box, labels[int(np.argmax(p))], {name: float(v) for name, v in zip(labels, p)}, calibrated)
-        for box, p in zip(boxes, probabilities)
+        Face(box, labels[int(np.argmax(p))], {name: float(v) for name, v in zip(labels, p)}, person, calibrated)
+        for box, p, person in zip(boxes, probabilities, people, strict=True)
     ]
 
 

@@ -1,9 +1,9 @@
-"""Live analysis of a frame stream (the webcam): detect, classify, smooth, draw, count FPS.
+"""Live analysis of a frame stream (the webcam): detect, classify, track, smooth, draw, count FPS.
 
 ``LiveAnalyzer.process`` is the whole per-frame job, so the app's WebRTC callback is one
 line. It runs in a worker thread: it touches no Streamlit state, and it is thread-safe.
 ``LiveAnalyzer.reset`` is called when a stream ends, so the next one starts without the
-old smoothing and FPS history.
+old tracks, smoothing and FPS history.
 """
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ from fer_core.infer import Face, detect_and_crop, faces_from_probabilities
 from fer_core.live_calibration import LiveCalibration
 from fer_core.smoothing import ProbabilitySmoother
 from fer_core.timeline import NO_FACE
+from fer_core.tracking import LIVE_FRAME_RATE, FaceTracker
 
 
 @dataclass(frozen=True)
 class FrameResult:
-    """What one processed frame showed: its time, the (smoothed) faces and the current FPS."""
+    """What one processed frame showed: its time, the (smoothed) faces with their person IDs and the current FPS."""
 
     timestamp: float
     faces: list[Face]
@@ -55,7 +56,7 @@ class FpsMeter:
 
 
 class LiveAnalyzer:
-    """Per-stream state for live video: the label smoother and an FPS meter.
+    """Per-stream state for live video: the face tracker, the per-person smoother and an FPS meter.
 
     ``min_confidence`` only changes how faces are drawn, so the app updates it in place on a
     running analyser (no rebuild, the smoothing is kept). ``calibration`` reads one followed
@@ -66,6 +67,7 @@ class LiveAnalyzer:
                  smoothing: float = 0.35, tta: str = "none", clock: Callable[[], float] = time.monotonic) -> None:
         self.classifier, self.detector = classifier, detector
         self.min_confidence, self.tta = min_confidence, tta
+        self.tracker = FaceTracker(LIVE_FRAME_RATE)
         self.smoother = ProbabilitySmoother(alpha=smoothing)
         self.fps_meter = FpsMeter(clock=clock)
         self.calibration = LiveCalibration(classifier.name, classifier.labels, clock=clock)
@@ -73,8 +75,11 @@ class LiveAnalyzer:
     def process(self, rgb: np.ndarray) -> tuple[np.ndarray, FrameResult]:
         """Annotated copy of the frame and what was found in it."""
         boxes, crops = detect_and_crop(rgb, self.detector)
-        probabilities, calibrated = self.calibration.update(boxes, self.classifier.predict_proba(crops, self.tta))
-        faces = faces_from_probabilities(boxes, self.smoother.update(boxes, probabilities), self.classifier.labels)
+        probabilities = self.classifier.predict_proba(crops, self.tta)
+        people = self.tracker.update(boxes)
+        probabilities, calibrated = self.calibration.update(boxes, probabilities, people)
+        probabilities = self.smoother.update(people, probabilities)
+        faces = faces_from_probabilities(boxes, probabilities, self.classifier.labels, people)
         faces = [replace(face, calibrated=True) if mark else face for face, mark in zip(faces, calibrated)]
         fps = self.fps_meter.tick()
         out = annotate(rgb, faces, self.min_confidence)
@@ -82,9 +87,10 @@ class LiveAnalyzer:
         return out, FrameResult(time.time(), faces, fps)
 
     def reset(self) -> None:
-        """Start the next stream afresh: no smoothing carried over, no FPS averaged over the pause.
+        """Start the next stream afresh: no tracks or smoothing carried over, no FPS averaged over the pause.
 
         A calibration is kept (it is the person's, not the stream's) and attaches to the next main face."""
+        self.tracker.reset()
         self.smoother.reset()
         self.fps_meter.reset()
         self.calibration.forget_face()

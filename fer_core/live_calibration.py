@@ -4,9 +4,10 @@
 (before the frame-to-frame smoothing): while collecting it keeps the main (largest) face's row;
 once calibrated it reads the calibrated face against its baseline and leaves every other face
 as the model gave it. The page starts, loads, resets and reads it from the script thread, so
-every method takes the one lock. The calibrated face is followed from frame to frame by its
-box centre, as the smoother follows faces; a face that is not seen for a while keeps its
-calibration when it comes back near where it was.
+every method takes the one lock. The calibrated face is followed by its person ID
+(:mod:`fer_core.tracking`); while the tracker has no ID for it (a track's first frame, or a
+person back after more than a second away) it is found by its box centre near where it was,
+and takes the ID it has there.
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class LiveCalibration:
         self._lock = threading.Lock()
         self._baseline: NeutralBaseline | None = None
         self._where: Box | None = None  # the calibrated face's last box (None: the next main face)
+        self._person: int | None = None  # its person ID, once the tracker has given one
         self._collecting_since: float | None = None
         self._seconds = CALIBRATION_SECONDS
         self._rows: list[np.ndarray] = []
@@ -85,17 +87,19 @@ class LiveCalibration:
         """
         baseline.check(self.model, self.labels)
         with self._lock:
-            self._baseline, self._where, self._collecting_since, self._message = baseline, None, None, None
+            self._baseline, self._where, self._person = baseline, None, None
+            self._collecting_since, self._message = None, None
 
     def reset(self) -> None:
         """Calibration off: every face as the model reads it."""
         with self._lock:
-            self._baseline, self._where, self._collecting_since, self._rows, self._message = None, None, None, [], None
+            self._baseline, self._where, self._person = None, None, None
+            self._collecting_since, self._rows, self._message = None, [], None
 
     def forget_face(self) -> None:
         """A new stream: keep the baseline, but attach it to the next main face (faces moved meanwhile)."""
         with self._lock:
-            self._where = None
+            self._where, self._person = None, None
             if self._collecting_since is not None:
                 self._collecting_since, self._rows = None, []
 
@@ -111,32 +115,50 @@ class LiveCalibration:
 
     # ------------------------------------------------------------------ the stream's side
 
-    def update(self, boxes: Sequence[Box], probabilities: np.ndarray) -> tuple[np.ndarray, list[bool]]:
+    def update(self, boxes: Sequence[Box], probabilities: np.ndarray,
+               people: Sequence[int | None] | None = None) -> tuple[np.ndarray, list[bool]]:
         """This frame's probabilities with the calibrated face's row read against its baseline, and
-        which rows that was. Faces come largest first, so the main face is row 0."""
+        which rows that was. Faces come largest first, so the main face is row 0; ``people`` are
+        their person IDs (None: follow by box centre only)."""
         calibrated = [False] * len(boxes)
+        people = list(people) if people is not None else [None] * len(boxes)
         with self._lock:
             if self._collecting_since is not None:
-                self._collect(boxes, probabilities)
+                self._collect(boxes, probabilities, people)
             if self._baseline is None or not len(boxes):
                 return probabilities, calibrated
-            index = 0 if self._where is None else nearest(self._where, boxes)
+            index = self._follow(boxes, people)
             if index is None:
                 return probabilities, calibrated
-            self._where = boxes[index]
             out = np.array(probabilities, dtype=np.float32, copy=True)
             out[index] = self._baseline.apply(out[index])
             calibrated[index] = True
             return out, calibrated
 
-    def _collect(self, boxes: Sequence[Box], probabilities: np.ndarray) -> None:
+    def _follow(self, boxes: Sequence[Box], people: list[int | None]) -> int | None:
+        """The row of the followed face (the main face when none is followed yet), which it remembers."""
+        if self._where is None:
+            index = 0
+        elif self._person is not None and self._person in people:
+            index = people.index(self._person)
+        else:  # no ID yet, or its ID is gone (away for over a second): the face near where it was
+            index = nearest(self._where, boxes)
+        if index is not None:
+            self._where = boxes[index]
+            self._person = people[index] if people[index] is not None else self._person
+        return index
+
+    def _collect(self, boxes: Sequence[Box], probabilities: np.ndarray, people: list[int | None]) -> None:
         now = self._clock()
         if self._collecting_since < 0:
             self._collecting_since = now
+            self._where, self._person = None, None  # the main face of the first frame with one
         if len(boxes):
-            index = 0 if not self._rows or self._where is None else (nearest(self._where, boxes) or 0)
+            index = self._follow(boxes, people)
+            if index is None:  # the collected face left: the main face now
+                self._where = None
+                index = self._follow(boxes, people)
             self._rows.append(np.asarray(probabilities[index], dtype=np.float64))
-            self._where = boxes[index]
         if now - self._collecting_since < self._seconds:
             return
         rows, self._collecting_since, self._rows = self._rows, None, []

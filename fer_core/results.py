@@ -12,7 +12,9 @@ import pandas as pd
 from fer_core.timeline import NO_FACE
 
 #: the columns of every face row after its context and before one column per label
-FACE_COLUMNS = ("label", "confidence", "calibrated", "x", "y", "w", "h")
+#: (``person``: the face's person ID, see :class:`fer_core.infer.Face`; ``calibrated``: read against a
+#: neutral baseline, see :mod:`fer_core.calibration`)
+FACE_COLUMNS = ("person", "label", "confidence", "calibrated", "x", "y", "w", "h")
 
 
 def face_columns(labels: Sequence[str] = (), context: Sequence[str] = ()) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import BinaryIO
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from fer_core.detect import FaceDetector
 from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate
 from fer_core.infer import Face, analyse_image, face_rows
 from fer_core.results import no_face_row
+from fer_core.tracking import FaceTracker
 
 #: the video file types the studio reads (video uploads, folders given to ``batch``)
 VIDEO_TYPES = ("mp4", "webm", "avi", "mov")
@@ -58,8 +59,8 @@ class VideoResult:
     warning: str | None = None
 
     def rows(self) -> list[dict]:
-        """One row per analysed frame and face, ``face`` 1 the largest (a frame with no face gets
-        one :func:`~fer_core.results.no_face_row`)."""
+        """One row per analysed frame and face, ``face`` 1 the largest, ``person`` its track ID (a frame
+        with no face gets one :func:`~fer_core.results.no_face_row`)."""
         out = []
         for r in self.results:
             context = {"frame": r.index, "time_s": round(r.time_s, 3)}
@@ -77,7 +78,8 @@ def analyse_video(
 ) -> VideoResult:
     """Analyse every ``every``-th frame of a video; optionally write an annotated H.264 MP4.
 
-    Frames between analysed ones keep the last boxes, so the output plays smoothly.
+    Frames between analysed ones keep the last boxes, so the output plays smoothly. Each face's
+    ``person`` is its track ID (:class:`~fer_core.tracking.FaceTracker`), stable over the video.
     ``progress(done, total)`` is called as frames are decoded (total is an estimate).
     ``name`` is how error messages call the file (an upload's name, or a file object's).
     A file that breaks midway gives the frames before the break, with ``warning`` set.
@@ -109,6 +111,7 @@ def analyse_video(
         total = stream.frames or int(float(container.duration or 0) / 1e6 * fps) or 0
         result = VideoResult(name, fps, 0, 0, 0, 0)
         faces: list[Face] = []
+        tracker = FaceTracker(frame_rate=fps / every)
         for index, frame in enumerate(_frames(container, stream, result)):
             if max_frames is not None and index >= max_frames:
                 result.warning = (f"only the first {max_frames} frames ({max_frames / fps:.0f} s) were analysed, "
@@ -121,6 +124,7 @@ def analyse_video(
             result.width, result.height = rgb.shape[1], rgb.shape[0]
             if index % every == 0:
                 faces = analyse_image(rgb, classifier, detector, baseline=baseline)
+                faces = [replace(f, person=p) for f, p in zip(faces, tracker.update([f.box for f in faces]))]
                 time_s = float(frame.time) if frame.time is not None else index / fps
                 result.results.append(VideoFrameResult(index, time_s, faces))
                 result.frames_analysed += 1

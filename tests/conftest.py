@@ -56,3 +56,35 @@ def classifier():
     from fer_core.classifier import Classifier
 
     return Classifier.load()
+
+
+@pytest.fixture(scope="session")
+def tracking_clips(tmp_path_factory) -> dict:
+    """The tracking scenes (two real faces moving, :func:`fer_core.face_frames.tracking_scene`) as
+    H.264 clips: ``{name: (path, true boxes per frame)}``."""
+    import av
+
+    from fer_core.face_frames import SCENE_FPS, SCENE_SIZE, TRACKING_SCENES, tracking_scene
+
+    folder = tmp_path_factory.mktemp("tracking")
+    clips = {}
+    for name in TRACKING_SCENES:
+        scene = tracking_scene(name)
+        path = folder / f"{name}.mp4"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=SCENE_FPS)
+            stream.width, stream.height, stream.pix_fmt = *SCENE_SIZE, "yuv420p"
+            for rgb, _ in scene:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            container.mux(stream.encode())
+        clips[name] = (path, [truth for _, truth in scene])
+    return clips
+
+
+def true_person(row: dict, truth: list) -> int | None:
+    """Which true person (0, 1) a face row is, by IoU > 0.5 with the scene's boxes (None: neither)."""
+    from fer_core.detect import Box
+
+    box = Box(int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
+    scores = [box.iou(t) if t is not None else 0.0 for t in truth]
+    return scores.index(max(scores)) if max(scores) > 0.5 else None

@@ -379,8 +379,12 @@ def test_video_analysis(without_data, astronaut_mp4):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("12 frames" in s.value and "4 analysed" in s.value for s in at.success)
     assert len(at.get("video")) == 1
-    assert sorted(b.proto.label for b in at.download_button) == ["Annotated video (MP4)", "Per-frame results (CSV)"]
-    assert len(at.get("plotly_chart")) == 2  # timeline and share
+    assert sorted(b.proto.label for b in at.download_button) == ["Annotated video (MP4)", "Per-frame results (CSV)",
+                                                                 "Per-person summary (CSV)"]
+    assert len(at.get("plotly_chart")) == 3  # timeline, share and the one person's timeline
+    people = at.dataframe[0].value
+    assert people["person"].tolist() == ["P1"] and people["frames"].tolist() == [4]
+    assert at.selectbox(key="video-person").options == ["Everyone", "P1"]
     outcome = at.session_state["video_outcome"]
     assert outcome.video[4:8] == b"ftyp"  # an MP4 came back
     assert outcome.frames_with_face == 4
@@ -492,8 +496,11 @@ def test_webcam_live_loop_with_frames(without_data, monkeypatch, stream_slots):
     assert all(not np.array_equal(out, frame) for out in call["returned"])  # boxes and labels drawn
     last = history[-1]["label"]
     assert any(m.value.startswith(f"### Last emotion: {last}") for m in at.markdown)
-    assert sorted(b.proto.label for b in at.download_button) == ["Session summary (CSV)", "Timeline (CSV)"]
-    assert len(at.get("plotly_chart")) >= 2
+    assert sorted(b.proto.label for b in at.download_button) == ["Per-person summary (CSV)", "Session summary (CSV)",
+                                                                 "Timeline (CSV)"]
+    assert len(at.get("plotly_chart")) >= 3  # the main face's timeline, the shares, P1's timeline
+    assert {row["person"] for row in history} == {1}  # the same face in every frame: one person
+    assert at.dataframe[0].value["person"].tolist() == ["P1"]
     assert stream_slots.active() == 0  # the stream stopped: its slot is free again
 
 

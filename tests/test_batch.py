@@ -24,6 +24,7 @@ from fer_core.batch import BatchError, ResultsFile, expand_inputs, parts_dir, re
 from fer_core.bench import test_frame as make_frame
 from fer_core.face_frames import face_frame, head_and_shoulders
 from fer_core.labels import LABELS
+from tests.conftest import true_person
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray's own settings
 
@@ -101,7 +102,7 @@ def test_folders_are_searched_recursively_and_globs_expand(inputs):
 
 def test_rows_of_photos_videos_no_face_and_errors(inputs, local_out, local_rows):
     rows = local_rows
-    assert list(rows.columns) == ["file", "frame", "time_s", "face", "label", "confidence", "calibrated",
+    assert list(rows.columns) == ["file", "frame", "time_s", "face", "person", "label", "confidence", "calibrated",
                                   "x", "y", "w", "h", *PROBABILITIES, "error"]
     by_file = {Path(f).relative_to(inputs).as_posix(): group for f, group in rows.groupby("file", sort=False)}
     assert list(by_file) == ["astronaut.jpg", "clip.mp4", "nested/broken.jpg", "nested/coffee.png",
@@ -109,9 +110,11 @@ def test_rows_of_photos_videos_no_face_and_errors(inputs, local_out, local_rows)
     for photo in ("astronaut.jpg", "nested/deeper/head.png", "nested/small_face.jpg"):
         face = by_file[photo]
         assert len(face) == 1 and face["face"].tolist() == [1] and face["label"].tolist() == ["Happy"], photo
+        assert face["person"].tolist() == [1], photo  # in a photo, each face is its own person
         assert face["frame"].isna().all() and face["time_s"].isna().all() and face["error"].isna().all()
     no_face = by_file["nested/coffee.png"]
     assert no_face["label"].tolist() == ["No face"] and no_face["face"].isna().all() and no_face["error"].isna().all()
+    assert no_face["person"].isna().all()
     broken = by_file["nested/broken.jpg"]
     assert len(broken) == 1 and "not an image file" in broken["error"].iloc[0]
     assert broken.drop(columns=["file", "error"]).isna().all(axis=None)
@@ -120,6 +123,8 @@ def test_rows_of_photos_videos_no_face_and_errors(inputs, local_out, local_rows)
     assert clip["time_s"].tolist() == pytest.approx([f / 15 for f in range(0, CLIP_FRAMES, EVERY)], abs=1e-3)
     assert clip["label"].tolist()[:4] == ["Happy"] * 4 and clip["label"].tolist()[-2:] == ["No face"] * 2
     assert clip["face"].tolist()[:4] == [1] * 4  # faces count from 1 in photos and videos alike
+    assert clip["person"].tolist()[:4] == [1] * 4 and clip["person"].isna().tolist()[-2:] == [True, True]
+    assert pq.read_schema(local_out).field("person").type == pa.int64()
     schema = pq.read_schema(local_out)  # whole numbers stay whole in the file, empty or not
     assert schema.field("frame").type == pa.int64() and schema.field("x").type == pa.int64()
 
@@ -137,6 +142,25 @@ def test_ray_gives_the_local_rows(inputs, local_rows, local_ray, monkeypatch, tm
     for column in ("confidence", *PROBABILITIES):
         np.testing.assert_allclose(rows[column].to_numpy(float, na_value=np.nan),
                                    local_rows[column].to_numpy(float, na_value=np.nan), atol=1e-5, err_msg=column)
+
+
+def test_two_people_keep_their_ids_with_either_engine(tracking_clips, local_ray, tmp_path):
+    """The clip whose two faces' sizes cross over: each person keeps one ID from start to end, and each
+    video being one task, Ray gives the local engine's IDs."""
+    path, truths = tracking_clips["crossing"]
+    tables = {}
+    for engine in batch.ENGINES:
+        out = tmp_path / f"{engine}.parquet"
+        assert cli.main(["batch", str(path), "--out", str(out), "--engine", engine]) == 0
+        tables[engine] = _read(out)
+    local, ray = tables["local"], tables["ray"]
+    assert local["person"].tolist() == ray["person"].tolist() and len(local) == 2 * len(range(0, len(truths), 5))
+    people: dict[int, set] = {}
+    for row in local.to_dict("records"):
+        people.setdefault(true_person(row, truths[row["frame"]]), set()).add(row["person"])
+    assert sorted(people.values(), key=min) == [{1}, {2}]
+    assert all(sorted(faces) == [1, 2] for _, faces in local.groupby("frame")["face"])  # both found in every frame
+    assert sorted(local.loc[local["face"] == 1, "person"].unique()) == [1, 2]  # while "face 1" changes person
 
 
 def test_resume_skips_files_already_done_and_retries_errors(inputs, local_rows, tmp_path):

@@ -19,9 +19,11 @@ def test_bench_times_both_paths(tmp_path, capsys):
     results = json.loads(out.read_text())
     assert all(results[k] > 0 for k in KEYS)
     assert results["detect_blazeface_multiscale_ms"] > 0  # the photo/video detector, since the live one is timed too
+    assert results["track_3_faces_ms"] > 0
     assert results["model"] == read_metadata(default_model_dir())["name"]
     assert results["runtime"].startswith("LiteRT, ")
     printed = capsys.readouterr().out
+    assert "ms/frame with 3 faces (person IDs" in printed
     assert "photos, evaluate (most accurate)" in printed or "model:" in printed
     if live_model_dir() != default_model_dir():
         live = results["live"]

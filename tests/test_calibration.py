@@ -194,8 +194,8 @@ def test_predict_neutral_saves_and_loads_a_calibration(tmp_path, astronaut_jpeg)
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout) == [entry]
     header, row = csv.read_text().splitlines()[:2]
-    assert header.split(",")[:5] == ["file", "face", "label", "confidence", "calibrated"]
-    assert row.split(",")[2:5] == ["Neutral", row.split(",")[3], "True"]
+    assert header.split(",")[:6] == ["file", "face", "person", "label", "confidence", "calibrated"]
+    assert row.split(",")[3:6] == ["Neutral", row.split(",")[4], "True"]
 
 
 def test_predict_refuses_a_reference_without_a_face_and_another_models_file(tmp_path, astronaut_jpeg):

@@ -59,6 +59,7 @@ def test_video_and_live_rows_agree_and_make_one_timeline(faces, classifier):
     rows = video.rows()
     assert [r["label"] for r in rows] == ["Happy", timeline.NO_FACE, "Happy"]
     assert rows[0] == faces[0].to_row(frame=0, time_s=0.0, face=1)
+    assert rows[0]["person"] == 1 and rows[1]["person"] is None  # a photo's faces are numbered: person 1
     assert rows[1] == no_face_row(frame=1, time_s=0.1, face=None)
     table = read_csv(rows_to_csv(rows))
     assert list(table.columns) == face_columns(labels, ("frame", "time_s", "face"))

@@ -1,25 +1,41 @@
 import numpy as np
 import pytest
 
-from fer_core.detect import Box
 from fer_core.smoothing import ProbabilitySmoother
 
 
-def test_flicker_is_damped_for_the_same_face():
+def test_flicker_is_damped_for_the_same_person():
     smoother = ProbabilitySmoother(alpha=0.3)
     happy, sad = np.eye(7)[3], np.eye(7)[4]
-    box = Box(100, 100, 80, 80)
     for _ in range(10):
-        smoother.update([box], happy[None])
-    out = smoother.update([Box(104, 102, 80, 80)], sad[None])  # one odd frame, face moved a little
+        smoother.update([1], happy[None])
+    out = smoother.update([1], sad[None])  # one odd frame
     assert np.argmax(out[0]) == 3 and out[0][4] == pytest.approx(0.3)
 
 
-def test_new_face_is_not_mixed_with_another():
+def test_people_are_smoothed_apart_whatever_their_order():
+    smoother = ProbabilitySmoother(alpha=0.5)
+    smoother.update([1, 2], np.eye(7)[[3, 4]])
+    out = smoother.update([2, 1], np.eye(7)[[3, 3]])  # the faces come in the other order (sizes crossed)
+    assert out[0][4] == pytest.approx(0.5) and out[1][3] == pytest.approx(1.0)
+
+
+def test_a_new_or_unknown_person_is_not_mixed_with_another():
     smoother = ProbabilitySmoother(alpha=0.3)
-    smoother.update([Box(0, 0, 50, 50)], np.eye(7)[[3]])
-    out = smoother.update([Box(400, 300, 50, 50)], np.eye(7)[[4]])
-    np.testing.assert_array_equal(out[0], np.eye(7)[4])
+    smoother.update([1], np.eye(7)[[3]])
+    np.testing.assert_array_equal(smoother.update([2], np.eye(7)[[4]])[0], np.eye(7)[4])
+    np.testing.assert_array_equal(smoother.update([None], np.eye(7)[[5]])[0], np.eye(7)[5])
+
+
+def test_a_person_unseen_for_long_is_forgotten_and_reset_forgets_all():
+    smoother = ProbabilitySmoother(alpha=0.3, forget_after=3)
+    smoother.update([1], np.eye(7)[[3]])
+    smoother.update([1], np.eye(7)[[4]])  # seen again soon: smoothed
+    for _ in range(3):
+        smoother.update([], np.empty((0, 7)))
+    np.testing.assert_array_equal(smoother.update([1], np.eye(7)[[5]])[0], np.eye(7)[5])
+    smoother.reset()
+    np.testing.assert_array_equal(smoother.update([1], np.eye(7)[[6]])[0], np.eye(7)[6])
 
 
 def test_alpha_is_validated():

@@ -21,9 +21,9 @@ import streamlit as st
 from fer_core.classifier import Classifier
 from fer_core.detect import FaceDetector
 from fer_core.draw import draw_message
+from fer_core.infer import face_rows
 from fer_core.live import FrameResult, LiveAnalyzer
 from fer_core.results import no_face_row, rows_to_csv
-from fer_core.timeline import MAIN_FACE
 from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
 
 log = logging.getLogger(__name__)
@@ -122,21 +122,28 @@ class LiveSession:
                 return
 
 
-def history_row(result: FrameResult, started: float, labels: tuple[str, ...]) -> dict:
-    """One history row for a processed frame: its time since ``started`` and the main (largest) face."""
+def history_rows(result: FrameResult, started: float, labels: tuple[str, ...]) -> list[dict]:
+    """The history rows of a processed frame, its time counted from ``started``: one per face (``face``
+    1 the largest, ``person`` its track ID, stable over the stream), or one "No face" row."""
     context = {"time_s": round(result.timestamp - started, 3), "timestamp": round(result.timestamp, 3),
                "faces": len(result.faces), "fps": round(result.fps, 1)}
-    if result.faces:
-        return result.faces[0].to_row(**context, face=MAIN_FACE)
-    return no_face_row(labels, **context, face=None)
+    return face_rows(result.faces, **context) or [no_face_row(labels, **context, face=None)]
 
 
 def append_history(history: list[dict], results: list[FrameResult], started: float,
                    labels: tuple[str, ...], limit: int = MAX_HISTORY) -> None:
     """Add rows for ``results`` to ``history`` in place, keeping the newest ``limit`` rows."""
-    history.extend(history_row(r, started, labels) for r in results)
+    history.extend(row for r in results for row in history_rows(r, started, labels))
     if len(history) > limit:
         del history[: len(history) - limit]
+
+
+def latest_row(history: list[dict]) -> dict:
+    """The newest frame's first row: its main (largest) face, or its "No face" row."""
+    first = len(history) - 1
+    while first > 0 and history[first - 1]["timestamp"] == history[-1]["timestamp"]:
+        first -= 1
+    return history[first]
 
 
 def history_csv(history: list[dict]) -> bytes:

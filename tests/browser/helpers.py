@@ -229,3 +229,9 @@ def start_stream(page, server_log) -> object:
 def stop_stream(frame) -> None:
     frame.get_by_role("button", name="Stop").click()
     frame.wait_for_function(f"() => !({VIDEO_PLAYING_JS})()", timeout=30_000, polling=250)
+
+
+def chart_titles(page) -> list[str]:
+    """The titles of the page's Plotly charts, in page order."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .gtitle')]
+        .map(e => e.textContent)""")

@@ -20,8 +20,8 @@ import pytest
 from ui.stream_slots import DEFAULT_TTL_S
 
 from tests.browser.helpers import (
-    PAGE_TIMEOUT, VIDEO_PLAYING_JS, WEBRTC_IFRAME, assert_no_errors, expected_labels, goto, main_text, start_stream,
-    stop_stream, strict_labels, wait_for_text, wait_until_idle, webrtc_frame,
+    PAGE_TIMEOUT, VIDEO_PLAYING_JS, WEBRTC_IFRAME, assert_no_errors, chart_titles, expected_labels, goto, main_text,
+    start_stream, stop_stream, strict_labels, wait_for_text, wait_until_idle, webrtc_frame,
 )
 
 pytestmark = pytest.mark.browser
@@ -129,6 +129,10 @@ def test_live_webcam_labels_the_face(page, screenshot, server_log):
     # Nothing changes any more: the timeline and the texts stay as they are for 3 s.
     assert_stable(page, seconds=3.0, timeout=30.0)
     assert not frame.evaluate(VIDEO_PLAYING_JS), "the video plays again after Stop"
+    # The session summary has one timeline per person: the fake camera shows one face, P1.
+    titles = chart_titles(page)
+    assert "P1: emotions over time" in titles, titles
+    assert "Per-person summary (CSV)" in main_text(page)
 
 
 # --------------------------------------------------------------------------- fair sharing (FER_MAX_STREAMS=1)
