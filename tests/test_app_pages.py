@@ -77,12 +77,12 @@ def test_parameter_counts_have_one_format(params, shown):
 
 def test_model_argument_names_the_real_folder(monkeypatch, tmp_path):
     work, store = tmp_path / "work", tmp_path / "store"
-    (work / "models" / "vgg32").mkdir(parents=True)
+    (work / "models" / "mix3c").mkdir(parents=True)
     (store / "my model").mkdir(parents=True)
     monkeypatch.chdir(work)
     monkeypatch.setattr(resources, "MODELS_DIR", store)
     monkeypatch.delenv("FER_MODELS_DIR", raising=False)
-    assert resources.model_argument(work / "models" / "vgg32") == "models/vgg32"  # under the working directory
+    assert resources.model_argument(work / "models" / "mix3c") == "models/mix3c"  # under the working directory
     assert resources.model_argument(store / "my model") == f"'{store / 'my model'}'"  # elsewhere: the full path, quoted
     monkeypatch.setenv("FER_MODELS_DIR", str(store))
     assert resources.model_argument(store / "my model") == "$FER_MODELS_DIR/'my model'"  # no server path printed
