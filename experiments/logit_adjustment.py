@@ -1,10 +1,12 @@
-"""Post-hoc logit adjustment on PublicTest: does dividing by the class prior help Disgust and Fear?
+"""Answered: does post-hoc logit adjustment help Disgust and Fear without costing accuracy? No (docs/experiments.md).
+
+Post-hoc logit adjustment on PublicTest: does dividing by the class prior help Disgust and Fear?
 
 p_adjusted ∝ p / prior**tau (Menon et al., "Long-tail learning via logit adjustment"), with the
 prior = class shares of Training. Prints PublicTest accuracy, macro-F1 and per-class recall for
 each tau; PublicTest only, because this chooses a setting.
 
-    python scripts/logit_adjustment.py [MODEL_DIR TTA ...]   # default: models/vgg32x2 tencrop models/student16 none
+    python experiments/logit_adjustment.py [MODEL_DIR TTA ...]   # default: models/mix3c shift models/student16 none
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def adjust(probabilities: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarr
 
 
 def main(argv: list[str]) -> int:
-    pairs = list(zip(argv[::2], argv[1::2])) or [("models/vgg32x2", "tencrop"), ("models/student16", "none")]
+    pairs = list(zip(argv[::2], argv[1::2])) or [("models/mix3c", "shift"), ("models/student16", "none")]
     data = load_fer2013()
     _, train_labels = data.split("Training")
     prior = np.bincount(train_labels, minlength=7) / len(train_labels)

@@ -1,4 +1,4 @@
-"""Frames with a real face at a chosen size and place: the inputs of detector sweeps and tests.
+"""Frames with a real face at a chosen size and place: the inputs of tests and the detection sweep.
 
 A real head-and-shoulders photo (scikit-image's astronaut, face about 150 px wide in the
 512 px original) is rescaled so that the face is a given fraction of the frame width and
@@ -15,6 +15,16 @@ from fer_core.detect import Box
 HEAD_CROP = (slice(0, 330), slice(90, 370))
 FACE_IN_CROP = (83.0, 68.0, 107.0, 107.0)
 FACE_WIDTH = 150.0  # the face's width in the original, as the detection notes measure it
+
+
+def astronaut_frame() -> np.ndarray:
+    """A 640x480 RGB frame with one real face: scikit-image's astronaut photo, letterboxed (as ``bench``'s)."""
+    from skimage import data
+
+    face = cv2.resize(data.astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 40, dtype=np.uint8)
+    frame[:, 80:560] = face
+    return frame
 
 
 def head_and_shoulders() -> np.ndarray:

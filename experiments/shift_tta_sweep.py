@@ -1,4 +1,6 @@
-"""How far should the shift TTA move the face? PublicTest accuracy of flip TTA averaged over shifted copies.
+"""Answered: how far should the shift TTA move the face? 2 px; diagonals and zooms add nothing (docs/experiments.md).
+
+How far should the shift TTA move the face? PublicTest accuracy of flip TTA averaged over shifted copies.
 
 For each distance (1-3 px of 48), the face is moved right, left, down and up ("cross", 10 views with
 flip) and also along the diagonals ("cross+diag", 18 views), after the model's input blur, exactly
@@ -6,7 +8,7 @@ as ``tta="shift"`` does at its 2 px. With ``--zoom``, it also tries adding flip 
 zoomed in or out (a factor each, centred; borders mirrored) to the shift TTA's 10 views.
 PublicTest only, because this chooses a setting.
 
-    python scripts/shift_tta_sweep.py [MODEL_DIR ...] [--smoothing 0.6] [--zoom 0.9 1.1]   # default: models/student16
+    python experiments/shift_tta_sweep.py [MODEL_DIR ...] [--smoothing 0.6] [--zoom 0.9 1.1]   # default: models/student16
 """
 from __future__ import annotations
 

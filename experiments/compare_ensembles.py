@@ -1,4 +1,6 @@
-"""Which models to ensemble: accuracy of every subset of trained models, with each TTA and smoothing, on PublicTest.
+"""Answered: which trained networks to average? vgg32b + vgg48-camera-s2 + resnet32-150, mix3c's members (docs/experiments.md).
+
+Which models to ensemble: accuracy of every subset of trained models, with each TTA and smoothing, on PublicTest.
 
 Model selection uses PublicTest only (PrivateTest is the reported test set), so this script
 refuses any other split. Each model's probabilities are computed once per TTA (and cached in
@@ -9,7 +11,7 @@ ensemble, every member sees the same smoothed input (``--smoothing``, one table 
 ``--json OUT`` also writes the table (with the command that made it), which
 ``python -m fer_core ensemble --selection OUT`` stores in the chosen ensemble's metadata.
 
-Usage: .venv/bin/python scripts/compare_ensembles.py models/vgg32 runs/vgg32b/ ... [--smoothing 0 0.6] [--cache DIR] [--json OUT]
+Usage: .venv/bin/python experiments/compare_ensembles.py models/vgg32b runs/other/ ... [--smoothing 0 0.6] [--cache DIR] [--json OUT]
 """
 from __future__ import annotations
 
@@ -87,7 +89,7 @@ def reproducible_command(argv: list[str]) -> str:
             skip = True
         elif not arg.startswith(tuple(f"{option}=" for option in _LOCAL_OPTIONS)):
             kept.append(arg)
-    return "python scripts/compare_ensembles.py " + shlex.join(kept)
+    return "python experiments/compare_ensembles.py " + shlex.join(kept)
 
 
 def main() -> int:

@@ -1,4 +1,6 @@
-"""Would weighted members or per-class offsets beat an ensemble's plain mean? Cross-validated on PublicTest.
+"""Answered: do fitted member weights or class offsets beat the plain mean? No (docs/experiments.md).
+
+Would weighted members or per-class offsets beat an ensemble's plain mean? Cross-validated on PublicTest.
 
 `fer_core ensemble` averages its members with equal weights. Two tempting refinements can be fitted on
 PublicTest: a weight per member (from a small grid) and an offset per class added to the mean's
@@ -6,7 +8,7 @@ log-probabilities (a calibration towards the rarer classes). Fitted and scored o
 always "win", so this script fits each on a random half of PublicTest and scores it on the other half,
 over several splits, against the plain mean of the same members. PublicTest only: this chooses a setting.
 
-    python scripts/ensemble_weights_cv.py models/vgg32b models/vgg48-camera models/student16 \\
+    python experiments/ensemble_weights_cv.py models/vgg32b models/vgg48-camera-s2 models/resnet32-150 \\
         --tta shift --smoothing 0.5 [--cache DIR] [--splits 5]
 """
 from __future__ import annotations
