@@ -1,4 +1,4 @@
-"""Shared fixtures: the real FER2013 file, a real photo, the bundled model."""
+"""Shared fixtures: the real FER2013 file, a real photo, the two bundled models."""
 from __future__ import annotations
 
 import streamlit_webrtc  # noqa: F401  -- must load before TensorFlow: importing aiortc's pylibsrtp after TensorFlow segfaults
@@ -52,7 +52,18 @@ def astronaut_jpeg(astronaut) -> bytes:
 
 @pytest.fixture(scope="session")
 def classifier():
-    """The bundled default model (or $FER_MODEL)."""
+    """The fast model (models/student16, or $FER_LIVE_MODEL), loaded once: tests of behaviour need a
+    real trained network, not the accurate ensemble's three networks and 10-view TTA. Tests of the
+    accurate model itself use ``accurate_classifier``."""
+    from fer_core.classifier import Classifier
+    from fer_core.model import live_model_dir
+
+    return Classifier.load(live_model_dir())
+
+
+@pytest.fixture(scope="session")
+def accurate_classifier():
+    """The bundled default model, the accurate ensemble (or $FER_MODEL), loaded once."""
     from fer_core.classifier import Classifier
 
     return Classifier.load()

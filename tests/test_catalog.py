@@ -33,7 +33,7 @@ def test_a_users_own_folder_is_listed_under_its_folder_name(tmp_path, monkeypatc
     """A folder of models elsewhere ($FER_MODELS_DIR): a plain copy has no display name, nor its evaluations' figure."""
     own = tmp_path / "my-model"
     shutil.copytree(SHIPPED / "student16", own, ignore=shutil.ignore_patterns("evaluation"))
-    duo = create_ensemble(tmp_path / "duo", [SHIPPED / "vgg32b", own])
+    duo = create_ensemble(tmp_path / "duo", [SHIPPED / "student16", own])  # the smallest network, twice
     assert catalog.choices(list_models(tmp_path)) == [duo]  # my-model is duo's member
     meta = json.loads((own / "metadata.json").read_text())
     del meta["display"]
