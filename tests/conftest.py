@@ -54,16 +54,8 @@ def astronaut_jpeg(astronaut) -> bytes:
 def classifier():
     """The fast model (models/student16, or $FER_LIVE_MODEL), loaded once: tests of behaviour need a
     real trained network, not the accurate ensemble's three networks and 10-view TTA. Tests of the
-    accurate model itself use ``accurate_classifier``."""
+    accurate model itself load it (``Classifier.load()``, the CLI's default)."""
     from fer_core.classifier import Classifier
     from fer_core.model import live_model_dir
 
     return Classifier.load(live_model_dir())
-
-
-@pytest.fixture(scope="session")
-def accurate_classifier():
-    """The bundled default model, the accurate ensemble (or $FER_MODEL), loaded once."""
-    from fer_core.classifier import Classifier
-
-    return Classifier.load()
