@@ -98,7 +98,7 @@ training = card.metadata.get("training", {})
 if history:
     st.plotly_chart(plots.training_curves(history), key="curves")
 elif training.get("members"):
-    st.caption("An ensemble has no training curves of its own: choose one of its members in the sidebar to see them.")
+    st.caption("An ensemble has no training curves of its own; each member's run is summarised below.")
 else:
     st.caption("This model's metadata has no training history.")
 if training.get("members"):

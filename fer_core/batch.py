@@ -493,7 +493,8 @@ def run_ray(files: Sequence[str], results: ResultsFile, *, model: str | os.PathL
         import ray
         import ray.data
     except ImportError as exc:
-        raise BatchError("--engine ray needs Ray Data: pip install 'ray[data]==2.60.0' (see requirements.txt)") from exc
+        raise BatchError('--engine ray needs Ray Data: pip install "fer-studio[batch]" '
+                         "(or requirements-dev.txt); --engine local needs nothing more") from exc
     from fer_core.model import default_model_dir
 
     started = not ray.is_initialized()

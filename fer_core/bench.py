@@ -9,23 +9,28 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fer_core.classifier import Classifier
 from fer_core.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, Box, make_detector
+from fer_core.images import read_image
 from fer_core.infer import analyse_image, crop_face
 from fer_core.model import TTA_MODES
 
 
-def test_frame() -> np.ndarray:
-    """A 640x480 RGB frame with one real face: scikit-image's astronaut photo, letterboxed."""
-    from skimage import data
+#: The benchmark's face: scikit-image's astronaut photo (NASA, public domain) at 480x480, bundled
+#: so that ``bench`` needs no test-only package.
+SAMPLE_FACE = Path(__file__).resolve().parent / "assets" / "astronaut.jpg"
 
-    face = cv2.resize(data.astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
+
+def sample_frame() -> np.ndarray:
+    """A 640x480 RGB frame with one real face: the bundled astronaut photo, letterboxed."""
+    face = read_image(SAMPLE_FACE)
     frame = np.full((480, 640, 3), 40, dtype=np.uint8)
-    frame[:, 80:560] = face
+    frame[:, 80:560] = cv2.resize(face, (480, 480), interpolation=cv2.INTER_AREA)
     return frame
 
 
@@ -87,7 +92,7 @@ def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: 
     from fer_core.architectures import build
     from fer_core.preprocess import preprocess_faces
 
-    frame = test_frame()
+    frame = sample_frame()
     results: dict = {}
     # the live detector (short-range BlazeFace), the photo/video default and the seed's Haar
     detectors = {name: make_detector(name) for name in (LIVE_DETECTOR, DEFAULT_DETECTOR, "haar")}

@@ -102,7 +102,7 @@ def _add_train(sub) -> None:
     p.add_argument("--augment", choices=list(get_args(Augment)),
                    help="training augmentation; camera adds lighting, pose, blur, noise, JPEG and glasses-like bands")
     p.add_argument("--width", type=int, help="base width of vgg and student")
-    p.add_argument("--teacher", metavar="MODEL_DIR", help="distil from this model's probabilities (student default: models/vgg32x2)")
+    p.add_argument("--teacher", metavar="MODEL_DIR", help="distil from this model's probabilities (student default: models/mix3c)")
     p.add_argument("--teacher-tta", choices=list(TTA_MODES), help="the teacher's test-time augmentation (default tencrop)")
     p.add_argument("--teacher-view", choices=list(get_args(TeacherView)),
                    help="clean (default): the teacher labels each training image once, with its TTA; augmented: "

@@ -41,7 +41,7 @@ Optimizer = Literal["adam", "adamw", "sgd"]
 Schedule = Literal["cosine", "plateau"]  # warm-up + cosine decay | ReduceLROnPlateau
 Augment = Literal["none", "standard", "strong", "camera"]  # fer_core.architectures.augmentation
 #: Keras dtype policies for training: bfloat16 compute with float32 weights runs on the AMX/AVX512-BF16
-#: units of recent Xeons (vgg32 trains about 1.4x faster here: scripts/bench_precision.py); exported models are always float32.
+#: units of recent Xeons (vgg32 trains about 1.4x faster here: experiments/bench_precision.py); exported models are always float32.
 Precision = Literal["float32", "mixed_bfloat16"]
 #: What the teacher labels: each clean training image once (its TTA, cached), or every augmented
 #: and mixed view the student sees, during training (fer_core.train_inputs.teacher_view_batches).
@@ -151,11 +151,12 @@ RECIPES: dict[str, dict] = {
         width=32,  # unused by seed; kept so its saved configs read as before
     ),
     "vgg": _VGG_RECIPE,
-    # The fast path: distilled from the default ensemble's ten-crop probabilities, weights EMA.
+    # The fast path: distilled from the accurate ensemble's flip probabilities, weights EMA
+    # (models/student16 was distilled from a retired ensemble's ten-crop: docs/experiments.md).
     "student": dict(
         optimizer="adamw", learning_rate=3e-3, weight_decay=0.05, batch_size=128, schedule="cosine",
         early_stopping=0, label_smoothing=0.0, augment="strong", width=16, epochs=60,
-        teacher="models/vgg32x2", teacher_tta="tencrop", distill_weight=0.8, ema=0.998,
+        teacher="models/mix3c", teacher_tta="flip", distill_weight=0.8, ema=0.998,
     ),
     # A residual member for the ensembles (issue 12): vgg's optimiser and schedule.
     "resnet": _VGG_RECIPE,

@@ -2,7 +2,7 @@
 # Score a trained model folder the honest way and keep the results with it:
 #   1. choose its default test-time augmentation on PublicTest (never PrivateTest);
 #   2. record PublicTest and PrivateTest metrics, without TTA and with the chosen default.
-# Usage: bash scripts/evaluate_model.sh models/vgg32 [DATA]
+# Usage: bash scripts/evaluate_model.sh models/student16 [DATA]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:?usage: evaluate_model.sh MODEL_DIR [DATA]}

@@ -1,26 +1,68 @@
-"""Print the README's table of stored evaluations: accuracy, leak-free accuracy and the hard classes' recall.
+"""Print the README's results table, or the detailed table of every stored evaluation.
 
-Reads only what ``python -m fer_core evaluate --record`` stored in each model's ``evaluation/``
-folder, so the table is the same figures the app shows.
+The figures come only from what the models store: the accuracy from ``evaluation/*.json``
+(``python -m fer_core evaluate --record``) by the rule the app uses (:mod:`fer_core.catalog`),
+the speed from ``speed`` in ``metadata.json`` (a ``python -m fer_core bench`` run, with its
+command and date), and the ``fer`` package's row from ``docs/baselines.json``. The README holds
+this script's output between its ``results-table`` markers, and a test checks that they agree,
+so the README cannot drift from the models.
 
-    python scripts/evaluation_table.py [MODEL_DIR ...]     # default: every bundled model
+    python scripts/evaluation_table.py                      # the README's table: the shipped models and fer
+    python scripts/evaluation_table.py --detail [MODEL ...]  # every stored evaluation (default: every bundled model)
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fer_core import catalog  # noqa: E402
 from fer_core.evaluate import WATCHED_CLASSES, evaluation_key, load_evaluations, tta_name  # noqa: E402
-from fer_core.model import TTA_MODES, list_models  # noqa: E402
+from fer_core.model import MODELS_DIR, TTA_MODES, list_models, read_metadata  # noqa: E402
+
+BASELINES = Path(__file__).resolve().parents[1] / "docs" / "baselines.json"
 
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.2%}".replace("%", " %")
 
 
-def rows(folder: Path) -> list[str]:
+def number(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def results_row(folder: Path) -> str:
+    """One shipped model: its accuracy (as the sidebar quotes it) and its stored bench figures."""
+    choice = catalog.describe(folder)
+    speed = read_metadata(folder).get("speed", {})
+    model = f"`models/{folder.name}`" if folder.parent.resolve() == MODELS_DIR.resolve() else f"`{folder}`"
+    commands = f"`python -m fer_core evaluate --model models/{folder.name} --split PrivateTest --tta {choice.tta}`"
+    if speed:
+        commands += f"; `{speed['command']}` ({speed['date']}; {speed['conditions']})"
+    return (f"| **{choice.name}** ({choice.purpose}): {model} | {percent(choice.accuracy)} | {tta_name(choice.tta)} | "
+            f"{number(speed.get('ms_per_face'), 2)} | {number(speed.get('faces_per_s'), 0)} | {commands} |")
+
+
+def baseline_rows() -> list[str]:
+    rows = []
+    for name, b in json.loads(BASELINES.read_text()).items():
+        rows.append(f"| `{name}` {b['version']} ({b['what']}) | {percent(b['accuracy'])} | {tta_name(b['tta'])} | "
+                    f"{number(b['ms_per_face'], 2)} | {number(b['faces_per_s'], 0)} | {b['source']} |")
+    return rows
+
+
+def results_table() -> str:
+    """The README's table: the models a user picks from, then the ``fer`` package for comparison."""
+    lines = ["| model | PrivateTest accuracy | TTA | ms per face | faces/s, batched | commands |",
+             "|---|---:|---|---:|---:|---|"]
+    lines += [results_row(folder) for folder in catalog.choices()]
+    lines += baseline_rows()
+    return "\n".join(lines)
+
+
+def detail_rows(folder: Path) -> list[str]:
     stored = load_evaluations(folder)
     out = []
     for tta in TTA_MODES:
@@ -37,14 +79,20 @@ def rows(folder: Path) -> list[str]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    folders = [Path(a) for a in argv] or list_models()
-    print("| model | TTA | PublicTest | PrivateTest | PrivateTest leak-free | leak-free n | "
-          + " | ".join(f"{name} recall" for name in WATCHED_CLASSES) + " | mean under corruptions |")
-    print("|---|---|---:|---:|---:|---:|" + "---:|" * len(WATCHED_CLASSES) + "---:|")
+def detail_table(folders: list[Path]) -> str:
+    lines = ["| model | TTA | PublicTest | PrivateTest | PrivateTest leak-free | leak-free n | "
+             + " | ".join(f"{name} recall" for name in WATCHED_CLASSES) + " | mean under corruptions |",
+             "|---|---|---:|---:|---:|---:|" + "---:|" * len(WATCHED_CLASSES) + "---:|"]
     for folder in folders:
-        for line in rows(folder):
-            print(line)
+        lines += detail_rows(folder)
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--detail"]:
+        print(detail_table([Path(a) for a in argv[1:]] or list_models()))
+    else:
+        print(results_table())
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real FER2013 file, a real photo, the bundled model."""
+"""Shared fixtures: the real FER2013 file, a real photo, the two bundled models."""
 from __future__ import annotations
 
 import streamlit_webrtc  # noqa: F401  -- must load before TensorFlow: importing aiortc's pylibsrtp after TensorFlow segfaults
@@ -52,19 +52,22 @@ def astronaut_jpeg(astronaut) -> bytes:
 
 @pytest.fixture(scope="session")
 def classifier():
-    """The bundled default model (or $FER_MODEL)."""
+    """The fast model (models/student16, or $FER_LIVE_MODEL), loaded once: tests of behaviour need a
+    real trained network, not the accurate ensemble's three networks and 10-view TTA. Tests of the
+    accurate model itself load it (``Classifier.load()``, the CLI's default)."""
     from fer_core.classifier import Classifier
+    from fer_core.model import live_model_dir
 
-    return Classifier.load()
+    return Classifier.load(live_model_dir())
 
 
 @pytest.fixture(scope="session")
 def tracking_clips(tmp_path_factory) -> dict:
-    """The tracking scenes (two real faces moving, :func:`fer_core.face_frames.tracking_scene`) as
+    """The tracking scenes (two real faces moving, :func:`tests.face_frames.tracking_scene`) as
     H.264 clips: ``{name: (path, true boxes per frame)}``."""
     import av
 
-    from fer_core.face_frames import SCENE_FPS, SCENE_SIZE, TRACKING_SCENES, tracking_scene
+    from tests.face_frames import SCENE_FPS, SCENE_SIZE, TRACKING_SCENES, tracking_scene
 
     folder = tmp_path_factory.mktemp("tracking")
     clips = {}

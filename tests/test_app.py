@@ -35,7 +35,8 @@ from fer_core.classifier import Classifier
 from fer_core.data import DEFAULT_DATA, DATA_ENV
 from fer_core.detect import DEFAULT_DETECTOR
 from fer_core.evaluate import tta_name
-from fer_core.model import MODELS_DIR, list_models, live_model_dir
+from fer_core.catalog import choices, label
+from fer_core.model import MODELS_DIR, live_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "streamlit_app.py"
@@ -49,7 +50,8 @@ REPO_MODELS = (REPO / "models").resolve()
 
 
 def bundled_models() -> list[Path]:
-    models = list_models()
+    """The models the sidebar offers (an ensemble's members are not offered on their own)."""
+    models = choices()
     assert models, (f"no model in {MODELS_DIR}: the app tests need one (the repository's models/, "
                     "or FER_MODELS_DIR pointing at a folder of models)")
     return models
@@ -139,7 +141,8 @@ def test_home_shows_model_sidebar_and_links(without_data):
     models = bundled_models()
     at = open_page("home")
     assert at.sidebar.selectbox(key="fer_model").value == str(models[0])
-    assert [Path(o).name for o in at.sidebar.selectbox(key="fer_model").options] == [m.name for m in models]
+    picker = at.sidebar.selectbox(key="fer_model")
+    assert list(picker.options) == [label(m) for m in models]  # AppTest lists the formatted options: "Accurate (…)"
     live = at.sidebar.selectbox(key="fer_live_model")
     assert live.value == str(live_model_dir()) and live.options == at.sidebar.selectbox(key="fer_model").options
     assert at.sidebar.selectbox(key="fer_detector").value == DEFAULT_DETECTOR
@@ -685,7 +688,7 @@ def test_timeline_shares_weigh_time_and_cap_gaps():
 
 
 # ------------------------------------------------------------------ one figure per fact
-@pytest.mark.parametrize("model", list_models(), ids=[m.name for m in list_models()])
+@pytest.mark.parametrize("model", choices(), ids=[m.name for m in choices()])
 def test_home_and_evaluation_show_the_same_privatetest_figure(model, without_data):
     """Both pages headline a model's PrivateTest accuracy by one rule, and name its TTA."""
     from fer_core.evaluate import headline, load_evaluations, tta_name

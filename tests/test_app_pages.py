@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.data import DATA_ENV, DEFAULT_DATA
 from fer_core.evaluate import tta_name
-from fer_core.model import TTA_MODES, is_ensemble, list_models, read_metadata
+from fer_core.model import TTA_MODES, is_ensemble, live_model_dir, read_metadata
 from ui import resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,10 +42,12 @@ def with_data(monkeypatch):
 
 
 def single_model() -> Path:
-    """A bundled model that is not an ensemble (its folder is complete on its own)."""
-    found = [m for m in list_models() if not is_ensemble(read_metadata(m))]
-    assert found, "the page tests need a bundled single model (e.g. models/student16)"
-    return found[0]
+    """The fast bundled model: a single network (its folder complete on its own) that the sidebar
+    offers, and the quickest to run."""
+    model = live_model_dir()
+    assert (model / "metadata.json").is_file() and not is_ensemble(read_metadata(model)), (
+        f"the page tests need a bundled single model, such as models/student16 (found {model})")
+    return model
 
 
 def use_models(monkeypatch, *folders: Path) -> None:
@@ -77,12 +79,12 @@ def test_parameter_counts_have_one_format(params, shown):
 
 def test_model_argument_names_the_real_folder(monkeypatch, tmp_path):
     work, store = tmp_path / "work", tmp_path / "store"
-    (work / "models" / "vgg32").mkdir(parents=True)
+    (work / "models" / "mix3c").mkdir(parents=True)
     (store / "my model").mkdir(parents=True)
     monkeypatch.chdir(work)
     monkeypatch.setattr(resources, "MODELS_DIR", store)
     monkeypatch.delenv("FER_MODELS_DIR", raising=False)
-    assert resources.model_argument(work / "models" / "vgg32") == "models/vgg32"  # under the working directory
+    assert resources.model_argument(work / "models" / "mix3c") == "models/mix3c"  # under the working directory
     assert resources.model_argument(store / "my model") == f"'{store / 'my model'}'"  # elsewhere: the full path, quoted
     monkeypatch.setenv("FER_MODELS_DIR", str(store))
     assert resources.model_argument(store / "my model") == "$FER_MODELS_DIR/'my model'"  # no server path printed

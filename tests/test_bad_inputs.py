@@ -24,7 +24,7 @@ from fer_core.data import NUM_PIXELS, DataError, load_csv
 from fer_core.images import MAX_BYTES, ImageError, read_image
 
 HEADER = "emotion,pixels,Usage"
-SMALL_MODEL = Path(__file__).resolve().parent.parent / "models" / "vgg32"
+SMALL_MODEL = Path(__file__).resolve().parent.parent / "models" / "student16"
 
 
 # ---------------------------------------------------------------- makers of real bad files

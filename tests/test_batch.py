@@ -21,10 +21,10 @@ from PIL import Image
 
 from fer_core import batch, cli
 from fer_core.batch import BatchError, ResultsFile, expand_inputs, parts_dir, read_previous, run_batch
-from fer_core.bench import test_frame as make_frame
-from fer_core.face_frames import face_frame, head_and_shoulders
 from fer_core.labels import LABELS
 from tests.conftest import true_person
+from tests.face_frames import astronaut_frame as make_frame
+from tests.face_frames import face_frame, head_and_shoulders
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray's own settings
 
@@ -161,6 +161,15 @@ def test_two_people_keep_their_ids_with_either_engine(tracking_clips, local_ray,
     assert sorted(people.values(), key=min) == [{1}, {2}]
     assert all(sorted(faces) == [1, 2] for _, faces in local.groupby("frame")["face"])  # both found in every frame
     assert sorted(local.loc[local["face"] == 1, "person"].unique()) == [1, 2]  # while "face 1" changes person
+
+
+def test_ray_engine_without_ray_says_what_to_install(inputs, monkeypatch, tmp_path):
+    """Ray is an extra (pyproject's [batch]), not in requirements.txt: its absence is one clear line."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: `import ray` raises ImportError
+    with pytest.raises(BatchError, match=r'pip install "fer-studio\[batch\]"'):
+        run_batch([str(inputs)], tmp_path / "out.parquet", engine="ray", every=EVERY)
 
 
 def test_resume_skips_files_already_done_and_retries_errors(inputs, local_rows, tmp_path):

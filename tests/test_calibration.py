@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from fer_core import batch
-from fer_core.bench import test_frame as make_frame
+from tests.face_frames import astronaut_frame as make_frame
 from fer_core.calibration import (
     KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, CalibrationError, NeutralBaseline, baseline_from_images, choose_margin,
     leave_one_out_gaps, log_probabilities,

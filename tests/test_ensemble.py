@@ -14,8 +14,8 @@ from fer_core import saliency
 from fer_core.classifier import Classifier
 from fer_core.cli import main
 from fer_core.model import (
-    METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, default_model_dir, load_keras_model, member_dirs,
-    read_metadata, save_model, weight_files, write_metadata,
+    METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, live_model_dir, load_keras_model, read_metadata,
+    save_model, weight_files, write_metadata,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def single_model() -> Path:
-    """A bundled single (non-ensemble) model folder."""
-    return member_dirs(default_model_dir())[0]
+    """A bundled single (non-ensemble) model folder: the fast one, as these tests are about ensembling, not accuracy."""
+    return live_model_dir()
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_ensemble_cli_then_evaluate(tmp_path, two_models, data_path, capsys):
     """Members compared by compare_ensembles.py --json, the choice stored by --selection, then scored."""
     first, second = two_models
     table = tmp_path / "selection.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_ensembles.py"), str(first), str(second),
+    subprocess.run([sys.executable, str(ROOT / "experiments" / "compare_ensembles.py"), str(first), str(second),
                     "--data", str(data_path), "--tta", "none", "--cache", str(tmp_path / "cache"), "--json", str(table)],
                    check=True, capture_output=True)
     assert any((tmp_path / "cache").glob("first-none-0.0-*.npy"))
@@ -179,7 +179,7 @@ def test_compare_ensembles_combines_members_by_arithmetic_or_geometric_mean(two_
     """The script's arithmetic mean is what an ensemble computes; its geometric mean is a proper distribution."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("compare_ensembles", ROOT / "scripts" / "compare_ensembles.py")
+    spec = importlib.util.spec_from_file_location("compare_ensembles", ROOT / "experiments" / "compare_ensembles.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     first, second = (Classifier.load(folder).predict_proba(faces[0], "none", smoothing=0.0) for folder in two_models)
@@ -196,7 +196,7 @@ def test_ensemble_weights_cv_fits_weights_and_offsets_that_undo_a_bias(two_model
     """The grid weights drop a member that is noise; the class offsets undo a known shift of the logits."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("ensemble_weights_cv", ROOT / "scripts" / "ensemble_weights_cv.py")
+    spec = importlib.util.spec_from_file_location("ensemble_weights_cv", ROOT / "experiments" / "ensemble_weights_cv.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     images, labels = faces

@@ -83,3 +83,22 @@ def test_console_script_exits_with_mains_code(venv, tmp_path):
     result = _run([venv / "bin" / "fer-studio", "predict", "any.jpg", "--annotate", "notes.txt"], tmp_path, 300)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "error: --annotate notes.txt: is a file, not a folder" in result.stderr
+
+
+def test_the_app_and_predict_load_neither_scikit_image_nor_ray(tmp_path):
+    """scikit-image (the tests' photos) and Ray (``batch --engine ray``) are not runtime dependencies:
+    importing every fer_core module and the app's helpers, and predicting a photo, loads neither."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import fer_core\n"
+        "for m in pkgutil.iter_modules(fer_core.__path__):\n"
+        "    if m.name != '__main__': importlib.import_module(f'fer_core.{m.name}')  # __main__ runs the CLI\n"
+        "for m in ('ui.resources', 'ui.sidebar', 'ui.photo', 'ui.video', 'ui.live'): importlib.import_module(m)\n"
+        "from fer_core import bench, cli\n"
+        "assert cli.main(['predict', str(bench.SAMPLE_FACE)]) == 0\n"
+        "print(sorted({n.split('.')[0] for n in sys.modules} & {'skimage', 'ray'}))\n"
+    )
+    result = _run([sys.executable, "-c", code], REPO, 300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+    assert "astronaut.jpg: face 1" in result.stdout

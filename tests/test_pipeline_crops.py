@@ -2,7 +2,7 @@
 import numpy as np
 
 from fer_core.detect import LIVE_DETECTOR, make_detector
-from fer_core.pipeline_crops import UPSCALE, frame_face, pipeline_crops
+from experiments.pipeline_crops import UPSCALE, frame_face, pipeline_crops
 
 
 def test_frame_face_enlarges_and_frames_a_real_face(fer_data):

@@ -9,7 +9,7 @@ import pytest
 
 from fer_core.detect import LIVE_DETECTOR, Box, make_detector
 from fer_core.draw import annotate
-from fer_core.face_frames import tracking_scene
+from tests.face_frames import tracking_scene
 from fer_core.infer import Face
 from fer_core.live import LiveAnalyzer
 from fer_core.tracking import FaceTracker

@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from fer_core.bench import test_frame as make_frame
+from tests.face_frames import astronaut_frame as make_frame
 from fer_core.detect import LIVE_DETECTOR, make_detector
 from fer_core.live import LiveAnalyzer
 from fer_core.video import VideoError, analyse_video

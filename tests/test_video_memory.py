@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from fer_core.bench import test_frame as make_frame
+from tests.face_frames import astronaut_frame as make_frame
 from fer_core.detect import make_detector
 from fer_core.video import analyse_video
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer_core import bench, explore
+from fer_core import bench, catalog, explore
 from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
@@ -52,8 +52,19 @@ def detector(name: str):
 
 
 def model_folders() -> list[Path]:
-    """Every bundled model folder, the default first."""
-    return list_models()
+    """The model folders a user picks from, the default first: the shipped models (an ensemble's
+    members are not offered on their own) and any folder under ``$FER_MODELS_DIR``."""
+    return catalog.choices(list_models())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _model_label(folder: str, version: float) -> str:
+    return catalog.label(folder)
+
+
+def model_label(folder: str | Path) -> str:
+    """How the pickers name a model: "Accurate (ensemble of 3, 73.1%)" (see :mod:`fer_core.catalog`)."""
+    return _model_label(str(folder), model_version(folder))
 
 
 def _mtime(path: Path) -> float:
@@ -127,7 +138,7 @@ MODELS_ENV = "FER_MODELS_DIR"
 def model_argument(folder: str | Path) -> str:
     """The ``--model`` value that names a model folder in a command the page prints.
 
-    Relative to the working directory when the folder is under it (``models/vgg32x2``), as
+    Relative to the working directory when the folder is under it (``models/mix3c``), as
     ``$FER_MODELS_DIR/<name>`` when it is under a ``$FER_MODELS_DIR`` elsewhere (so a hosted
     page does not print the server's paths), else the folder's full path. Quoted for a shell.
     """

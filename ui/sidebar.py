@@ -57,7 +57,7 @@ class Settings:
 
 
 def _listed(path: Path, folders: list[str]) -> str | None:
-    """The listed folder that is ``path`` (compared resolved: "models/vgg32" and its absolute path match)."""
+    """The listed folder that is ``path`` (compared resolved: "models/mix3c" and its absolute path match)."""
     target = path.resolve()
     return next((f for f in folders if Path(f).resolve() == target), None)
 
@@ -101,14 +101,15 @@ def render() -> Settings:
     with st.sidebar:
         st.header("Settings")
         if folders:
-            st.selectbox("Model for photos and evaluation", folders, key=MODEL_KEY, format_func=lambda p: Path(p).name,
+            st.selectbox("Model for photos and evaluation", folders, key=MODEL_KEY, format_func=resources.model_label,
                          index=folders.index(_default_model(folders)),
-                         help="The most accurate model by default (FER_MODEL chooses another). Every bundled model "
-                              "is listed (set FER_MODELS_DIR to use another folder of models)")
-            st.selectbox("Model for webcam and video", folders, key=LIVE_MODEL_KEY, format_func=lambda p: Path(p).name,
+                         help="Accurate by default: an ensemble of three networks (FER_MODEL chooses another). "
+                              "The figure is its accuracy on FER2013's PrivateTest. Set FER_MODELS_DIR to list "
+                              "a folder of your own models")
+            st.selectbox("Model for webcam and video", folders, key=LIVE_MODEL_KEY, format_func=resources.model_label,
                          index=folders.index(_default_live(folders)),
-                         help="The fast model by default: a small network distilled from the most accurate one, "
-                              "run by LiteRT (FER_LIVE_MODEL chooses another)")
+                         help="Fast by default: a small network distilled from the accurate one, run by LiteRT "
+                              "without test-time augmentation, as on the live webcam (FER_LIVE_MODEL chooses another)")
             for env, path in (("FER_MODEL", default_model_dir()), ("FER_LIVE_MODEL", live_model_dir())):
                 if os.environ.get(env) and _listed(path, folders) is None:
                     st.warning(f"{env} names {path.name}, which is not among the models listed here "
