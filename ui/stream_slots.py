@@ -1,8 +1,8 @@
 """Fair sharing of the live webcam path: a fixed number of stream slots and a FIFO queue.
 
 Every live stream costs the server a share of its CPU (``STREAM_CORES``, measured: see
-docs/capacity.md), so a server process admits at most ``FER_MAX_STREAMS`` streams at once, by
-default as many as its cores carry (``derived_max_streams``). Only a session that asks for a
+docs/operations.md, "The stream limit from measurement"), so a server process admits at most
+``FER_MAX_STREAMS`` streams at once, by default as many as its cores carry (``derived_max_streams``). Only a session that asks for a
 stream (presses Start) while no slot is free for it joins the queue, in arrival order; a session
 that stops, or only looks at the page, holds nothing and waits for nothing. Pure Python and
 thread-safe: the page's script threads and streamlit-webrtc's worker threads
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 MAX_STREAMS_ENV = "FER_MAX_STREAMS"
 #: The server's own CPU for one live stream at 15 analysed frames/s, in cores: the higher of two
 #: measurements with the browsers at a lower priority (0.27 with one stream, 0.37 per stream with
-#: five), by ``scripts/load_webcam.py``; figures and commands in docs/capacity.md.
+#: five), by ``scripts/load_webcam.py``; figures and commands in docs/operations.md ("The stream limit
+#: from measurement").
 STREAM_CORES = 0.37
 #: Cores kept for everything but the streams: page runs, chart redraws, model loads, other pages.
 RESERVED_CORES = 0.5

@@ -139,7 +139,7 @@ def run_server(log_path: Path, extra_env: dict[str, str] | None = None):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.setdefault("MALLOC_ARENA_MAX", "2")  # as deploy/Dockerfile and run_local.sh run it (docs/capacity.md)
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # as deploy/Dockerfile and run_local.sh (docs/operations.md)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONFAULTHANDLER"] = "1"  # a crash of the server leaves every thread's stack in its log
     env.update(extra_env or {})
