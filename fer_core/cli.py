@@ -404,7 +404,8 @@ def _run_bench(args) -> int:
 
 
 def _add_batch(sub) -> None:
-    from fer_core.batch import ENGINES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from fer_core.batch import ENGINES
+    from fer_core.batch_inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     p = sub.add_parser("batch", help="every face in many photos and videos, into one Parquet table (resumable)")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -451,7 +452,7 @@ def _run_batch(args) -> int:
     _check_output(args.out, "--out", folder=False)
     baseline = None
     if args.neutral or args.calibration:
-        from fer_core.batch import load_worker
+        from fer_core.batch_engines import load_worker
 
         baseline = _baseline(args, *load_worker(args.model))
         print(f"calibrated: every face is read against a neutral baseline {baseline.describe()}", file=sys.stderr)

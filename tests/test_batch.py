@@ -19,8 +19,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from fer_core import batch, cli
-from fer_core.batch import BatchError, ResultsFile, expand_inputs, parts_dir, read_previous, run_batch
+from fer_core import batch_engines, batch_sink, cli
+from fer_core.batch import ENGINES, BatchError, run_batch
+from fer_core.batch_inputs import expand_inputs
+from fer_core.batch_sink import ResultsFile, parts_dir, read_previous
 from fer_core.labels import LABELS
 from tests.conftest import true_person
 from tests.face_frames import astronaut_frame as make_frame
@@ -84,7 +86,7 @@ def local_ray():
     """One local Ray (2 CPUs) for the module; shut down at its end."""
     import ray
 
-    batch.start_ray(num_cpus=2)
+    batch_engines.start_ray(num_cpus=2)
     yield ray
     ray.shutdown()
 
@@ -130,7 +132,7 @@ def test_rows_of_photos_videos_no_face_and_errors(inputs, local_out, local_rows)
 
 
 def test_ray_gives_the_local_rows(inputs, local_rows, local_ray, monkeypatch, tmp_path):
-    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)  # a part file per batch of rows, merged at the end
+    monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", 0.0)  # a part file per batch of rows, merged at the end
     out = tmp_path / "ray.parquet"
     summary = run_batch([str(inputs)], out, engine="ray", every=EVERY)
     assert local_ray.is_initialized()  # the module's Ray was used, not started and stopped again
@@ -149,7 +151,7 @@ def test_two_people_keep_their_ids_with_either_engine(tracking_clips, local_ray,
     video being one task, Ray gives the local engine's IDs."""
     path, truths = tracking_clips["crossing"]
     tables = {}
-    for engine in batch.ENGINES:
+    for engine in ENGINES:
         out = tmp_path / f"{engine}.parquet"
         assert cli.main(["batch", str(path), "--out", str(out), "--engine", engine]) == 0
         tables[engine] = _read(out)
@@ -190,7 +192,7 @@ def test_resume_skips_files_already_done_and_retries_errors(inputs, local_rows, 
 
 
 def test_a_stopped_job_keeps_its_rows_and_resumes(inputs, monkeypatch, tmp_path):
-    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)  # save after each file
+    monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", 0.0)  # save after each file
     photos = [str(inputs / name) for name in ("astronaut.jpg", "nested/coffee.png", "nested/deeper/head.png",
                                               "nested/small_face.jpg")]
     out = tmp_path / "results.parquet"
@@ -211,7 +213,7 @@ def test_a_stopped_job_keeps_its_rows_and_resumes(inputs, monkeypatch, tmp_path)
 
 def test_resume_refuses_another_models_table(inputs, tmp_path):
     out = tmp_path / "results.parquet"
-    pq.write_table(batch.to_table([{"file": "x.jpg", "label": "No face"}], LABELS, "another-model"), out)
+    pq.write_table(batch_sink.to_table([{"file": "x.jpg", "label": "No face"}], LABELS, "another-model"), out)
     with pytest.raises(BatchError, match="holds the results of model 'another-model'"):
         run_batch([str(inputs / "astronaut.jpg")], out)
 
@@ -233,7 +235,7 @@ def _parts(out: Path) -> list[Path]:
 
 
 def test_a_killed_job_resumes_from_its_part_files(inputs, local_out, local_rows, monkeypatch, tmp_path):
-    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)  # a part file after each file
+    monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", 0.0)  # a part file after each file
     photos = [str(inputs / name) for name in ("astronaut.jpg", "nested/broken.jpg", "nested/coffee.png",
                                               "nested/deeper/head.png", "nested/small_face.jpg")]  # input order
     reference = _by_file(pq.read_table(local_out))  # the uninterrupted run's rows
@@ -257,7 +259,7 @@ def test_a_killed_job_resumes_from_its_part_files(inputs, local_out, local_rows,
     for part, name in zip(parts, [photos[0], photos[1], photos[1], photos[2]]):
         table = pq.read_table(part)  # each save: the rows of the one file added since the previous save
         assert table["file"].to_pylist() == [name] * reference[name].num_rows, part.name
-        assert table.schema.metadata[batch.MODEL_KEY] == pq.read_schema(local_out).metadata[batch.MODEL_KEY]
+        assert table.schema.metadata[batch_sink.MODEL_KEY] == pq.read_schema(local_out).metadata[batch_sink.MODEL_KEY]
 
     resumed = run_batch(photos, out)
     assert (resumed.skipped, resumed.analysed) == (2, 3)  # astronaut and coffee done; broken retried again
@@ -269,13 +271,13 @@ def test_a_killed_job_resumes_from_its_part_files(inputs, local_out, local_rows,
 
 def test_each_save_writes_only_the_rows_added_since_the_last(local_out, monkeypatch, tmp_path):
     full = pq.read_table(local_out)
-    model = full.schema.metadata[batch.MODEL_KEY].decode()
+    model = full.schema.metadata[batch_sink.MODEL_KEY].decode()
     rows = _by_file(full)  # 6 files' real rows, in input order
     files = list(rows)
     out = tmp_path / "results.parquet"
     results = ResultsFile(out, files, None, PROBABILITIES, model)
     for name, save_every in zip(files, [1e9, 1e9, 0.0, 0.0, 1e9, 1e9]):
-        monkeypatch.setattr(batch, "SAVE_EVERY_S", save_every)
+        monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", save_every)
         results.add(rows[name])
     parts = [pq.read_table(p) for p in _parts(out)]
     assert [len(p) for p in parts] == [sum(len(rows[f]) for f in files[:3]), len(rows[files[3]])]
@@ -285,7 +287,7 @@ def test_each_save_writes_only_the_rows_added_since_the_last(local_out, monkeypa
     # killed now: a resume reads the saved files' rows from the parts, the unsaved ones are analysed again
     previous = read_previous(out, PROBABILITIES, model)
     assert previous.equals(full.filter(pc.is_in(full["file"], pa.array(files[:4]))))
-    assert batch.done_files(previous) == set(files[:4]) - {f for f in files if "broken" in f}
+    assert batch_sink.done_files(previous) == set(files[:4]) - {f for f in files if "broken" in f}
 
     results.finish()  # the end: one file with every row, the parts gone
     assert pq.read_table(out).equals(full) and pq.read_schema(out).metadata == full.schema.metadata
@@ -294,17 +296,17 @@ def test_each_save_writes_only_the_rows_added_since_the_last(local_out, monkeypa
 
 def test_a_kill_between_the_merge_and_deleting_the_parts_loses_nothing(local_out, monkeypatch, tmp_path):
     full = pq.read_table(local_out)
-    model = full.schema.metadata[batch.MODEL_KEY].decode()
+    model = full.schema.metadata[batch_sink.MODEL_KEY].decode()
     astronaut = _by_file(full)[full["file"][0].as_py()]
     name = astronaut["file"][0].as_py()
     out = tmp_path / "results.parquet"
-    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", 0.0)
     failed = ResultsFile(out, [name], None, PROBABILITIES, model)
-    failed.add(batch.to_table([batch.error_row(name, "unreadable then")], PROBABILITIES, model))  # part 1; killed
+    failed.add(batch_sink.to_table([batch_sink.error_row(name, "unreadable then")], PROBABILITIES, model))  # part 1; killed
 
-    monkeypatch.setattr(batch, "SAVE_EVERY_S", 1e9)
+    monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", 1e9)
     previous = read_previous(out, PROBABILITIES, model)
-    assert batch.done_files(previous) == set() and previous["error"].to_pylist() == ["unreadable then"]
+    assert batch_sink.done_files(previous) == set() and previous["error"].to_pylist() == ["unreadable then"]
     retry = ResultsFile(out, [name], previous, PROBABILITIES, model)
     retry.add(astronaut)  # not saved as a part yet
     monkeypatch.setattr(ResultsFile, "_remove_parts", lambda self: None)  # killed right after the merge
@@ -317,15 +319,15 @@ def test_a_kill_between_the_merge_and_deleting_the_parts_loses_nothing(local_out
 def test_resume_refuses_another_models_part_files(inputs, monkeypatch, tmp_path):
     from fer_core.model import default_model_dir, read_metadata
 
-    monkeypatch.setattr(batch, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", 0.0)
     photo = str(inputs / "astronaut.jpg")
     out = tmp_path / "results.parquet"
     ResultsFile(out, [photo], None, LABELS, "another-model").add(
-        batch.to_table([{"file": photo, "label": "No face"}], LABELS, "another-model"))  # a killed run's part
+        batch_sink.to_table([{"file": photo, "label": "No face"}], LABELS, "another-model"))  # a killed run's part
     with pytest.raises(BatchError, match=r"part file .*part-00001.parquet: holds the results of model 'another-model'"):
         run_batch([photo], out)
     this_model = read_metadata(default_model_dir())["name"]
-    pq.write_table(batch.to_table([{"file": "x.jpg", "label": "No face"}], LABELS, this_model), out)
+    pq.write_table(batch_sink.to_table([{"file": "x.jpg", "label": "No face"}], LABELS, this_model), out)
     with pytest.raises(BatchError, match="part file .*: holds the results of model 'another-model'"):
         run_batch([photo], out)  # a fitting table does not make its parts fit
     assert len(_parts(out)) == 1  # refused: nothing written, nothing deleted
