@@ -29,6 +29,9 @@ VIDEO_TYPES = ("mp4", "webm", "avi", "mov")
 
 #: the frame rate assumed for a video whose header gives none
 FALLBACK_FPS = 25.0
+#: a video that decodes to fewer than this share of the frames its header announces is reported as truncated
+#: (headers' counts are estimates: a few frames short is normal)
+TRUNCATED_SHARE = 0.9
 MAX_SIDE = 1280  # longer videos are scaled down for speed; boxes refer to the scaled frames
 
 
@@ -38,12 +41,14 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoFrameResult:
+    """One analysed frame: its number, its time and its faces (``person`` set to their track IDs)."""
+
     index: int
     time_s: float
     faces: list[Face]
 
 
-@dataclass
+@dataclass(frozen=True)
 class VideoResult:
     """Everything a video analysis produced."""
 
@@ -53,9 +58,9 @@ class VideoResult:
     frames_analysed: int
     width: int
     height: int
-    results: list[VideoFrameResult] = field(default_factory=list)
+    results: tuple[VideoFrameResult, ...] = ()
     output: str | None = None
-    #: set when decoding broke off midway: the results cover the frames before it
+    #: set when the analysis covers only part of the video (decoding broke off, or ``max_frames``)
     warning: str | None = None
 
     def rows(self) -> list[dict]:
@@ -97,58 +102,42 @@ def analyse_video(
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "video")
+    container = _open(source, name)
+    annotated = None
     try:
-        container = av.open(source if hasattr(source, "read") else str(source))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(f"{name}: not a video file that can be decoded ({_reason(exc)})") from exc
-    writer = None
-    try:
-        if not container.streams.video:
-            raise VideoError(f"{name}: the file has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        fps = float(stream.average_rate or stream.guessed_rate or FALLBACK_FPS)
-        total = stream.frames or int(float(container.duration or 0) / 1e6 * fps) or 0
-        result = VideoResult(name, fps, 0, 0, 0, 0)
+        stream = _video_stream(container, name)
+        fps = _frame_rate(stream)
+        total = _announced_frames(container, stream, fps)
+        annotated = _AnnotatedVideo(output, fps) if output is not None else None
+        decoded = _Decoded(container, stream)
+        frames: list[VideoFrameResult] = []
         faces: list[Face] = []
         tracker = FaceTracker(frame_rate=fps / every)
-        for index, frame in enumerate(_frames(container, stream, result)):
+        count, size, warning = 0, (0, 0), None
+        for index, frame in enumerate(decoded):
             if max_frames is not None and index >= max_frames:
-                result.warning = (f"only the first {max_frames} frames ({max_frames / fps:.0f} s) were analysed, "
-                                  "the limit for one video here; the results and the annotated video cover those")
+                warning = _limit_warning(max_frames, fps)
                 break
-            rgb = frame.to_ndarray(format="rgb24")
-            rgb = _limit_size(rgb)
-            if writer is None and output is not None:
-                writer = _open_writer(output, fps, rgb.shape[1], rgb.shape[0])
-            result.width, result.height = rgb.shape[1], rgb.shape[0]
+            rgb = _limit_size(frame.to_ndarray(format="rgb24"))
             if index % every == 0:
-                faces = analyse_image(rgb, classifier, detector, baseline=baseline)
-                faces = [replace(f, person=p) for f, p in zip(faces, tracker.update([f.box for f in faces]))]
-                time_s = float(frame.time) if frame.time is not None else index / fps
-                result.results.append(VideoFrameResult(index, time_s, faces))
-                result.frames_analysed += 1
-            if writer is not None:
-                _write(writer, annotate(rgb, faces, min_confidence))
-            result.frames_total = index + 1
+                faces = _tracked(analyse_image(rgb, classifier, detector, baseline=baseline), tracker)
+                frames.append(VideoFrameResult(index, _frame_time(frame, index, fps), faces))
+            if annotated is not None:
+                annotated.write(annotate(rgb, faces, min_confidence))
+            count, size = index + 1, (rgb.shape[1], rgb.shape[0])
             if progress:
-                progress(index + 1, max(total, index + 1))
-        if result.frames_total == 0:
+                progress(count, max(total, count))
+        if count == 0:
             raise VideoError(f"{name}: no frames could be decoded")
-        if not result.warning and total and result.frames_total < 0.9 * total:
-            result.warning = (f"the video ended at frame {result.frames_total}, before the {total} frames its "
-                              "header announces (a truncated file?); the results cover those frames")
+        warning = warning or decoded.broken or _truncation(count, total)
     except av.FFmpegError as exc:
         raise VideoError(f"{name}: corrupt or unsupported video ({_reason(exc)})") from exc
     finally:
-        if writer is not None:
-            container_out, stream_out = writer
-            for packet in stream_out.encode():
-                container_out.mux(packet)
-            container_out.close()
+        if annotated is not None:
+            annotated.close()
         container.close()
-    result.output = str(output) if isinstance(output, (str, os.PathLike)) else None
-    return result
+    return VideoResult(name, fps, count, len(frames), *size, results=tuple(frames),
+                       output=str(output) if isinstance(output, (str, os.PathLike)) else None, warning=warning)
 
 
 def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classifier, detector: FaceDetector, *,
@@ -175,14 +164,13 @@ def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classi
 
 
 def _first_frames(source, seconds: float) -> int:
-    """How many frames the first ``seconds`` of a video hold (its rate from the header; 25 fps if it has none)."""
+    """How many frames the first ``seconds`` of a video hold (its rate from the header, else :data:`FALLBACK_FPS`)."""
     import av
 
     position = source.tell() if hasattr(source, "tell") else None
     try:
         with av.open(source if hasattr(source, "read") else str(source)) as container:
-            stream = container.streams.video[0] if container.streams.video else None
-            fps = float(stream.average_rate or stream.guessed_rate or FALLBACK_FPS) if stream else FALLBACK_FPS
+            fps = _frame_rate(container.streams.video[0]) if container.streams.video else FALLBACK_FPS
     except (av.FFmpegError, OSError, ValueError):
         fps = FALLBACK_FPS  # analyse_video says what is wrong with the file
     finally:
@@ -191,27 +179,96 @@ def _first_frames(source, seconds: float) -> int:
     return max(1, round(seconds * fps))
 
 
-def _frames(container, stream, result: VideoResult):
-    """Decoded frames until the end or the first decoding error after at least one frame.
+def _open(source: str | os.PathLike | BinaryIO, name: str):
+    """The source opened with PyAV.
 
-    A broken tail (a truncated download, a damaged block) ends the analysis with a warning
-    instead of losing the frames before it.
+    Raises:
+        VideoError: not a video file that can be decoded.
     """
     import av
 
-    decoded = container.decode(stream)
-    while True:
-        try:
-            frame = next(decoded)
-        except StopIteration:
-            return
-        except av.FFmpegError as exc:
-            if result.frames_total == 0:
-                raise
-            result.warning = (f"the video could be decoded only up to frame {result.frames_total} "
-                              f"({_reason(exc)}); the results cover those frames")
-            return
-        yield frame
+    try:
+        return av.open(source if hasattr(source, "read") else str(source))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(f"{name}: not a video file that can be decoded ({_reason(exc)})") from exc
+
+
+def _video_stream(container, name: str):
+    """The container's first video stream, decoded with FFmpeg's threads.
+
+    Raises:
+        VideoError: the file has none.
+    """
+    if not container.streams.video:
+        raise VideoError(f"{name}: the file has no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return stream
+
+
+def _frame_rate(stream) -> float:
+    """The stream's frame rate from its header, or :data:`FALLBACK_FPS` when the header gives none."""
+    return float(stream.average_rate or stream.guessed_rate or FALLBACK_FPS)
+
+
+def _announced_frames(container, stream, fps: float) -> int:
+    """How many frames the header announces (its count, else its duration times ``fps``; 0 if neither)."""
+    return stream.frames or int(float(container.duration or 0) / 1e6 * fps) or 0
+
+
+def _frame_time(frame, index: int, fps: float) -> float:
+    """When a frame is shown, in seconds: its timestamp, or its number over the frame rate if it has none."""
+    return float(frame.time) if frame.time is not None else index / fps
+
+
+def _tracked(faces: list[Face], tracker: FaceTracker) -> list[Face]:
+    """``faces`` with ``person`` set to their track IDs, stable over the video."""
+    return [replace(f, person=p) for f, p in zip(faces, tracker.update([f.box for f in faces]))]
+
+
+def _limit_warning(max_frames: int, fps: float) -> str:
+    """The warning of a video cut at ``max_frames``."""
+    return (f"only the first {max_frames} frames ({max_frames / fps:.0f} s) were analysed, "
+            "the limit for one video here; the results and the annotated video cover those")
+
+
+def _truncation(frames: int, announced: int) -> str | None:
+    """A warning when decoding ended well before the frames the header announces (under :data:`TRUNCATED_SHARE`)."""
+    if announced and frames < TRUNCATED_SHARE * announced:
+        return (f"the video ended at frame {frames}, before the {announced} frames its header announces "
+                "(a truncated file?); the results cover those frames")
+    return None
+
+
+class _Decoded:
+    """The decoded frames of a stream, until its end or the first decoding error after at least one frame.
+
+    A broken tail (a truncated download, a damaged block) ends the frames early instead of losing
+    those before it; :attr:`broken` then says where and why, for the result's warning.
+    """
+
+    def __init__(self, container, stream) -> None:
+        self._frames = container.decode(stream)
+        self.count = 0
+        #: set when decoding broke off after ``count`` frames
+        self.broken: str | None = None
+
+    def __iter__(self):
+        import av
+
+        while True:
+            try:
+                frame = next(self._frames)
+            except StopIteration:
+                return
+            except av.FFmpegError as exc:
+                if self.count == 0:
+                    raise
+                self.broken = (f"the video could be decoded only up to frame {self.count} "
+                               f"({_reason(exc)}); the results cover those frames")
+                return
+            self.count += 1
+            yield frame
 
 
 def _reason(exc: Exception) -> str:
@@ -234,21 +291,38 @@ def _limit_size(rgb: np.ndarray) -> np.ndarray:
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 
 
-def _open_writer(target: str | os.PathLike | BinaryIO, fps: float, width: int, height: int):
-    import av
-    from fractions import Fraction
+class _AnnotatedVideo:
+    """The annotated H.264 MP4 being written, opened at the first frame (whose size it takes)."""
 
-    container = av.open(target if hasattr(target, "write") else str(target), mode="w", format="mp4",
-                        options={"movflags": MOVFLAGS})  # a muxer option: as a stream option it had no effect
-    stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"preset": "veryfast", "crf": "23"}
-    return container, stream
+    def __init__(self, target: str | os.PathLike | BinaryIO, fps: float) -> None:
+        self._target = target
+        self._fps = fps
+        self._container = self._stream = None
 
+    def write(self, rgb: np.ndarray) -> None:
+        """Encode one frame (``rgb``, even sides: :func:`_limit_size`)."""
+        import av
 
-def _write(writer, rgb: np.ndarray) -> None:
-    import av
+        if self._container is None:
+            self._open(rgb.shape[1], rgb.shape[0])
+        for packet in self._stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            self._container.mux(packet)
 
-    container, stream = writer
-    for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-        container.mux(packet)
+    def close(self) -> None:
+        """Flush the encoder and close the file (nothing to do when no frame came)."""
+        if self._container is None:
+            return
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+
+    def _open(self, width: int, height: int) -> None:
+        import av
+        from fractions import Fraction
+
+        target = self._target
+        self._container = av.open(target if hasattr(target, "write") else str(target), mode="w", format="mp4",
+                                  options={"movflags": MOVFLAGS})  # a muxer option: as a stream option it had no effect
+        self._stream = self._container.add_stream("libx264", rate=Fraction(self._fps).limit_denominator(1000))
+        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+        self._stream.options = {"preset": "veryfast", "crf": "23"}

@@ -54,8 +54,8 @@ def test_photo_rows_and_csv_round_trip(faces, classifier):
 
 def test_video_and_live_rows_agree_and_make_one_timeline(faces, classifier):
     labels = tuple(classifier.labels)
-    video = VideoResult("clip.mp4", 10.0, 3, 3, 512, 512, [
-        VideoFrameResult(0, 0.0, faces), VideoFrameResult(1, 0.1, []), VideoFrameResult(2, 0.2, faces)])
+    video = VideoResult("clip.mp4", 10.0, 3, 3, 512, 512, (
+        VideoFrameResult(0, 0.0, faces), VideoFrameResult(1, 0.1, []), VideoFrameResult(2, 0.2, faces)))
     rows = video.rows()
     assert [r["label"] for r in rows] == ["Happy", timeline.NO_FACE, "Happy"]
     assert rows[0] == faces[0].to_row(frame=0, time_s=0.0, face=1)
