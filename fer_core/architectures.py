@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import keras
 from keras import layers
 
+from fer_core.data import IMAGE_SIZE
 from fer_core.preprocess import InputSpec
 
 DEFAULT_ARCH = "vgg"
@@ -162,10 +163,10 @@ def build_resnet(spec: InputSpec, num_classes: int, augment: str = "strong", wid
 
 #: name -> (builder, default input spec)
 ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], InputSpec]] = {
-    "seed": (build_seed, InputSpec(size=48, channels=3)),
-    "vgg": (build_vgg, InputSpec(size=48, channels=1)),
-    "student": (build_student, InputSpec(size=48, channels=1)),
-    "resnet": (build_resnet, InputSpec(size=48, channels=1)),
+    "seed": (build_seed, InputSpec(size=IMAGE_SIZE, channels=3)),
+    "vgg": (build_vgg, InputSpec(size=IMAGE_SIZE, channels=1)),
+    "student": (build_student, InputSpec(size=IMAGE_SIZE, channels=1)),
+    "resnet": (build_resnet, InputSpec(size=IMAGE_SIZE, channels=1)),
 }
 
 

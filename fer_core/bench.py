@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from fer_core.classifier import Classifier
+from fer_core.data import IMAGE_SIZE
 from fer_core.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, Box, make_detector
 from fer_core.images import read_image
 from fer_core.infer import analyse_image, crop_face
@@ -47,7 +48,7 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
 
 def ms_per_face(classifier: Classifier, batch: int = 32, repeats: int = 5) -> float:
     """Median milliseconds per face of a batch of random 48x48 crops (no TTA): a cheap speed figure."""
-    crops = np.random.default_rng(0).integers(0, 256, size=(batch, 48, 48), dtype=np.uint8)
+    crops = np.random.default_rng(0).integers(0, 256, size=(batch, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     return median_ms(lambda: classifier.predict_proba(crops, "none"), repeats, warmup=1) / batch
 
 

@@ -11,12 +11,14 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from fer_core.data import IMAGE_SIZE
+
 
 @dataclass(frozen=True)
 class InputSpec:
     """What a model expects: square size, channels (1 grey, 3 grey replicated), scale divisor."""
 
-    size: int = 48
+    size: int = IMAGE_SIZE
     channels: int = 1
     scale: float = 255.0
 

@@ -227,6 +227,22 @@ def _write_state(out: Path, state: dict) -> None:
     os.replace(tmp, out / STATE)
 
 
+def _swap_ema_weights(averages_in_model: bool):
+    """Keras' ``SwapEMAWeights(swap_on_epoch=True)``, told whether the model starts holding the averaged weights.
+
+    A resumed checkpoint was saved at an epoch's end, with the averages in the model and the raw
+    weights in the optimizer's slots; the first epoch's start must swap them back. Keras 3.15 has
+    no public way to say so (the constructor takes ``swap_on_epoch`` only; the callback keeps the
+    state in ``_ema_weights_in_model``), so this one place sets that private attribute: check it
+    when Keras is upgraded (``tests/test_train.py`` resumes an EMA run).
+    """
+    import keras
+
+    swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+    swap._ema_weights_in_model = averages_in_model  # private: see the docstring
+    return swap
+
+
 def _make_callbacks(out: Path, state: dict, config: TrainConfig, resumed: bool) -> list:
     import keras
 
@@ -259,11 +275,7 @@ def _make_callbacks(out: Path, state: dict, config: TrainConfig, resumed: bool) 
     callbacks = []
     if config.ema:
         # Validate and checkpoint the averaged weights: they are in the model at each epoch's end.
-        swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
-        # A resumed checkpoint was saved with the averages in the model and the raw weights in
-        # the optimizer's slots; the first epoch's start swaps them back.
-        swap._ema_weights_in_model = resumed
-        callbacks.append(swap)
+        callbacks.append(_swap_ema_weights(averages_in_model=resumed))
     callbacks += [
         keras.callbacks.ModelCheckpoint(
             out / BEST, monitor="val_accuracy", mode="max", save_best_only=True,

@@ -95,6 +95,29 @@ def test_student_distils_from_the_teacher_with_ema_and_resumes(fer_data, tmp_pat
     np.testing.assert_allclose(classifier.predict_proba(fer_data.images[:8]), keras_probs, atol=1e-4)
 
 
+@pytest.mark.parametrize("averages_in_model", [True, False])
+def test_a_resumed_ema_run_swaps_the_raw_weights_back_at_its_first_epoch(averages_in_model):
+    """The EMA swap callback is told what a resumed checkpoint holds: with the averages in the model,
+    the first epoch's start swaps the raw weights back in; a fresh run starts with the raw weights.
+
+    Guards the one private Keras attribute train.py sets: were it renamed, no swap would happen.
+    """
+    from fer_core.train import _swap_ema_weights
+
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.5, use_ema=True, ema_momentum=0.5), loss="mse")
+    for _ in range(3):  # not fit(): its end copies the averages into the model
+        model.train_on_batch(rng.normal(size=(8, 4)), rng.normal(size=(8, 2)))
+    swap = _swap_ema_weights(averages_in_model=averages_in_model)
+    swap.set_model(model)
+    swap.set_params({"epochs": 1})
+    before = model.get_weights()
+    swap.on_epoch_begin(0)
+    changed = any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert changed == averages_in_model
+
+
 def test_mixup_mixes_images_and_targets_alike():
     """Each mixed example is a convex mix of two of its batch, with the same weight for image and target.
 
