@@ -130,6 +130,13 @@ def rss_mb(pid: int) -> float:
 # --------------------------------------------------------------------------- page helpers
 
 
+def file_uploader(page, label: str):
+    """The page's file uploader labelled exactly ``label`` (the photo and video pages have two: the
+    calibration reference's and the main one)."""
+    return page.locator('[data-testid="stFileUploader"]').filter(
+        has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
+
+
 def wait_until_idle(page, timeout: float = PAGE_TIMEOUT) -> None:
     """Waits until the app is connected and its script run has finished.
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from tests.browser.helpers import (
-    PAGE_TIMEOUT, assert_no_errors, goto, main_text, start_stream, stop_stream, strict_labels, wait_for_text,
+    PAGE_TIMEOUT, assert_no_errors, file_uploader, goto, main_text, start_stream, stop_stream, strict_labels,
+    wait_for_text,
 )
 
 pytestmark = pytest.mark.browser
@@ -71,12 +72,12 @@ def test_photo_read_against_a_neutral_reference(page, screenshot, astronaut_jpeg
     """The astronaut as her own neutral reference: her photo then reads as Neutral, and the page says it is calibrated."""
     goto(page, "photo")
     page.get_by_text("Personal calibration (optional)").click()
-    reference = page.locator('[data-testid="stFileUploader"]').filter(has_text="neutral reference photo")
+    reference = file_uploader(page, "A neutral reference photo of this person, or a saved calibration file")
     reference.locator('input[type="file"]').set_input_files(str(astronaut_jpeg))
     on = wait_for_text(page, re.compile(r"Calibration on: every face is read against the neutral face in "
                                         r"astronaut\.jpg \(from 1 frame, margin (\d\.\d\d)\)"), PAGE_TIMEOUT)
     assert float(on.group(1)) == pytest.approx(0.69)
-    photos = page.locator('[data-testid="stFileUploader"]').filter(has_text="Photos")
+    photos = file_uploader(page, "Photos")
     photos.locator('input[type="file"]').set_input_files(str(astronaut_jpeg))
     wait_for_text(page, re.compile(r"calibrated: \d+% odds against the neutral reference"), PAGE_TIMEOUT)
     assert "Faces are calibrated" in main_text(page)

@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.browser.helpers import PAGE_TIMEOUT, assert_no_errors, astronaut_rgb, goto, rss_mb, wait_until_idle
+from tests.browser.helpers import (
+    PAGE_TIMEOUT, assert_no_errors, astronaut_rgb, file_uploader, goto, rss_mb, wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +59,7 @@ def _upload_and_wait(browser, server, photo: Path) -> tuple[float, float]:
     try:
         page = context.new_page()
         goto(page, "photo")
-        uploader = page.locator('[data-testid="stFileUploader"]').first
+        uploader = file_uploader(page, "Photos")
         uploader.locator('input[type="file"]').set_input_files(str(photo))
         uploader.locator('[data-testid="stFileChipName"]', has_text=photo.name).wait_for()
         caption = page.get_by_text(f"{photo.name}: ")

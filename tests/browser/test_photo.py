@@ -7,8 +7,8 @@ import time
 import pytest
 
 from tests.browser.helpers import (
-    EXPECTED_ASTRONAUT, LABELS, PAGE_TIMEOUT, assert_no_errors, error_texts, goto, main_text, strict_labels,
-    wait_until_idle,
+    EXPECTED_ASTRONAUT, LABELS, PAGE_TIMEOUT, assert_no_errors, error_texts, file_uploader, goto, main_text,
+    strict_labels, wait_until_idle,
 )
 
 pytestmark = pytest.mark.browser
@@ -31,7 +31,7 @@ def test_uploaded_photo_shows_its_label(page, screenshot, astronaut_jpeg):
     goto(page, "photo")
     assert_no_errors(page, "photo page before upload")
     before = label_counts(page)
-    uploader = page.locator('[data-testid="stFileUploader"]').first
+    uploader = file_uploader(page, "Photos")
     uploader.wait_for(state="visible")
     screenshot(page, "photo-before-upload")
 

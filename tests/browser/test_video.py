@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.helpers import PAGE_TIMEOUT, assert_no_errors, chart_titles, goto, main_text, wait_until_idle
+from tests.browser.helpers import (
+    PAGE_TIMEOUT, assert_no_errors, chart_titles, file_uploader, goto, main_text, wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +17,7 @@ def person_titles(page) -> list[str]:
 def test_video_page_shows_a_timeline_per_person(page, screenshot, tracking_clips):
     goto(page, "video")
     assert_no_errors(page, "video page before upload")
-    uploader = page.locator('[data-testid="stFileUploader"]').first
+    uploader = file_uploader(page, "Video")
     uploader.locator('input[type="file"]').set_input_files(str(tracking_clips["crossing"][0]))
     uploader.locator('[data-testid="stFileChipName"]', has_text="crossing.mp4").wait_for()
     wait_until_idle(page, PAGE_TIMEOUT)
