@@ -35,7 +35,7 @@ from fer_core.classifier import Classifier
 from fer_core.data import DEFAULT_DATA, DATA_ENV
 from fer_core.detect import DEFAULT_DETECTOR
 from fer_core.evaluate import tta_name
-from fer_core.catalog import choices, label
+from fer_core.model_info import choices, label
 from fer_core.model import MODELS_DIR, live_model_dir
 
 REPO = Path(__file__).resolve().parent.parent

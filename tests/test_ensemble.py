@@ -164,15 +164,15 @@ def test_ensemble_grad_cam_is_the_mean_of_its_members(tmp_path, single_model, fa
 
 
 def test_app_cards_count_the_members(tmp_path, two_models):
-    from ui import resources
+    from fer_core.model_info import describe, model_version
 
     first, second = two_models
     folder = create_ensemble(tmp_path / "duo", [first, second])
-    card = resources.model_card(folder)
-    assert card.architecture == "ensemble of first + second"
-    assert card.size_bytes == (first / MODEL_FILE).stat().st_size + (second / MODEL_FILE).stat().st_size
+    info = describe(folder)
+    assert info.architecture == "ensemble of first + second" and info.members == (first, second)
+    assert info.size_bytes == (first / MODEL_FILE).stat().st_size + (second / MODEL_FILE).stat().st_size
     weights = [m / name for m in (first, second) for name in (MODEL_FILE, "model.tflite", METADATA_FILE)]
-    assert resources.model_version(folder) == max(p.stat().st_mtime for p in weights if p.exists())
+    assert model_version(folder) == max(p.stat().st_mtime for p in weights if p.exists())
 
 
 def test_compare_ensembles_combines_members_by_arithmetic_or_geometric_mean(two_models, faces):
