@@ -8,6 +8,7 @@ from fer_core import explore, plots
 from fer_core.data import DATA_ENV, USAGES, DataError
 from fer_core.labels import LABELS
 from fer_core.model import ModelError
+from fer_core.model_info import describe
 from ui import resources, sidebar
 
 SOURCES = ("Default location", "Upload a CSV", "Image folder")
@@ -28,17 +29,17 @@ def show_missing(message: str) -> None:
     if settings.model_dir is None:
         return
     try:
-        card = resources.model_card(settings.model_dir)
+        info = describe(settings.model_dir)
     except ModelError as exc:
         st.error(str(exc))
         return
-    counts = card.metadata.get("data", {}).get("class_counts")
-    st.subheader(f"Dataset card of the model {card.name}")
+    counts = info.class_counts
+    st.subheader(f"Dataset card of the model {info.name}")
     if not counts:
         st.caption("This model's metadata has no class counts.")
         return
     st.caption(f"The images per class and split the model was trained and tested on "
-               f"(source {Path(str(card.metadata['data'].get('source', '?'))).name}).")
+               f"(source {Path(str(info.data_source or '?')).name}).")
     table = explore.distribution_from_counts(counts)
     st.plotly_chart(plots.class_distribution(table), key="card-chart")
     st.dataframe(table.pivot(index="label", columns="split", values="count").loc[list(next(iter(counts.values())))])

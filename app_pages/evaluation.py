@@ -6,9 +6,11 @@ import streamlit as st
 from fer_core import plots
 from fer_core.corruptions import CORRUPTIONS, SEVERITIES
 from fer_core.data import DATA_ENV, DataError
-from fer_core.evaluate import (WATCHED_CLASSES, accuracy, confusions, headline, most_confident_mistakes,
+from fer_core.evaluate import (WATCHED_CLASSES, accuracy, confusions, most_confident_mistakes,
                                require_fer2013_labels, top_confusion, tta_name)
 from fer_core.model import TTA_MODES, ModelError
+from fer_core.model_info import EVAL_SPLITS, describe, format_params, model_version
+from fer_core.model_table import comparison_rows
 from ui import resources, sidebar
 
 GALLERY_SPLIT = "PrivateTest"
@@ -20,12 +22,12 @@ if settings.model_dir is None:
     sidebar.require_classifier(settings)  # says there is no model and how to get one
     st.stop()
 try:
-    card = resources.model_card(settings.model_dir)
+    info = describe(settings.model_dir)
 except ModelError as exc:
     st.error(str(exc))
     st.stop()
-folder = card.folder
-st.caption(f"Model **{card.name}** ({card.architecture}; parameters: {resources.format_params(card.params)}).")
+folder = info.folder
+st.caption(f"Model **{info.name}** ({info.architecture}; parameters: {format_params(info.params)}).")
 model_arg = resources.model_argument(folder)
 
 
@@ -35,10 +37,10 @@ def command(split: str) -> str:
 
 
 st.header("Test scores")
-evals = resources.evaluations(folder)
+evals = info.evaluations
 cols = st.columns(3)
-for col, split in zip(cols, resources.EVAL_SPLITS):
-    best = headline(evals, split, card.tta)
+for col, split in zip(cols, EVAL_SPLITS):
+    best = info.headline(split)
     if best:
         col.metric(f"{split} accuracy ({tta_name(best.tta)})", f"{best.accuracy:.1%}", help=f"n = {best.n or '?'}")
         if best.macro_f1 is not None:
@@ -53,7 +55,7 @@ for col, split in zip(cols, resources.EVAL_SPLITS):
     elif split != "RandomTest":
         col.info(f"No {split} evaluation yet. Produce it with:\n\n`{command(split)}`")
 if not evals:
-    st.warning(f"{card.name} has no stored evaluation. Run `{command('PrivateTest')}` (and the same with "
+    st.warning(f"{info.name} has no stored evaluation. Run `{command('PrivateTest')}` (and the same with "
                "`--split PublicTest`) to evaluate it and store the results with the model.")
 else:
     st.dataframe(pd.DataFrame([{"evaluation": k, "split": v.split, "TTA": tta_name(v.tta), "images": v.n,
@@ -61,7 +63,7 @@ else:
                  hide_index=True)
     chosen = st.selectbox("Details of", list(evals), key="eval_choice")
     result = evals[chosen].details
-    labels = result.get("labels", list(card.metadata["labels"]))
+    labels = result.get("labels", list(info.labels))
     if result.get("per_class"):
         st.subheader("Per class")
         table = pd.DataFrame(result["per_class"]).T.reindex(labels).rename_axis("emotion")
@@ -93,8 +95,8 @@ if robust:
                f"Produce it with `python -m fer_core evaluate --corruptions --record --model {model_arg}`.")
 
 st.header("Training")
-history = card.metadata.get("history") or []
-training = card.metadata.get("training", {})
+history = list(info.history)
+training = info.training
 if history:
     st.plotly_chart(plots.training_curves(history), key="curves")
 elif training.get("members"):
@@ -118,10 +120,10 @@ timings = st.session_state.setdefault("model_timings", {})
 if st.button("Measure speed (ms per face)", help="Times a batch of 32 faces on each model, once"):
     for path in folders:
         try:
-            timings[str(path)] = round(resources.ms_per_face(str(path), resources.model_version(path)), 2)
+            timings[str(path)] = round(resources.ms_per_face(str(path), model_version(path)), 2)
         except (ModelError, ValueError, OSError) as exc:
             st.error(f"{path.name}: {exc}")
-st.dataframe(resources.comparison(folders, timings or None), hide_index=True)
+st.dataframe(pd.DataFrame(comparison_rows(folders, timings or None)), hide_index=True)
 
 st.header("Misclassified examples")
 try:
@@ -145,7 +147,7 @@ tta = st.selectbox("Test-time augmentation for the gallery", TTA_MODES, key="gal
                         "without TTA; ten-crop and shift run 10 views per face, 1–3 minutes on a 2-core CPU "
                         "(the most for an ensemble); the result is kept for the next start.")
 images, y_true = data.split(GALLERY_SPLIT)
-probs = resources.split_predictions(str(folder), resources.model_version(folder), resources.data_key(data),
+probs = resources.split_predictions(str(folder), model_version(folder), resources.data_key(data),
                                     GALLERY_SPLIT, tta, data)
 y_pred = probs.argmax(axis=1)
 labels = list(model.labels)

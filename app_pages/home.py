@@ -4,6 +4,7 @@ import streamlit as st
 from fer_core.evaluate import tta_name
 from fer_core.labels import LABELS
 from fer_core.model import ModelError
+from fer_core.model_info import describe, format_params
 from ui import navigation, resources, sidebar
 
 settings = sidebar.current()
@@ -18,29 +19,28 @@ st.markdown(
 
 st.header("Loaded model")
 if settings.model_dir is None:
-    st.warning("No model found among the bundled models. Train one with `python -m fer_core train` and copy its "
-               "folder into models/, or set FER_MODELS_DIR to a folder of models.")
+    st.warning(sidebar.NO_MODEL_ADVICE)
 else:
     try:
-        card = resources.model_card(settings.model_dir)
+        info = describe(settings.model_dir)
     except ModelError as exc:
         st.error(str(exc))
     else:
-        best = card.headline("PrivateTest")
+        best = info.headline()
         cols = st.columns([1, 1.6, 1, 1])  # room for the accuracy label with its TTA
-        cols[0].metric("Model", card.name)
+        cols[0].metric("Model", info.name)
         cols[1].metric(f"PrivateTest accuracy ({tta_name(best.tta)})" if best else "PrivateTest accuracy",
                        f"{best.accuracy:.1%}" if best else "not evaluated")
-        cols[2].metric("Parameters", resources.format_params(card.params))
-        cols[3].metric("Size on disk", f"{card.size_bytes / 2**20:.1f} MB")
-        training = card.metadata.get("training", {})
+        cols[2].metric("Parameters", format_params(info.params))
+        cols[3].metric("Size on disk", f"{info.size_bytes / 2**20:.1f} MB")
+        training = info.training
         st.caption(
-            f"Architecture {card.architecture}; default test-time augmentation: {tta_name(card.tta)}; "
+            f"Architecture {info.architecture}; default test-time augmentation: {tta_name(info.tta)}; "
             f"{training.get('epochs_run', '?')} epochs ({training.get('framework', 'framework unknown')})."
         )
         if best is None:
             st.info("This model has no test-set score yet: run "
-                    f"`python -m fer_core evaluate --split PrivateTest --record --model {resources.model_argument(card.folder)}`.")
+                    f"`python -m fer_core evaluate --split PrivateTest --record --model {resources.model_argument(info.folder)}`.")
 
 st.header("Pages")
 for spec in navigation.PAGES[1:]:

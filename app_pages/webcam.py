@@ -41,7 +41,7 @@ except ValueError as exc:
     st.error(f"{exc}. Using no ICE servers (works on this machine and local networks only).")
     rtc = dict(live.LOCAL_RTC)
 
-# One analyser per browser session (its smoother is per stream); model and detector are shared.
+# One analyser per browser session (its temporal EMA is per stream); model and detector are shared.
 # Its key leaves out min_confidence: the slider only changes drawing and is applied in place.
 session = live.live_session(model, detector, (str(settings.live_model_dir), settings.detector),
                             settings.min_confidence)
@@ -128,7 +128,7 @@ if admission.granted and ctx.state.playing:  # (a stream without a slot is being
             draw(history, f"live-{redraws}", WINDOW_S)
             last_draw = time.monotonic()
     slots.release(owner)  # the stream has stopped
-elif st.session_state.get("webcam_playing"):  # the stream just stopped: forget its smoothing and leftovers
+elif st.session_state.get("webcam_playing"):  # the stream just stopped: forget its temporal averages and leftovers
     session.reset()
     st.session_state["webcam_playing"] = False
 

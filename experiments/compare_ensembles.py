@@ -58,7 +58,7 @@ def probabilities(folder: Path, images: np.ndarray, ttas: list[str], smoothings:
             if classifier is None:
                 classifier = Classifier.load(folder)
                 require_fer2013_labels(classifier)  # its outputs are compared with FER2013 codes
-            probs[smoothing, tta] = classifier.predict_proba(images, tta, smoothing=smoothing)
+            probs[smoothing, tta] = classifier.predict_proba(images, tta, input_blur_sigma=smoothing)
             if path:
                 cache.mkdir(parents=True, exist_ok=True)
                 np.save(path, probs[smoothing, tta])
@@ -98,7 +98,7 @@ def main() -> int:
     parser.add_argument("--data", help=DATA_HELP)
     parser.add_argument("--tta", nargs="+", default=list(TTA_MODES), choices=TTA_MODES)
     parser.add_argument("--smoothing", nargs="+", type=float, default=[0.0],
-                        help="Gaussian sigma(s) of the input, as inference.smoothing (default 0)")
+                        help="Gaussian sigma(s) of the input, as inference.input_blur_sigma (default 0)")
     parser.add_argument("--cache", type=Path, help="folder for cached probabilities")
     parser.add_argument("--mean", choices=("arithmetic", "geometric"), default="arithmetic",
                         help="how members are combined: arithmetic (what `fer_core ensemble` does) or geometric "

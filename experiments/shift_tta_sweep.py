@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer_core.classifier import Classifier, shifts  # noqa: E402
 from fer_core.data import DATA_HELP, load_fer2013  # noqa: E402
 from fer_core.evaluate import classification_metrics, require_fer2013_labels  # noqa: E402
-from fer_core.preprocess import preprocess_faces, smooth  # noqa: E402
+from fer_core.preprocess import input_blur, preprocess_faces  # noqa: E402
 
 DISTANCES = (1, 2, 3)
 
@@ -58,10 +58,10 @@ def main() -> int:
     for folder in args.models:
         classifier = Classifier.load(folder)
         require_fer2013_labels(classifier)
-        batch = smooth(preprocess_faces(images, classifier.spec), args.smoothing)
+        batch = input_blur(preprocess_faces(images, classifier.spec), args.smoothing)
 
         def flip_tta(views: np.ndarray) -> np.ndarray:
-            return classifier.predict_batch(views, "flip", smoothing=0.0)
+            return classifier.predict_batch(views, "flip", input_blur_sigma=0.0)
 
         def accuracy(probabilities: list[np.ndarray]) -> float:
             return classification_metrics(labels, np.mean(probabilities, axis=0), classifier.labels)["accuracy"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.model import TTA_MODES, default_model_dir, litert_files, load_keras_model, read_metadata
-from fer_core.preprocess import InputSpec, preprocess_faces, smooth
+from fer_core.model import TTA_MODES, default_model_dir, input_blur_sigma, litert_files, load_keras_model, read_metadata
+from fer_core.preprocess import InputSpec, input_blur, preprocess_faces
 
 RUNTIMES = ("auto", "litert", "keras")
 
@@ -37,7 +37,7 @@ class Classifier:
         self.spec = InputSpec.from_dict(metadata["input_spec"])
         self.tta: str = metadata.get("inference", {}).get("tta", "none")
         #: Gaussian blur (input pixels) before the network, chosen on PublicTest with the TTA (0: none)
-        self.smoothing: float = float(metadata.get("inference", {}).get("smoothing", 0.0))
+        self.input_blur_sigma: float = input_blur_sigma(metadata)
         if runners:
             self.runtime = "litert"
             self.threads = runners[0].num_threads
@@ -91,15 +91,15 @@ class Classifier:
         return int(stored) if stored and self._model is None else int(self.model.count_params())
 
     def predict_batch(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
-                      smoothing: float | None = None) -> np.ndarray:
+                      input_blur_sigma: float | None = None) -> np.ndarray:
         """Probabilities for preprocessed input ``(N, size, size, channels)``: the mean over the TTA's views.
 
-        ``tta`` and ``smoothing`` default to the model's stored inference settings.
+        ``tta`` and ``input_blur_sigma`` default to the model's stored inference settings.
         """
-        return self.predict_views(batch, tta, batch_size, smoothing).mean(axis=0).astype(np.float32)
+        return self.predict_views(batch, tta, batch_size, input_blur_sigma).mean(axis=0).astype(np.float32)
 
     def predict_views(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
-                      smoothing: float | None = None) -> np.ndarray:
+                      input_blur_sigma: float | None = None) -> np.ndarray:
         """Float64 probabilities of each TTA view, ``(n_views, N, n_labels)``; flip's first view is the plain one.
 
         Why separate from :meth:`predict_batch`: choosing a TTA can score "none" from flip's first
@@ -108,7 +108,7 @@ class Classifier:
         tta = tta or self.tta
         if tta not in TTA_MODES:
             raise ValueError(f"unknown test-time augmentation {tta!r}; expected one of {', '.join(TTA_MODES)}")
-        batch = smooth(batch, self.smoothing if smoothing is None else smoothing)
+        batch = input_blur(batch, self.input_blur_sigma if input_blur_sigma is None else input_blur_sigma)
         views = _tta_views(batch, tta)
         stacked = np.concatenate(views) if len(views) > 1 else batch  # one forward pass for all views
         probs = np.concatenate([
@@ -118,11 +118,11 @@ class Classifier:
         return probs.reshape(len(views), len(batch), -1)
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str | None = None,
-                      smoothing: float | None = None) -> np.ndarray:
+                      input_blur_sigma: float | None = None) -> np.ndarray:
         """Probabilities for face crops of any size and colour (see :func:`preprocess_faces`)."""
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self.predict_batch(preprocess_faces(faces, self.spec), tta, smoothing=smoothing)
+        return self.predict_batch(preprocess_faces(faces, self.spec), tta, input_blur_sigma=input_blur_sigma)
 
 
 def _mean_of(runners: list):

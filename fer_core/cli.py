@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fer_core.data import DATA_HELP
 from fer_core.model import TTA_MODES
-from fer_core.preprocess import SMOOTHING_GRID
+from fer_core.preprocess import INPUT_BLUR_GRID
 
 log = logging.getLogger("fer_core")
 
@@ -211,8 +211,19 @@ def _add_select_tta(sub) -> None:
     p.add_argument("--data", help=DATA_HELP)
     p.add_argument("--model", help="model folder (default: the bundled default model)")
     p.add_argument("--tta", nargs="+", choices=TTA_MODES, help="the TTAs to try (default: all)")
-    p.add_argument("--smoothing", nargs="+", type=float, metavar="SIGMA",
-                   help=f"the input blurs to try (default: {' '.join(map(str, SMOOTHING_GRID))})")
+    p.add_argument("--input-blur", nargs="+", type=float, metavar="SIGMA",
+                   help=f"the Gaussian input blurs to try (default: {' '.join(map(str, INPUT_BLUR_GRID))})")
+    p.add_argument("--smoothing", nargs="+", type=float, metavar="SIGMA", dest="input_blur", action=_DeprecatedAlias,
+                   help="deprecated alias of --input-blur (removed in the next release)")
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old option name that still works, saying once on stderr which name replaces it."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        replacement = "--" + self.dest.replace("_", "-")
+        print(f"{option_string} is deprecated and will be removed; use {replacement}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def _run_select_tta(args) -> int:
@@ -222,14 +233,14 @@ def _run_select_tta(args) -> int:
 
     images, labels = load_fer2013(args.data).require_split("PublicTest")  # never PrivateTest: that is the test set
     classifier = Classifier.load(args.model)
-    if any(sigma < 0 for sigma in args.smoothing or ()):
-        raise ValueError("--smoothing: a blur sigma is 0 or more")
-    best, smoothing, scores = select_tta(classifier, images, labels, args.smoothing or SMOOTHING_GRID, args.tta)
+    if any(sigma < 0 for sigma in args.input_blur or ()):
+        raise ValueError("--input-blur: a blur sigma is 0 or more")
+    best, blur, scores = select_tta(classifier, images, labels, args.input_blur or INPUT_BLUR_GRID, args.tta)
     for sigma, by_tta in scores.items():
         for mode, accuracy in by_tta.items():
-            print(f"PublicTest accuracy with tta={mode:<8} smoothing={sigma:<4} {accuracy:.4f}")
-    store_default_tta(classifier.folder, best, smoothing, scores, "PublicTest")
-    print(f"default inference of {classifier.name}: tta {best}, smoothing {smoothing}")
+            print(f"PublicTest accuracy with tta={mode:<8} input blur={sigma:<4} {accuracy:.4f}")
+    store_default_tta(classifier.folder, best, blur, scores, "PublicTest")
+    print(f"default inference of {classifier.name}: tta {best}, input blur {blur}")
     return 0
 
 

@@ -27,8 +27,8 @@ def teacher_probabilities(
     teacher = Classifier.load(teacher_dir)
     out = np.zeros((len(images), len(teacher.labels)), dtype=np.float32)
     for start in range(0, len(images), chunk):
-        # unsmoothed: the targets every run so far used (and a resumed run's cache still matches)
-        out[start : start + chunk] = teacher.predict_proba(images[start : start + chunk], tta=tta, smoothing=0.0)
+        # no input blur: the targets every run so far used (and a resumed run's cache still matches)
+        out[start : start + chunk] = teacher.predict_proba(images[start : start + chunk], tta=tta, input_blur_sigma=0.0)
         log.info("teacher %s (%s): %d/%d images", teacher.name, tta, min(start + chunk, len(images)), len(images))
     return out
 

@@ -18,7 +18,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from fer_core.classifier import Classifier
 from fer_core.labels import LABELS
 from fer_core.model import ModelError
-from fer_core.preprocess import SMOOTHING_GRID, preprocess_faces
+from fer_core.preprocess import INPUT_BLUR_GRID, preprocess_faces
 
 log = logging.getLogger(__name__)
 EVALUATION_DIR = "evaluation"
@@ -161,10 +161,10 @@ def require_fer2013_labels(classifier: Classifier) -> None:
 
 
 def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, tta: str | None = None,
-             smoothing: float | None = None) -> tuple[dict, np.ndarray]:
+             input_blur_sigma: float | None = None) -> tuple[dict, np.ndarray]:
     """Score a classifier on FER2013-style 48x48 grey images: (metrics, probabilities).
 
-    ``tta`` and ``smoothing`` default to the model's stored inference settings.
+    ``tta`` and ``input_blur_sigma`` default to the model's stored inference settings.
 
     Raises:
         ModelError: the model's labels are not FER2013's (:func:`require_fer2013_labels`).
@@ -177,11 +177,12 @@ def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, 
         raise ValueError("no images to evaluate; choose a split that has rows (FerData.require_split names an empty one)")
     require_fer2013_labels(classifier)
     started = time.perf_counter()
-    probabilities = classifier.predict_proba(images, tta, smoothing=smoothing)
+    probabilities = classifier.predict_proba(images, tta, input_blur_sigma=input_blur_sigma)
     seconds = time.perf_counter() - started
     metrics = classification_metrics(labels, probabilities, classifier.labels)
     metrics.update(model=classifier.name, tta=tta or classifier.tta,
-                   smoothing=classifier.smoothing if smoothing is None else smoothing, seconds=round(seconds, 2))
+                   input_blur_sigma=classifier.input_blur_sigma if input_blur_sigma is None else input_blur_sigma,
+                   seconds=round(seconds, 2))
     return metrics, probabilities
 
 
@@ -190,7 +191,7 @@ def format_report(metrics: dict) -> str:
     labels = metrics["labels"]
     lines = [
         f"model {metrics.get('model', '?')}  split {metrics.get('split', '?')}  n={metrics['n']}  tta={metrics.get('tta', 'none')}"
-        + (f"  smoothing={metrics['smoothing']}" if metrics.get("smoothing") else ""),
+        + (f"  input blur={metrics['input_blur_sigma']}" if metrics.get("input_blur_sigma") else ""),
         f"accuracy  {metrics['accuracy']:.4f}",
         f"macro-F1  {metrics['macro_f1']:.4f}",
         "recall    " + "  ".join(f"{name} {metrics['per_class'][name]['recall']:.3f}"
@@ -240,51 +241,51 @@ def record_in_model(folder: str | os.PathLike, metrics: dict) -> Path:
 
 
 def select_tta(classifier: Classifier, images: np.ndarray, labels: np.ndarray,
-               smoothings: Sequence[float] = SMOOTHING_GRID,
+               blur_sigmas: Sequence[float] = INPUT_BLUR_GRID,
                modes: Sequence[str] | None = None) -> tuple[str, float, dict[float, dict[str, float]]]:
-    """The test-time augmentation and smoothing with the best accuracy on the given (validation) images.
+    """The test-time augmentation and input blur with the best accuracy on the given (validation) images.
 
-    Returns ``(tta, smoothing, {smoothing: {tta: accuracy}})``. Ties go to the cheaper TTA, then
-    to less smoothing. ``modes`` narrows the TTAs tried (all by default): a large ensemble's
-    ten-crop at every smoothing costs minutes. Call it on PublicTest only: PrivateTest is for reporting.
+    Returns ``(tta, input_blur_sigma, {sigma: {tta: accuracy}})``. Ties go to the cheaper TTA, then
+    to less blur. ``modes`` narrows the TTAs tried (all by default): a large ensemble's
+    ten-crop at every blur costs minutes. Call it on PublicTest only: PrivateTest is for reporting.
     """
     from fer_core.model import TTA_MODES
 
     modes = [mode for mode in TTA_MODES if modes is None or mode in modes]  # cheapest first, for the ties
     require_fer2013_labels(classifier)
     batch = preprocess_faces(images, classifier.spec)  # once, for every setting
-    scores = {float(s): _accuracy_by_tta(classifier, batch, labels, modes, s) for s in smoothings}
-    tta, smoothing = max(((mode, s) for s in scores for mode in modes),
+    scores = {float(s): _accuracy_by_tta(classifier, batch, labels, modes, s) for s in blur_sigmas}
+    tta, sigma = max(((mode, s) for s in scores for mode in modes),
                          key=lambda pair: (round(scores[pair[1]][pair[0]], 4), -TTA_MODES.index(pair[0]), -pair[1]))
-    return tta, smoothing, scores
+    return tta, sigma, scores
 
 
 def _accuracy_by_tta(classifier: Classifier, batch: np.ndarray, labels: np.ndarray,
-                     modes: Sequence[str], smoothing: float) -> dict[str, float]:
-    """Accuracy of each TTA at one smoothing, on a preprocessed batch. The views are shared: "none" is
+                     modes: Sequence[str], sigma: float) -> dict[str, float]:
+    """Accuracy of each TTA at one input blur, on a preprocessed batch. The views are shared: "none" is
     flip's first view and "flip" shift's first two, so none + flip + shift cost 10 passes, not 13."""
     probabilities = {}
     widest = "shift" if "shift" in modes else "flip" if "flip" in modes else None
     if widest:
-        views = classifier.predict_views(batch, widest, smoothing=smoothing)
+        views = classifier.predict_views(batch, widest, input_blur_sigma=sigma)
         for mode, n in (("none", 1), ("flip", 2), (widest, len(views))):
             probabilities[mode] = views[:n].mean(axis=0).astype(np.float32)  # as predict_batch averages
     for mode in modes:
         if mode not in probabilities:
-            probabilities[mode] = classifier.predict_batch(batch, mode, smoothing=smoothing)
+            probabilities[mode] = classifier.predict_batch(batch, mode, input_blur_sigma=sigma)
     return {mode: classification_metrics(labels, probabilities[mode], classifier.labels)["accuracy"] for mode in modes}
 
 
-def store_default_tta(folder: str | os.PathLike, tta: str, smoothing: float,
+def store_default_tta(folder: str | os.PathLike, tta: str, input_blur_sigma: float,
                       scores: dict[float, dict[str, float]], split: str) -> None:
-    """Make ``tta`` and ``smoothing`` the model's default inference settings, noting how they were chosen."""
+    """Make ``tta`` and ``input_blur_sigma`` the model's default inference settings, noting how they were chosen."""
     from fer_core.model import read_metadata, write_metadata
 
     metadata = read_metadata(folder)
     metadata["inference"] = {
-        "tta": tta, "smoothing": smoothing, "selected_on": split,
-        "accuracy_by_tta": {k: round(v, 4) for k, v in scores[smoothing].items()},
-        "accuracy_by_smoothing": {str(s): {k: round(v, 4) for k, v in by_tta.items()} for s, by_tta in scores.items()},
+        "tta": tta, "input_blur_sigma": input_blur_sigma, "selected_on": split,
+        "accuracy_by_tta": {k: round(v, 4) for k, v in scores[input_blur_sigma].items()},
+        "accuracy_by_input_blur": {str(s): {k: round(v, 4) for k, v in by_tta.items()} for s, by_tta in scores.items()},
     }
     write_metadata(folder, metadata)
 

@@ -18,9 +18,13 @@ from fer_core.model import MODEL_FILE, TFLITE_FILE, is_ensemble, load_keras_mode
 PARITY_TOLERANCE = 1e-4
 
 
+#: The environment variable that sets the LiteRT threads per interpreter.
+THREADS_ENV = "FER_THREADS"
+
+
 def default_threads() -> int:
     """Threads per interpreter: ``$FER_THREADS``, else every core (the machine's, not a guess)."""
-    value = os.environ.get("FER_THREADS", "")
+    value = os.environ.get(THREADS_ENV, "")
     return max(1, int(value)) if value.strip().isdigit() else (os.cpu_count() or 1)
 
 

@@ -1,9 +1,9 @@
-"""Live analysis of a frame stream (the webcam): detect, classify, track, smooth, draw, count FPS.
+"""Live analysis of a frame stream (the webcam): detect, classify, track, average over frames, draw, count FPS.
 
 ``LiveAnalyzer.process`` is the whole per-frame job, so the app's WebRTC callback is one
 line. It runs in a worker thread: it touches no Streamlit state, and it is thread-safe.
 ``LiveAnalyzer.reset`` is called when a stream ends, so the next one starts without the
-old tracks, smoothing and FPS history.
+old tracks, temporal averages and FPS history.
 """
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ from fer_core.detect import FaceDetector
 from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate, draw_message
 from fer_core.infer import Face, detect_and_crop, faces_from_probabilities
 from fer_core.live_calibration import LiveCalibration
-from fer_core.smoothing import ProbabilitySmoother
+from fer_core.temporal import DEFAULT_TEMPORAL_EMA, ProbabilityEMA
 from fer_core.timeline import NO_FACE
 from fer_core.tracking import LIVE_FRAME_RATE, FaceTracker
 
 
 @dataclass(frozen=True)
 class FrameResult:
-    """What one processed frame showed: its time, the (smoothed) faces with their person IDs and the current FPS."""
+    """What one processed frame showed: its time, the (averaged over frames) faces with their person IDs and the current FPS."""
 
     timestamp: float
     faces: list[Face]
@@ -56,19 +56,19 @@ class FpsMeter:
 
 
 class LiveAnalyzer:
-    """Per-stream state for live video: the face tracker, the per-person smoother and an FPS meter.
+    """Per-stream state for live video: the face tracker, the per-person temporal EMA and an FPS meter.
 
     ``min_confidence`` only changes how faces are drawn, so the app updates it in place on a
-    running analyser (no rebuild, the smoothing is kept). ``calibration`` reads one followed
+    running analyser (no rebuild, the temporal averages are kept). ``calibration`` reads one followed
     face against that person's neutral baseline once the page has calibrated it.
     """
 
     def __init__(self, classifier: Classifier, detector: FaceDetector, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 smoothing: float = 0.35, tta: str = "none", clock: Callable[[], float] = time.monotonic) -> None:
+                 temporal_ema: float = DEFAULT_TEMPORAL_EMA, tta: str = "none", clock: Callable[[], float] = time.monotonic) -> None:
         self.classifier, self.detector = classifier, detector
         self.min_confidence, self.tta = min_confidence, tta
         self.tracker = FaceTracker(LIVE_FRAME_RATE)
-        self.smoother = ProbabilitySmoother(alpha=smoothing)
+        self.ema = ProbabilityEMA(alpha=temporal_ema)
         self.fps_meter = FpsMeter(clock=clock)
         self.calibration = LiveCalibration(classifier.name, classifier.labels, clock=clock)
 
@@ -78,7 +78,7 @@ class LiveAnalyzer:
         probabilities = self.classifier.predict_proba(crops, self.tta)
         people = self.tracker.update(boxes)
         probabilities, calibrated = self.calibration.update(boxes, probabilities, people)
-        probabilities = self.smoother.update(people, probabilities)
+        probabilities = self.ema.update(people, probabilities)
         faces = faces_from_probabilities(boxes, probabilities, self.classifier.labels, people)
         faces = [replace(face, calibrated=True) if mark else face for face, mark in zip(faces, calibrated)]
         fps = self.fps_meter.tick()
@@ -87,10 +87,10 @@ class LiveAnalyzer:
         return out, FrameResult(time.time(), faces, fps)
 
     def reset(self) -> None:
-        """Start the next stream afresh: no tracks or smoothing carried over, no FPS averaged over the pause.
+        """Start the next stream afresh: no tracks or temporal averages carried over, no FPS averaged over the pause.
 
         A calibration is kept (it is the person's, not the stream's) and attaches to the next main face."""
         self.tracker.reset()
-        self.smoother.reset()
+        self.ema.reset()
         self.fps_meter.reset()
         self.calibration.forget_face()

@@ -1,7 +1,7 @@
 """Personal calibration on a live stream: collect the main face for a moment, then follow that face.
 
 ``LiveCalibration.update`` runs in the stream's worker thread on each frame's raw probabilities
-(before the frame-to-frame smoothing): while collecting it keeps the main (largest) face's row;
+(before the frame-to-frame temporal EMA): while collecting it keeps the main (largest) face's row;
 once calibrated it reads the calibrated face against its baseline and leaves every other face
 as the model gave it. The page starts, loads, resets and reads it from the script thread, so
 every method takes the one lock. The calibrated face is followed by its person ID

@@ -23,8 +23,10 @@ TFLITE_FILE = "model.tflite"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "name", "labels", "input_spec", "architecture")
+#: The environment variables that move the model folders, the default model and the live model.
+MODELS_DIR_ENV, MODEL_ENV, LIVE_MODEL_ENV = "FER_MODELS_DIR", "FER_MODEL", "FER_LIVE_MODEL"
 #: Where bundled models live; ``$FER_MODELS_DIR`` points the CLI and the app elsewhere.
-MODELS_DIR = Path(os.environ.get("FER_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
+MODELS_DIR = Path(os.environ.get(MODELS_DIR_ENV, Path(__file__).resolve().parent.parent / "models"))
 DEFAULT_MODEL_NAME = "mix3c"
 #: The fast path's model (live webcam, video analysis): a distilled student on LiteRT.
 LIVE_MODEL_NAME = "student16"
@@ -32,6 +34,10 @@ LIVE_MODEL_NAME = "student16"
 #: mirror (2 views); ten crops (10); the face and 4 small shifts, each also mirrored (10)
 TTA_MODES = ("none", "flip", "tencrop", "shift")
 ENSEMBLE = "ensemble"
+#: Gaussian blur of the input (sigma, input pixels) of a model whose metadata names none: no blur.
+DEFAULT_INPUT_BLUR_SIGMA = 0.0
+#: What ``metadata.json`` called ``inference.input_blur_sigma`` before it had that name (still read).
+_OLD_INPUT_BLUR_KEY = "smoothing"
 
 
 class ModelError(ValueError):
@@ -108,6 +114,13 @@ def _check_metadata(metadata: dict, folder: Path) -> None:
     tta = inference.get("tta", "none")
     if tta not in TTA_MODES:
         raise ModelError(f"{folder}: metadata inference.tta {tta!r} is not one of {', '.join(TTA_MODES)}")
+
+
+def input_blur_sigma(metadata: dict) -> float:
+    """The input blur a model runs with by default: ``inference.input_blur_sigma``, or the old
+    ``inference.smoothing`` of folders written before the rename, or none."""
+    inference = metadata.get("inference") or {}
+    return float(inference.get("input_blur_sigma", inference.get(_OLD_INPUT_BLUR_KEY, DEFAULT_INPUT_BLUR_SIGMA)))
 
 
 def load_keras_model(folder: str | os.PathLike) -> tuple[Any, dict]:
@@ -316,12 +329,12 @@ def list_models(root: str | os.PathLike = MODELS_DIR) -> list[Path]:
 
 def default_model_dir() -> Path:
     """The bundled default model, overridable with ``$FER_MODEL``."""
-    return Path(os.environ.get("FER_MODEL", MODELS_DIR / DEFAULT_MODEL_NAME))
+    return Path(os.environ.get(MODEL_ENV, MODELS_DIR / DEFAULT_MODEL_NAME))
 
 
 def live_model_dir() -> Path:
     """The fast path's model (``$FER_LIVE_MODEL``, else the bundled student, else the default model)."""
-    if os.environ.get("FER_LIVE_MODEL"):
-        return Path(os.environ["FER_LIVE_MODEL"])
+    if os.environ.get(LIVE_MODEL_ENV):
+        return Path(os.environ[LIVE_MODEL_ENV])
     student = MODELS_DIR / LIVE_MODEL_NAME
     return student if (student / METADATA_FILE).is_file() else default_model_dir()

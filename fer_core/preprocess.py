@@ -43,10 +43,10 @@ class InputSpec:
 
 
 #: Gaussian blurs (sigma, input pixels) that select-tta tries by default; 0 is none
-SMOOTHING_GRID = (0.0, 0.5, 0.6, 0.7)
+INPUT_BLUR_GRID = (0.0, 0.5, 0.6, 0.7)
 
 
-def smooth(batch: np.ndarray, sigma: float) -> np.ndarray:
+def input_blur(batch: np.ndarray, sigma: float) -> np.ndarray:
     """A preprocessed batch ``(N, size, size, channels)`` under a Gaussian blur of ``sigma`` input pixels.
 
     Why: training augmentation resamples every face (zoom, shift, rotation: bilinear), so the

@@ -1,7 +1,7 @@
-"""Print the README's results table, or the detailed table of every stored evaluation.
+"""Print the README's results table, the detailed table of every stored evaluation, or the app's comparison.
 
 The figures come only from what the models store: the accuracy from ``evaluation/*.json``
-(``python -m fer_core evaluate --record``) by the rule the app uses (:mod:`fer_core.catalog`),
+(``python -m fer_core evaluate --record``) by the rule the app uses (:mod:`fer_core.model_info`),
 the speed from ``speed`` in ``metadata.json`` (a ``python -m fer_core bench`` run, with its
 command and date), and the ``fer`` package's row from ``docs/baselines.json``. The README holds
 this script's output between its ``results-table`` markers, and a test checks that they agree,
@@ -9,6 +9,7 @@ so the README cannot drift from the models.
 
     python scripts/evaluation_table.py                      # the README's table: the shipped models and fer
     python scripts/evaluation_table.py --detail [MODEL ...]  # every stored evaluation (default: every bundled model)
+    python scripts/evaluation_table.py --compare [MODEL ...]  # the evaluation page's "All bundled models" table
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core import catalog  # noqa: E402
 from fer_core.evaluate import WATCHED_CLASSES, evaluation_key, load_evaluations, tta_name  # noqa: E402
-from fer_core.model import MODELS_DIR, TTA_MODES, list_models, read_metadata  # noqa: E402
+from fer_core.model import MODELS_DIR, TTA_MODES, list_models  # noqa: E402
+from fer_core.model_info import choices, describe  # noqa: E402
+from fer_core.model_table import comparison_rows, markdown  # noqa: E402
 
 BASELINES = Path(__file__).resolve().parents[1] / "docs" / "baselines.json"
 
@@ -35,13 +37,13 @@ def number(value: float | None, digits: int) -> str:
 
 def results_row(folder: Path) -> str:
     """One shipped model: its accuracy (as the sidebar quotes it) and its stored bench figures."""
-    choice = catalog.describe(folder)
-    speed = read_metadata(folder).get("speed", {})
+    info = describe(folder)
+    speed = info.speed or {}
     model = f"`models/{folder.name}`" if folder.parent.resolve() == MODELS_DIR.resolve() else f"`{folder}`"
-    commands = f"`python -m fer_core evaluate --model models/{folder.name} --split PrivateTest --tta {choice.tta}`"
+    commands = f"`python -m fer_core evaluate --model models/{folder.name} --split PrivateTest --tta {info.quoted_tta}`"
     if speed:
         commands += f"; `{speed['command']}` ({speed['date']}; {speed['conditions']})"
-    return (f"| **{choice.name}** ({choice.purpose}): {model} | {percent(choice.accuracy)} | {tta_name(choice.tta)} | "
+    return (f"| **{info.display_name}** ({info.purpose}): {model} | {percent(info.accuracy)} | {tta_name(info.quoted_tta)} | "
             f"{number(speed.get('ms_per_face'), 2)} | {number(speed.get('faces_per_s'), 0)} | {commands} |")
 
 
@@ -57,7 +59,7 @@ def results_table() -> str:
     """The README's table: the models a user picks from, then the ``fer`` package for comparison."""
     lines = ["| model | PrivateTest accuracy | TTA | ms per face | faces/s, batched | commands |",
              "|---|---:|---|---:|---:|---|"]
-    lines += [results_row(folder) for folder in catalog.choices()]
+    lines += [results_row(folder) for folder in choices()]
     lines += baseline_rows()
     return "\n".join(lines)
 
@@ -91,6 +93,8 @@ def detail_table(folders: list[Path]) -> str:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--detail"]:
         print(detail_table([Path(a) for a in argv[1:]] or list_models()))
+    elif argv[:1] == ["--compare"]:
+        print(markdown(comparison_rows([Path(a) for a in argv[1:]] or choices())))
     else:
         print(results_table())
     return 0

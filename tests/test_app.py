@@ -35,7 +35,7 @@ from fer_core.classifier import Classifier
 from fer_core.data import DEFAULT_DATA, DATA_ENV
 from fer_core.detect import DEFAULT_DETECTOR
 from fer_core.evaluate import tta_name
-from fer_core.catalog import choices, label
+from fer_core.model_info import choices, label
 from fer_core.model import MODELS_DIR, live_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -555,7 +555,7 @@ def test_webcam_busy_server_queues_only_on_start_and_stops_a_late_stream(without
 
 
 def test_webcam_confidence_slider_keeps_the_analyser(without_data):
-    """The confidence threshold only changes drawing: the analyser (its smoothing) is kept."""
+    """The confidence threshold only changes drawing: the analyser (its temporal EMA) is kept."""
     at = open_webcam()
     session = at.session_state["webcam_session"]
     at.sidebar.slider(key="fer_min_confidence").set_value(0.7).run()
@@ -645,7 +645,7 @@ def test_live_session_queue_history_and_shares():
 
     class Analyzer:  # LiveAnalyzer's interface, with a known answer per frame
         def __init__(self):
-            self.smoother = SimpleNamespace(reset=lambda: None)
+            self.ema = SimpleNamespace(reset=lambda: None)
             self.calls = 0
 
         def process(self, rgb):

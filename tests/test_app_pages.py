@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core.data import DATA_ENV, DEFAULT_DATA
 from fer_core.evaluate import tta_name
 from fer_core.model import TTA_MODES, is_ensemble, live_model_dir, read_metadata
+from fer_core.model_info import describe, format_params
 from ui import resources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def texts(at: AppTest) -> str:
 # ------------------------------------------------------------------ ui.resources helpers
 @pytest.mark.parametrize("params, shown", [(None, "–"), (0, "–"), (2_345_678, "2.35 M"), (64_000, "0.06 M")])
 def test_parameter_counts_have_one_format(params, shown):
-    assert resources.format_params(params) == shown
+    assert format_params(params) == shown
 
 
 def test_model_argument_names_the_real_folder(monkeypatch, tmp_path):
@@ -124,21 +125,21 @@ def test_commands_name_a_model_outside_the_checkout_by_fer_models_dir(without_da
     use_models(monkeypatch, folder)
     monkeypatch.setattr(resources, "MODELS_DIR", store)
     monkeypatch.setenv("FER_MODELS_DIR", str(store))
-    card = resources.model_card(folder)
+    info = describe(folder)
     expected = f"--model $FER_MODELS_DIR/{source.name}"
 
     home = run_page("home")
     shown = texts(home)
     assert f"python -m fer_core evaluate --split PrivateTest --record {expected}" in shown
     assert f"models/{source.name}" not in shown
-    assert {m.label: m.value for m in home.metric}["Parameters"] == resources.format_params(card.params)
-    assert f"default test-time augmentation: {tta_name(card.tta)}" in shown
+    assert {m.label: m.value for m in home.metric}["Parameters"] == format_params(info.params)
+    assert f"default test-time augmentation: {tta_name(info.tta)}" in shown
 
     evaluation = run_page("evaluation")
     shown = texts(evaluation)
     for split in ("PrivateTest", "PublicTest"):
         assert f"python -m fer_core evaluate --split {split} --record {expected}" in shown
-    assert f"parameters: {resources.format_params(card.params)}" in shown
+    assert f"parameters: {format_params(info.params)}" in shown
     assert f"models/{source.name}" not in shown
 
 

@@ -298,7 +298,7 @@ def test_live_calibration_collects_the_main_face_then_reads_it_as_neutral(fast):
     _run(analyzer, clock, face, 1.5)
     status = calibration.status()
     assert status.state == ON and status.frames >= MIN_FRAMES and status.message is None
-    result = _run(analyzer, clock, face, 2.0)  # the smoothing settles on the calibrated reading
+    result = _run(analyzer, clock, face, 2.0)  # the temporal EMA settles on the calibrated reading
     assert [(f.label, f.calibrated) for f in result.faces] == [("Neutral", True)]
     # a stream restart keeps the person's baseline; a failed recalibration keeps it too
     analyzer.reset()

@@ -56,9 +56,9 @@ def test_ensemble_averages_member_probabilities(tmp_path, two_models, faces):
     images, _ = faces
     # one input blur for all: the ensemble's own, not each member's stored one
     for tta, sigma in (("none", 0.0), ("flip", 0.6), ("shift", 0.5)):
-        pa, pb = a.predict_proba(images, tta, smoothing=sigma), b.predict_proba(images, tta, smoothing=sigma)
+        pa, pb = a.predict_proba(images, tta, input_blur_sigma=sigma), b.predict_proba(images, tta, input_blur_sigma=sigma)
         assert np.abs(pa - pb).max() > 0.05  # the members really differ
-        np.testing.assert_allclose(ensemble.predict_proba(images, tta, smoothing=sigma), (pa + pb) / 2, atol=1e-5)
+        np.testing.assert_allclose(ensemble.predict_proba(images, tta, input_blur_sigma=sigma), (pa + pb) / 2, atol=1e-5)
     assert ensemble.params == a.params + b.params
     assert ensemble.labels == a.labels and ensemble.spec == a.spec
 
@@ -164,15 +164,15 @@ def test_ensemble_grad_cam_is_the_mean_of_its_members(tmp_path, single_model, fa
 
 
 def test_app_cards_count_the_members(tmp_path, two_models):
-    from ui import resources
+    from fer_core.model_info import describe, model_version
 
     first, second = two_models
     folder = create_ensemble(tmp_path / "duo", [first, second])
-    card = resources.model_card(folder)
-    assert card.architecture == "ensemble of first + second"
-    assert card.size_bytes == (first / MODEL_FILE).stat().st_size + (second / MODEL_FILE).stat().st_size
+    info = describe(folder)
+    assert info.architecture == "ensemble of first + second" and info.members == (first, second)
+    assert info.size_bytes == (first / MODEL_FILE).stat().st_size + (second / MODEL_FILE).stat().st_size
     weights = [m / name for m in (first, second) for name in (MODEL_FILE, "model.tflite", METADATA_FILE)]
-    assert resources.model_version(folder) == max(p.stat().st_mtime for p in weights if p.exists())
+    assert model_version(folder) == max(p.stat().st_mtime for p in weights if p.exists())
 
 
 def test_compare_ensembles_combines_members_by_arithmetic_or_geometric_mean(two_models, faces):
@@ -182,7 +182,7 @@ def test_compare_ensembles_combines_members_by_arithmetic_or_geometric_mean(two_
     spec = importlib.util.spec_from_file_location("compare_ensembles", ROOT / "experiments" / "compare_ensembles.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    first, second = (Classifier.load(folder).predict_proba(faces[0], "none", smoothing=0.0) for folder in two_models)
+    first, second = (Classifier.load(folder).predict_proba(faces[0], "none", input_blur_sigma=0.0) for folder in two_models)
     assert np.allclose(script.combine([first, second], "arithmetic"), (first + second) / 2)
     geometric = script.combine([first, second], "geometric")
     assert np.allclose(geometric.sum(axis=1), 1.0, atol=1e-5)
@@ -200,7 +200,7 @@ def test_ensemble_weights_cv_fits_weights_and_offsets_that_undo_a_bias(two_model
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     images, labels = faces
-    good = Classifier.load(two_models[0]).predict_proba(images, "none", smoothing=0.0)
+    good = Classifier.load(two_models[0]).predict_proba(images, "none", input_blur_sigma=0.0)
     noise = np.random.default_rng(0).dirichlet(np.ones(good.shape[1]), size=len(good))
     weights = script.best_weights(np.stack([good, noise]), labels)
     assert weights[0] > weights[1]

@@ -126,24 +126,25 @@ def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp
     from fer_core.evaluate import select_tta, store_default_tta
 
     images, labels = fer_data.split("PublicTest")
-    best, smoothing, scores = select_tta(classifier, images[:300], labels[:300], smoothings=(0.0, 0.6))
+    best, blur, scores = select_tta(classifier, images[:300], labels[:300], blur_sigmas=(0.0, 0.6))
     assert set(scores) == {0.0, 0.6} and all(set(by_tta) == set(TTA_MODES) for by_tta in scores.values())
-    assert scores[smoothing][best] == max(a for by_tta in scores.values() for a in by_tta.values())
+    assert scores[blur][best] == max(a for by_tta in scores.values() for a in by_tta.values())
     assert scores[0.6]["none"] != scores[0.0]["none"]  # the blur really reaches the network
     for mode in TTA_MODES:  # "none" and "flip", read off shift's first views, score as passes of their own
-        assert scores[0.6][mode] == evaluate(classifier, images[:300], labels[:300], tta=mode, smoothing=0.6)[0]["accuracy"]
+        assert scores[0.6][mode] == evaluate(classifier, images[:300], labels[:300], tta=mode, input_blur_sigma=0.6)[0]["accuracy"]
     shutil.copytree(classifier.folder.parent, tmp_path / "models")  # all models: an ensemble names its members
     copy = tmp_path / "models" / classifier.folder.name
-    store_default_tta(copy, best, smoothing, scores, "PublicTest")
+    store_default_tta(copy, best, blur, scores, "PublicTest")
     reloaded = Classifier.load(copy)
-    assert reloaded.tta == best and reloaded.smoothing == smoothing
+    assert reloaded.tta == best and reloaded.input_blur_sigma == blur
     assert reloaded.metadata["inference"]["selected_on"] == "PublicTest"
     metrics, _ = evaluate(reloaded, images[:300], labels[:300])
-    assert metrics["smoothing"] == smoothing and metrics["accuracy"] == scores[smoothing][best]
+    assert metrics["input_blur_sigma"] == blur and metrics["accuracy"] == scores[blur][best]
 
 
 def test_select_tta_cli_tries_only_the_settings_asked_for(data_path, tmp_path, capsys):
-    """``select-tta --tta none flip --smoothing 0 0.6``: four settings on PublicTest, the best stored."""
+    """``select-tta --tta none flip --input-blur 0 0.6``: four settings on PublicTest, the best stored;
+    the old ``--smoothing`` still works and says once that it is deprecated."""
     import shutil
 
     from fer_core.cli import main
@@ -152,10 +153,14 @@ def test_select_tta_cli_tries_only_the_settings_asked_for(data_path, tmp_path, c
     copy = tmp_path / "student16"
     shutil.copytree("models/student16", copy)
     assert main(["select-tta", "--model", str(copy), "--data", str(data_path),
-                 "--tta", "none", "flip", "--smoothing", "0", "0.6"]) == 0
+                 "--tta", "none", "flip", "--input-blur", "0", "0.6"]) == 0
     inference = read_metadata(copy)["inference"]
-    tried = inference["accuracy_by_smoothing"]
+    tried = inference["accuracy_by_input_blur"]
     assert set(tried) == {"0.0", "0.6"} and all(set(by_tta) == {"none", "flip"} for by_tta in tried.values())
-    assert tried[str(inference["smoothing"])][inference["tta"]] == max(a for t in tried.values() for a in t.values())
-    assert capsys.readouterr().out.count("PublicTest accuracy with tta=") == 4
+    assert tried[str(inference["input_blur_sigma"])][inference["tta"]] == max(a for t in tried.values() for a in t.values())
+    captured = capsys.readouterr()
+    assert captured.out.count("PublicTest accuracy with tta=") == 4 and "deprecated" not in captured.err
     assert main(["select-tta", "--model", str(copy), "--data", str(data_path), "--smoothing", "-1"]) != 0
+    captured = capsys.readouterr()
+    assert captured.err.count("--smoothing is deprecated and will be removed; use --input-blur") == 1
+    assert "--input-blur: a blur sigma is 0 or more" in captured.err + captured.out

@@ -102,3 +102,20 @@ def test_seed_architecture_matches_the_report():
     assert [l.pool_size for l in model.layers if isinstance(l, keras.layers.MaxPooling2D)] == [(2, 2), (2, 2), (3, 3), (3, 3)]
     assert all(l.rate == 0.25 for l in model.layers if isinstance(l, keras.layers.Dropout))
     assert 8_000_000 < model.count_params() < 9_500_000
+
+
+def test_a_folder_with_the_old_smoothing_key_loads_with_the_same_input_blur(fer_data, tmp_path):
+    """Folders written before ``inference.input_blur_sigma`` had that name say ``smoothing``: still read."""
+    import shutil
+
+    old = tmp_path / "student16"
+    shutil.copytree("models/student16", old)
+    metadata = read_metadata(old)
+    inference = metadata["inference"]
+    inference["smoothing"] = inference.pop("input_blur_sigma")
+    (old / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")  # same model.keras: the export stays valid
+    shipped, reloaded = Classifier.load("models/student16"), Classifier.load(old)
+    assert shipped.input_blur_sigma == reloaded.input_blur_sigma == 0.6
+    faces = fer_data.split("PublicTest")[0][:16]
+    np.testing.assert_array_equal(reloaded.predict_proba(faces), shipped.predict_proba(faces))
+    assert not np.allclose(shipped.predict_proba(faces, input_blur_sigma=0.0), shipped.predict_proba(faces), atol=1e-4)

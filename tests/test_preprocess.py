@@ -45,15 +45,15 @@ def test_input_spec_validates(kwargs):
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_smooth_blurs_each_face_on_its_own_and_keeps_the_shape(fer_data, channels):
+def test_input_blur_blurs_each_face_on_its_own_and_keeps_the_shape(fer_data, channels):
     """Shape and brightness kept, fine detail removed, and no face bleeds into the next."""
-    from fer_core.preprocess import smooth
+    from fer_core.preprocess import input_blur
 
     batch = preprocess_faces(fer_data.split("PublicTest")[0][:16], InputSpec(channels=channels))
-    blurred = smooth(batch, 0.6)
+    blurred = input_blur(batch, 0.6)
     assert blurred.shape == batch.shape and blurred.dtype == np.float32
     np.testing.assert_allclose(blurred.mean(axis=(1, 2, 3)), batch.mean(axis=(1, 2, 3)), atol=0.01)
     detail = lambda x: np.abs(np.diff(x, axis=2)).mean()  # noqa: E731
     assert detail(blurred) < 0.8 * detail(batch)
-    np.testing.assert_array_equal(smooth(batch[3:4], 0.6), blurred[3:4])
-    assert smooth(batch, 0.0) is batch
+    np.testing.assert_array_equal(input_blur(batch[3:4], 0.6), blurred[3:4])
+    assert input_blur(batch, 0.0) is batch

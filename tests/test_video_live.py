@@ -86,7 +86,7 @@ def live_classifier():
     return Classifier.load(live_model_dir())
 
 
-def test_live_analyzer_reset_forgets_the_pause_and_the_smoothing(live_classifier):
+def test_live_analyzer_reset_forgets_the_pause_and_the_temporal_average(live_classifier):
     clock = FakeClock()
     kept, reset = (LiveAnalyzer(live_classifier, make_detector(LIVE_DETECTOR), clock=clock) for _ in range(2))
     face, other = make_frame(), (make_frame() * 0.6).astype(np.uint8)  # the same face, darker
@@ -105,7 +105,7 @@ def test_live_analyzer_reset_forgets_the_pause_and_the_smoothing(live_classifier
             first_kept, first_reset = after_kept, after_reset
     assert after_reset.fps == pytest.approx(10.0)  # not averaged over the pause
     assert after_kept.fps < 1.0  # what the meter showed before reset() existed
-    # No smoothing carried over: the first face after reset() is read as by a fresh analyser.
+    # No temporal average carried over: the first face after reset() is read as by a fresh analyser.
     assert first_reset.faces[0].probabilities == pytest.approx(fresh.faces[0].probabilities, abs=1e-5)
     assert first_kept.faces[0].probabilities != pytest.approx(fresh.faces[0].probabilities, abs=1e-5)
 

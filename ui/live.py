@@ -64,7 +64,7 @@ def rtc_configuration(secret: Any = None, env: str | None = None) -> dict:
 
 
 class LiveSession:
-    """One browser session's live state: the analyser (with its smoother) and the results queue."""
+    """One browser session's live state: the analyser (with its temporal EMA) and the results queue."""
 
     def __init__(self, analyzer: LiveAnalyzer, settings_key: tuple, maxsize: int = 120) -> None:
         self.analyzer = analyzer
@@ -113,7 +113,7 @@ class LiveSession:
                 return batch
 
     def reset(self) -> None:
-        """Forget the smoothing, the FPS meter and the queued results (when a stream ends)."""
+        """Forget the temporal averages, the FPS meter and the queued results (when a stream ends)."""
         self.analyzer.reset()
         while True:
             try:
@@ -164,7 +164,7 @@ def live_session(model: Classifier, detector: FaceDetector, key: tuple, min_conf
     """This browser session's LiveSession, rebuilt only when ``key`` (model, detector) changes.
 
     The confidence threshold only changes what is drawn: it is set on the running analyser, so
-    moving the slider keeps the smoothing and the FPS meter.
+    moving the slider keeps the temporal averages and the FPS meter.
     """
     session = st.session_state.get(SESSION_KEY)
     if session is None or session.settings_key != key:

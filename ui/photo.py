@@ -22,6 +22,7 @@ from fer_core.images import IMAGE_TYPES as _IMAGE_TYPES
 from fer_core.images import ImageError, check_size, encode_png, read_image
 from fer_core.infer import Face
 from fer_core.memory import ByteBoundedCache, photo_cache_bytes, return_freed_memory
+from fer_core.model_info import model_version
 from fer_core.photo import PhotoResult, analyse_photo, draw_photo
 from fer_core.results import rows_to_csv
 from ui import resources
@@ -86,7 +87,7 @@ def analyse(name: str, data: bytes, settings: Settings, baseline: NeutralBaselin
     if settings.model_dir is None:
         raise ValueError("no model is selected")
     model_dir = str(settings.model_dir)
-    key = (hashlib.sha256(data).hexdigest(), name, model_dir, resources.model_version(model_dir), settings.detector,
+    key = (hashlib.sha256(data).hexdigest(), name, model_dir, model_version(model_dir), settings.detector,
            baseline.fingerprint if baseline else None)
     cache = result_cache()
     analysis = cache.get(key)

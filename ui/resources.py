@@ -1,4 +1,4 @@
-"""Cached loaders shared by every page and session: models, detectors, data sets, evaluations.
+"""Cached loaders shared by every page and session: models, detectors, data sets, timings and predictions.
 
 Models, detectors and data sets are ``st.cache_resource``: one shared, read-only copy per
 process (FER2013 is ~80 MB of pixels; ``st.cache_data`` would copy it on every rerun).
@@ -11,26 +11,22 @@ import io
 import logging
 import os
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from fer_core import bench, catalog, explore
+from fer_core import bench, explore, model_info
 from fer_core.classifier import Classifier
 from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
 from fer_core.detect import make_detector
-from fer_core.evaluate import WATCHED_CLASSES, Evaluation, headline, load_evaluations, tta_name
+from fer_core.evaluate import tta_name
 from fer_core.labels import LABELS
-from fer_core.model import (METADATA_FILE, MODEL_FILE, MODELS_DIR, TFLITE_FILE, ModelError, list_models, read_metadata,
-                            weight_files)
+from fer_core.model import MODELS_DIR, MODELS_DIR_ENV, list_models
+from fer_core.model_info import file_mtime, model_version
 from fer_core.parse_cache import load_fer2013_cached
 
 log = logging.getLogger(__name__)
-
-#: The splits the evaluation page reports, in this order.
-EVAL_SPLITS = ("PrivateTest", "PublicTest", "RandomTest")
 
 
 # ---------------------------------------------------------------- models and detectors
@@ -54,85 +50,17 @@ def detector(name: str):
 def model_folders() -> list[Path]:
     """The model folders a user picks from, the default first: the shipped models (an ensemble's
     members are not offered on their own) and any folder under ``$FER_MODELS_DIR``."""
-    return catalog.choices(list_models())
+    return model_info.choices(list_models())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _model_label(folder: str, version: float) -> str:
-    return catalog.label(folder)
+    return model_info.label(folder)
 
 
 def model_label(folder: str | Path) -> str:
-    """How the pickers name a model: "Accurate (ensemble of 3, 73.1%)" (see :mod:`fer_core.catalog`)."""
+    """How the pickers name a model: "Accurate (ensemble of 3, 73.1%)" (see :mod:`fer_core.model_info`)."""
     return _model_label(str(folder), model_version(folder))
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _weight_files(folder: str | Path) -> list[Path]:
-    try:
-        return weight_files(folder)
-    except ModelError:
-        return []  # unreadable metadata: loading the model says why
-
-
-def model_version(folder: str | Path) -> float:
-    """Latest modification time of the weight files a model loads (an ensemble's members',
-    ``model.keras`` and ``model.tflite``, and the metadata that vouches for the latter):
-    part of cache keys, so a retrained or re-exported model is reloaded."""
-    paths = [p.with_name(name) for p in _weight_files(folder) for name in (MODEL_FILE, TFLITE_FILE, METADATA_FILE)]
-    return max((_mtime(path) for path in paths), default=0.0)
-
-
-def folder_size(folder: Path) -> int:
-    """Bytes of the ``model.keras`` files a model loads (what the app reads)."""
-    return sum(path.stat().st_size for path in _weight_files(folder) if path.is_file())
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """What the app says about a model without loading it (from its metadata)."""
-
-    folder: Path
-    name: str
-    architecture: str
-    params: int | None
-    size_bytes: int
-    tta: str
-    metadata: dict
-
-    def headline(self, split: str = "PrivateTest") -> Evaluation | None:
-        """The headline evaluation of a split, by the one rule of :func:`fer_core.evaluate.headline`."""
-        return headline(load_evaluations(self.folder), split, self.tta)
-
-
-def model_card(folder: str | Path) -> ModelCard:
-    """Read a model folder's metadata into a :class:`ModelCard` (raises ModelError)."""
-    folder = Path(folder)
-    meta = read_metadata(folder)
-    arch = meta.get("architecture", {})
-    name = str(arch.get("name", "?"))
-    if arch.get("member_names"):
-        name += f" of {' + '.join(arch['member_names'])}"
-    return ModelCard(
-        folder=folder, name=meta["name"], architecture=name,
-        params=arch.get("params"), size_bytes=folder_size(folder),
-        tta=meta.get("inference", {}).get("tta", "none"), metadata=meta,
-    )
-
-
-def format_params(params: int | None) -> str:
-    """A parameter count as every page shows it: "2.35 M", or "–" when the metadata has none."""
-    return "–" if not params else f"{params / 1e6:.2f} M"
-
-
-#: The environment variable that moves the model folders (:data:`fer_core.model.MODELS_DIR`).
-MODELS_ENV = "FER_MODELS_DIR"
 
 
 def model_argument(folder: str | Path) -> str:
@@ -147,23 +75,12 @@ def model_argument(folder: str | Path) -> str:
         return shlex.quote(folder.relative_to(Path.cwd()).as_posix())
     except ValueError:
         pass
-    if os.environ.get(MODELS_ENV):
+    if os.environ.get(MODELS_DIR_ENV):
         try:
-            return f"${MODELS_ENV}/" + shlex.quote(folder.relative_to(os.path.abspath(MODELS_DIR)).as_posix())
+            return f"${MODELS_DIR_ENV}/" + shlex.quote(folder.relative_to(os.path.abspath(MODELS_DIR)).as_posix())
         except ValueError:
             pass
     return shlex.quote(str(folder))
-
-
-def evaluations(folder: str | Path) -> dict[str, Evaluation]:
-    """A model's stored evaluations, in the order of :data:`EVAL_SPLITS` (the page says what is missing)."""
-    found = load_evaluations(folder)
-
-    def order(key: str) -> tuple[int, str]:
-        split = found[key].split
-        return (EVAL_SPLITS.index(split) if split in EVAL_SPLITS else len(EVAL_SPLITS), key)
-
-    return {k: found[k] for k in sorted(found, key=order)}
 
 
 @st.cache_data(show_spinner="Timing the model…")
@@ -250,8 +167,8 @@ def load_path(path: str | Path, skip_bad_rows: bool = False) -> FerData:
         return load_fer2013(path)  # raises FileNotFoundError with the how-to message
     if path.is_dir():  # an image folder is read anew on each start, with no progress bar
         with st.spinner("Loading the image folder…"):
-            return _load_path(str(path), _mtime(path), skip_bad_rows)
-    return _load_path(str(path), _mtime(path), skip_bad_rows)
+            return _load_path(str(path), file_mtime(path), skip_bad_rows)
+    return _load_path(str(path), file_mtime(path), skip_bad_rows)
 
 
 @st.cache_resource(show_spinner=False, max_entries=1)
@@ -313,32 +230,3 @@ def split_predictions(folder: str, version: float, key: str, split: str, tta: st
 def duplicate_table(key: str, _data: FerData):
     """The duplicate groups of a data set as a table (see :func:`fer_core.explore.duplicate_groups_table`)."""
     return explore.duplicate_groups_table(quality(key, _data), _data.labels, _data.usage)
-
-
-def comparison(folders: list[Path], timings: dict[str, float] | None = None):
-    """One row per model folder: name, architecture, parameters, size on disk, test scores, speed."""
-    import pandas as pd
-
-    rows = []
-    for folder in folders:
-        try:
-            card = model_card(folder)
-        except ModelError as exc:
-            rows.append({"model": Path(folder).name, "architecture": f"unreadable: {exc}"})
-            continue
-        row = {"model": card.name, "architecture": card.architecture,
-               "parameters": format_params(card.params),
-               "size (MB)": round(card.size_bytes / 2**20, 1), "default TTA": tta_name(card.tta)}
-        for split in EVAL_SPLITS[:2]:
-            best = card.headline(split)
-            row[f"{split} accuracy"] = round(best.accuracy, 4) if best else None
-            row[f"{split} macro-F1"] = best.macro_f1 if best else None
-            row[f"{split} TTA"] = tta_name(best.tta) if best else None
-            row[f"{split} leak-free accuracy"] = round(best.leak_free["accuracy"], 4) if best and best.leak_free else None
-        private = card.headline("PrivateTest")
-        for name in WATCHED_CLASSES:  # the classes real faces rarely get right
-            row[f"{name} recall"] = round(private.recall(name), 3) if private and private.recall(name) is not None else None
-        if timings is not None:
-            row["ms per face"] = timings.get(str(folder))
-        rows.append(row)
-    return pd.DataFrame(rows)

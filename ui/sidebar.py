@@ -18,7 +18,7 @@ import streamlit as st
 
 from fer_core.detect import DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, alternative_detector
 from fer_core.draw import DEFAULT_MIN_CONFIDENCE
-from fer_core.model import ModelError, default_model_dir, live_model_dir
+from fer_core.model import LIVE_MODEL_ENV, MODEL_ENV, MODELS_DIR_ENV, ModelError, default_model_dir, live_model_dir
 from ui import resources
 
 MODEL_KEY = "fer_model"
@@ -26,6 +26,9 @@ LIVE_MODEL_KEY = "fer_live_model"
 DETECTOR_KEY = "fer_detector"
 CONFIDENCE_KEY = "fer_min_confidence"
 DEFAULT_CONFIDENCE = DEFAULT_MIN_CONFIDENCE  # one default for the app and `predict --annotate`
+#: What every page says when no model folder is found (the sidebar, Home, and pages that need a model).
+NO_MODEL_ADVICE = ("No model found among the bundled models. Train one with `python -m fer_core train` and copy "
+                   f"its folder into models/, or set {MODELS_DIR_ENV} to a folder of models.")
 
 DETECTOR_HELP = {
     "blazeface-multiscale": "BlazeFace full range on the whole image and on overlapping tiles: faces from "
@@ -103,20 +106,19 @@ def render() -> Settings:
         if folders:
             st.selectbox("Model for photos and evaluation", folders, key=MODEL_KEY, format_func=resources.model_label,
                          index=folders.index(_default_model(folders)),
-                         help="Accurate by default: an ensemble of three networks (FER_MODEL chooses another). "
-                              "The figure is its accuracy on FER2013's PrivateTest. Set FER_MODELS_DIR to list "
+                         help=f"Accurate by default: an ensemble of three networks ({MODEL_ENV} chooses another). "
+                              f"The figure is its accuracy on FER2013's PrivateTest. Set {MODELS_DIR_ENV} to list "
                               "a folder of your own models")
             st.selectbox("Model for webcam and video", folders, key=LIVE_MODEL_KEY, format_func=resources.model_label,
                          index=folders.index(_default_live(folders)),
                          help="Fast by default: a small network distilled from the accurate one, run by LiteRT "
-                              "without test-time augmentation, as on the live webcam (FER_LIVE_MODEL chooses another)")
-            for env, path in (("FER_MODEL", default_model_dir()), ("FER_LIVE_MODEL", live_model_dir())):
+                              f"without test-time augmentation, as on the live webcam ({LIVE_MODEL_ENV} chooses another)")
+            for env, path in ((MODEL_ENV, default_model_dir()), (LIVE_MODEL_ENV, live_model_dir())):
                 if os.environ.get(env) and _listed(path, folders) is None:
                     st.warning(f"{env} names {path.name}, which is not among the models listed here "
-                               "(FER_MODELS_DIR); another model is preselected.")
+                               f"({MODELS_DIR_ENV}); another model is preselected.")
         else:
-            st.warning("No model found among the bundled models. Train one with `python -m fer_core train` "
-                       "and copy its folder into models/, or set FER_MODELS_DIR.")
+            st.warning(NO_MODEL_ADVICE)
         # defaults through the widgets' own arguments (not Session State), so page switches keep them
         st.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR),
                      key=DETECTOR_KEY, help="\n\n".join(f"**{k}**: {v}" for k, v in DETECTOR_HELP.items()))
@@ -139,8 +141,7 @@ def require_classifier(settings: Settings, live: bool = False):
     """The selected classifier (the live one with ``live``), or None after showing why there is none."""
     folder = settings.live_model_dir if live else settings.model_dir
     if folder is None:
-        st.error("No model available: no model folder among the bundled models. Train one with "
-                 "`python -m fer_core train`, copy its folder there, or point FER_MODELS_DIR at a folder of models.")
+        st.error(f"No model available. {NO_MODEL_ADVICE}")
         return None
     try:
         return resources.classifier(folder)
