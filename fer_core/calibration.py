@@ -94,6 +94,17 @@ def choose_margin(log_probs: np.ndarray, neutral: int) -> tuple[float, float | N
     return float(min(MAX_MARGIN, max(MIN_MARGIN, spread))), spread
 
 
+def _require_neutral(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """``labels``, if they have the label a resting face is read as.
+
+    Raises:
+        CalibrationError: they have none.
+    """
+    if NEUTRAL not in labels:
+        raise CalibrationError(f"calibration needs a {NEUTRAL!r} label; this model's labels are {', '.join(labels)}")
+    return labels
+
+
 @dataclass(frozen=True)
 class NeutralBaseline:
     """One person's neutral face as a model sees it: mean log-probabilities, the margin and their origin."""
@@ -107,9 +118,7 @@ class NeutralBaseline:
     spread: float | None = None
 
     def __post_init__(self) -> None:
-        if NEUTRAL not in self.labels:
-            raise CalibrationError(f"calibration needs a {NEUTRAL!r} label; this model's labels are "
-                                   f"{', '.join(self.labels)}")
+        _require_neutral(self.labels)
         if len(self.log_probabilities) != len(self.labels):
             raise CalibrationError(f"the baseline has {len(self.log_probabilities)} values for "
                                    f"{len(self.labels)} labels")
@@ -123,10 +132,8 @@ class NeutralBaseline:
     # ------------------------------------------------------------------ making one
 
     @classmethod
-    def from_probabilities(cls, probabilities: np.ndarray, model: str, labels: Sequence[str],
-                           margin: float | None = None) -> NeutralBaseline:
-        """The baseline of these probability rows (one per neutral frame); the margin by :func:`choose_margin`
-        unless given.
+    def from_probabilities(cls, probabilities: np.ndarray, model: str, labels: Sequence[str]) -> NeutralBaseline:
+        """The baseline of these probability rows (one per neutral frame), its margin by :func:`choose_margin`.
 
         Raises:
             CalibrationError: no rows, or rows that do not match ``labels``.
@@ -136,11 +143,10 @@ class NeutralBaseline:
             raise CalibrationError("no neutral face to calibrate with: give at least one face")
         if rows.shape[1] != len(labels):
             raise CalibrationError(f"{rows.shape[1]} probabilities per face for {len(labels)} labels")
+        labels = _require_neutral(tuple(labels))
         logs = log_probabilities(rows)
-        labels = tuple(labels)
-        chosen, spread = choose_margin(logs, labels.index(NEUTRAL)) if NEUTRAL in labels else (MIN_MARGIN, None)
-        return cls(model, labels, tuple(float(v) for v in logs.mean(axis=0)), len(rows),
-                   float(chosen if margin is None else margin), spread)
+        margin, spread = choose_margin(logs, labels.index(NEUTRAL))
+        return cls(model, labels, tuple(float(v) for v in logs.mean(axis=0)), len(rows), margin, spread)
 
     @classmethod
     def from_faces(cls, crops: Sequence[np.ndarray], classifier: Classifier, tta: str | None = None) -> NeutralBaseline:

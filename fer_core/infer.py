@@ -122,6 +122,13 @@ def analyse_image(
         if detector is None:
             raise ValueError("a face detector is needed unless aligned=True")
         boxes, crops = detect_and_crop(rgb, detector)
+    return classify_faces(boxes, crops, classifier, tta=tta, baseline=baseline)
+
+
+def classify_faces(boxes: list[Box], crops: list[np.ndarray], classifier: Classifier, *, tta: str | None = None,
+                   baseline: NeutralBaseline | None = None) -> list[Face]:
+    """The faces of these boxes and their crops, classified in one batch (against ``baseline`` when given:
+    made by the same model, or a ``CalibrationError``)."""
     probabilities = classifier.predict_proba(crops, tta)
     if baseline is None:
         return faces_from_probabilities(boxes, probabilities, classifier.labels)

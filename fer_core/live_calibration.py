@@ -27,6 +27,8 @@ MIN_FRAMES = 5
 FOLLOW_DISTANCE = 0.5
 
 OFF, COLLECTING, ON = "off", "collecting", "on"
+#: ``_collecting_since`` between ``start`` and the next frame, whose time starts the collection
+_AT_NEXT_FRAME = -1.0
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,7 @@ class LiveCalibration:
         """Collect the main face for ``seconds`` from the next frame on; the current calibration stays
         in force until the new one is made (and if it fails)."""
         with self._lock:
-            self._collecting_since, self._seconds, self._rows, self._message = None, seconds, [], None
-            self._collecting_since = -1.0  # set to the first frame's time
+            self._collecting_since, self._seconds, self._rows, self._message = _AT_NEXT_FRAME, seconds, [], None
 
     def load(self, baseline: NeutralBaseline) -> None:
         """Use a saved baseline; it attaches to the main face of the next frame with a face.
@@ -107,7 +108,7 @@ class LiveCalibration:
         with self._lock:
             if self._collecting_since is not None:
                 started = self._collecting_since
-                progress = 0.0 if started < 0 else min(1.0, (self._clock() - started) / self._seconds)
+                progress = 0.0 if started == _AT_NEXT_FRAME else min(1.0, (self._clock() - started) / self._seconds)
                 return CalibrationStatus(COLLECTING, progress, len(self._rows), self._baseline, self._message)
             if self._baseline is not None:
                 return CalibrationStatus(ON, 1.0, self._baseline.frames, self._baseline, self._message)
@@ -150,7 +151,7 @@ class LiveCalibration:
 
     def _collect(self, boxes: Sequence[Box], probabilities: np.ndarray, people: list[int | None]) -> None:
         now = self._clock()
-        if self._collecting_since < 0:
+        if self._collecting_since == _AT_NEXT_FRAME:
             self._collecting_since = now
             self._where, self._person = None, None  # the main face of the first frame with one
         if len(boxes):

@@ -17,7 +17,7 @@ from fer_core.calibration import NeutralBaseline
 from fer_core.classifier import Classifier
 from fer_core.detect import Box, FaceDetector
 from fer_core.draw import annotate
-from fer_core.infer import Face, detect_and_crop, face_rows, faces_from_probabilities
+from fer_core.infer import Face, classify_faces, detect_and_crop, face_rows
 from fer_core.results import face_columns, rows_to_csv
 
 log = logging.getLogger(__name__)
@@ -61,11 +61,7 @@ def analyse_photo(rgb: np.ndarray, classifier: Classifier, detector: FaceDetecto
     """Every face of an RGB photo, with a Grad-CAM overlay each when ``explain`` (read against ``baseline``
     when given); the full-size pixels are not kept."""
     boxes, crops = detect_and_crop(rgb, detector)
-    probabilities = classifier.predict_proba(crops)
-    if baseline is not None:
-        baseline.check_classifier(classifier)
-        probabilities = baseline.apply(probabilities)
-    faces = faces_from_probabilities(boxes, probabilities, classifier.labels, calibrated=baseline is not None)
+    faces = classify_faces(boxes, crops, classifier, baseline=baseline)
     overlays = [_small(_explain(classifier, crop, classifier.labels.index(face.label))) if explain else None
                 for crop, face in zip(crops, faces)]
     scale = display_scale(rgb.shape)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import BinaryIO
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +79,7 @@ def analyse_video(
     progress: Callable[[int, int], None] | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     name: str | None = None,
     max_frames: int | None = None,
+    max_seconds: float | None = None,
     baseline: NeutralBaseline | None = None,
 ) -> VideoResult:
     """Analyse every ``every``-th frame of a video; optionally write an annotated H.264 MP4.
@@ -89,8 +90,8 @@ def analyse_video(
     ``name`` is how error messages call the file (an upload's name, or a file object's).
     A file that breaks midway gives the frames before the break, with ``warning`` set.
     ``max_frames`` bounds the work and the annotated output a server keeps (the app's ceiling);
-    a longer video gives its first ``max_frames`` frames, with ``warning`` set.
-    With a ``baseline`` every face is read against that person's neutral face.
+    a longer video gives its first ``max_frames`` frames, with ``warning`` set; ``max_seconds`` does
+    the same by time (at the header's frame rate). With a ``baseline`` every face is read against that person's neutral face.
 
     Raises:
         VideoError: the file is not a decodable video, or no frame of it could be decoded.
@@ -108,6 +109,10 @@ def analyse_video(
         stream = _video_stream(container, name)
         fps = _frame_rate(stream)
         total = _announced_frames(container, stream, fps)
+        limit = max_frames
+        if max_seconds is not None:  # the same bound by time, at the header's rate
+            by_time = max(1, round(max_seconds * fps))
+            limit = by_time if limit is None else min(limit, by_time)
         annotated = _AnnotatedVideo(output, fps) if output is not None else None
         decoded = _Decoded(container, stream)
         frames: list[VideoFrameResult] = []
@@ -115,8 +120,8 @@ def analyse_video(
         tracker = FaceTracker(frame_rate=fps / every)
         count, size, warning = 0, (0, 0), None
         for index, frame in enumerate(decoded):
-            if max_frames is not None and index >= max_frames:
-                warning = _limit_warning(max_frames, fps)
+            if limit is not None and index >= limit:
+                warning = _limit_warning(limit, fps)
                 break
             rgb = _limit_size(frame.to_ndarray(format="rgb24"))
             if index % every == 0:
@@ -152,7 +157,7 @@ def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classi
     """
     if seconds <= 0:
         raise ValueError(f"seconds must be more than 0, got {seconds}")
-    first = analyse_video(source, classifier, detector, every=every, name=name, max_frames=_first_frames(source, seconds))
+    first = analyse_video(source, classifier, detector, every=every, name=name, max_seconds=seconds)
     if hasattr(source, "seek"):
         source.seek(0)
     main_faces = [r.faces[0] for r in first.results if r.faces and r.time_s < seconds]
@@ -161,22 +166,6 @@ def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classi
                                "that starts with the person's relaxed face, or a neutral reference photo")
     probabilities = np.array([[face.probabilities[label] for label in classifier.labels] for face in main_faces])
     return NeutralBaseline.from_probabilities(probabilities, classifier.name, classifier.labels)
-
-
-def _first_frames(source, seconds: float) -> int:
-    """How many frames the first ``seconds`` of a video hold (its rate from the header, else :data:`FALLBACK_FPS`)."""
-    import av
-
-    position = source.tell() if hasattr(source, "tell") else None
-    try:
-        with av.open(source if hasattr(source, "read") else str(source)) as container:
-            fps = _frame_rate(container.streams.video[0]) if container.streams.video else FALLBACK_FPS
-    except (av.FFmpegError, OSError, ValueError):
-        fps = FALLBACK_FPS  # analyse_video says what is wrong with the file
-    finally:
-        if position is not None:
-            source.seek(position)
-    return max(1, round(seconds * fps))
 
 
 def _open(source: str | os.PathLike | BinaryIO, name: str):

@@ -24,12 +24,12 @@ CALIBRATION_FILE = "calibration.json"
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _reference_baseline(digest: str, name: str, _data: bytes, model_dir: str, detector_name: str) -> str:
-    """The baseline of a reference photo's largest face, as JSON (cached by the photo's hash, model, detector)."""
+def _reference_baseline(digest: str, name: str, _data: bytes, model_dir: str, detector_name: str) -> NeutralBaseline:
+    """The baseline of a reference photo's largest face (cached by the photo's hash, model and detector)."""
     from ui import resources
 
     classifier, detector = resources.classifier(model_dir), resources.detector(detector_name)
-    return baseline_from_images([(name, read_image(_data, name))], classifier, detector).to_json()
+    return baseline_from_images([(name, read_image(_data, name))], classifier, detector)
 
 
 def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> NeutralBaseline:
@@ -46,7 +46,7 @@ def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> N
         check_size(len(data), upload.name)
         digest = hashlib.sha256(data).hexdigest()
         with st.spinner(f"Reading the neutral face in {upload.name}…"):
-            baseline = NeutralBaseline.from_json(_reference_baseline(digest, upload.name, data, model_dir, detector_name))
+            baseline = _reference_baseline(digest, upload.name, data, model_dir, detector_name)
     try:
         baseline.check_classifier(model)
     except CalibrationError as exc:
