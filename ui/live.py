@@ -147,7 +147,7 @@ def latest_row(history: list[dict]) -> dict:
 
 
 def history_csv(history: list[dict]) -> bytes:
-    """The whole session history (one row per processed frame) as CSV bytes."""
+    """The whole session history (one row per face of each processed frame, or a "No face" row) as CSV bytes."""
     return rows_to_csv(history)
 
 
