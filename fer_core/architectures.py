@@ -16,7 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import keras
+from fer_core.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before Keras: TensorFlow's start-up notices would bury the CLI's one-line errors
+
+import keras  # noqa: E402
 from keras import layers
 
 from fer_core.data import IMAGE_SIZE

@@ -9,7 +9,11 @@ layers, so exporting an inference model skips them.
 """
 from __future__ import annotations
 
-import keras
+from fer_core.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before Keras: TensorFlow's start-up notices would bury the CLI's one-line errors
+
+import keras  # noqa: E402
 import tensorflow as tf
 
 

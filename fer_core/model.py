@@ -125,6 +125,9 @@ def input_blur_sigma(metadata: dict) -> float:
 
 def load_keras_model(folder: str | os.PathLike) -> tuple[Any, dict]:
     """Load ``model.keras`` (safe mode, not compiled), or build an ensemble, and check it against its metadata."""
+    from fer_core.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # its start-up notices would bury a CLI's one-line errors
     import keras
 
     folder = Path(folder)

@@ -33,6 +33,16 @@ def fer_data(data_path):
     return load_fer2013(data_path)
 
 
+def write_fer_csv(path: Path, images: np.ndarray, labels: np.ndarray, usage: str) -> Path:
+    """Real FER2013 faces as a classic ``emotion,pixels,Usage`` CSV (a slice for a CLI run that is
+    not about the accuracy on a whole split); the file stays in the test's tmp_path."""
+    import pandas as pd
+
+    pixels = [" ".join(map(str, image.ravel())) for image in images]
+    pd.DataFrame({"emotion": labels, "pixels": pixels, "Usage": usage}).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """scikit-image's astronaut photo: a real, smiling face (RGB uint8)."""
@@ -91,3 +101,9 @@ def true_person(row: dict, truth: list) -> int | None:
     box = Box(int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
     scores = [box.iou(t) if t is not None else 0.0 for t in truth]
     return scores.index(max(scores)) if max(scores) > 0.5 else None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run first (a stable sort keeps the rest in order): under pytest-xdist
+    the longest unit test then starts beside the browser tests instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

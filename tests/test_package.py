@@ -102,3 +102,18 @@ def test_the_app_and_predict_load_neither_scikit_image_nor_ray(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
     assert "astronaut.jpg: face 1" in result.stdout
+
+
+def test_predict_on_litert_never_imports_tensorflow():
+    """The bundled models run on LiteRT, so ``predict`` starts in under a second: TensorFlow (about
+    5 s to import here) is loaded only on a path that runs Keras (training, Grad-CAM, no .tflite)."""
+    code = (
+        "import sys\n"
+        "from fer_core import bench, cli\n"
+        "assert cli.main(['predict', str(bench.SAMPLE_FACE)]) == 0\n"
+        "print(sorted({n.split('.')[0] for n in sys.modules} & {'tensorflow', 'keras'}))\n"
+    )
+    result = _run([sys.executable, "-c", code], REPO, 300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+    assert "face 1" in result.stdout and "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()

@@ -23,6 +23,7 @@ from fer_core.detect import FaceDetector
 from fer_core.draw import draw_message
 from fer_core.infer import face_rows
 from fer_core.live import FrameResult, LiveAnalyzer
+from fer_core.memory import return_freed_memory
 from fer_core.results import no_face_row, rows_to_csv
 from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
 
@@ -216,11 +217,14 @@ def keep_slot(slots: StreamSlots, owner: str) -> None:
 
 def on_stream_ended(session: LiveSession, slots: StreamSlots, owner: str, ticket: int | None) -> Callable[[], None]:
     """streamlit-webrtc's ``on_video_ended`` (its worker thread, no st.*): the next stream starts
-    afresh, and the slot of this stream (its ``ticket``; none for a stream that held none) is freed."""
+    afresh, the slot of this stream (its ``ticket``; none for a stream that held none) is freed,
+    and the heap its frames and codecs freed goes back to the OS (glibc keeps it otherwise, and a
+    server that has served many streams would sit at its highest level)."""
     def ended() -> None:
         session.analyzer.reset()
         if ticket is not None:
             slots.release(owner, ticket)
+        return_freed_memory()
     return ended
 
 

@@ -144,7 +144,10 @@ def wait_until_idle(page, timeout: float = PAGE_TIMEOUT) -> None:
     (initial before the first run, then running / rerunRequested / stopRequested / notRunning /
     compilationError) and ``data-test-connection-state`` (CONNECTED once up). A run counts as
     finished once it is "notRunning" with no spinner and stays so for 1 s (a rerun can follow).
+    The 1 s counts from this call: an idle moment seen by an earlier wait, before a click whose
+    rerun has not started yet, does not count (on a busy machine that rerun can take a while).
     """
+    page.evaluate("window.__ferIdleSince = null")
     page.wait_for_function(
         """() => {
             const app = document.querySelector('[data-testid="stApp"]');

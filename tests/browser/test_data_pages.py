@@ -3,6 +3,8 @@
 Each timing test starts its own server (so the page's first open is the server's first data
 load) with ``FER_CACHE_DIR`` pointing to a folder that one run of the cache fill prepared
 beforehand. A separate server with an empty cache shows the progress bar of a first parse.
+Every server here runs the fast model (``FER_MODEL``): these tests time the parse and prediction
+caches, not a network, and the evaluation page's PrivateTest predictions take a few seconds with it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sys
 import pytest
 
 from fer_core.data import resolve_data_path
+from fer_core.model import MODEL_ENV, live_model_dir
 from fer_core.parse_cache import CACHE_ENV
 from tests.browser.conftest import run_server
 from tests.browser.helpers import REPO, assert_no_errors, main_text, wait_until_idle
@@ -33,6 +36,9 @@ def slack() -> float:
     load = os.getloadavg()[0] / (os.cpu_count() or 1)
     return 3.0 * max(1.0, load)
 
+#: What every server here gets: the fast model as the default model (see above).
+FAST_MODEL = {MODEL_ENV: str(live_model_dir())}
+
 PAGES = {"dataset": "35,887 images from", "evaluation": "Misclassified examples"}
 
 
@@ -47,9 +53,9 @@ def data_file():
 @pytest.fixture(scope="module")
 def filled_cache(tmp_path_factory, data_file):
     """A cache folder filled by one run of the cache fill (in its own process): the parsed CSV and the
-    default model's PrivateTest predictions (what a server that has served the pages once keeps)."""
+    (fast) default model's PrivateTest predictions (what a server that has served the pages once keeps)."""
     folder = tmp_path_factory.mktemp("parse-cache")
-    env = dict(os.environ, **{CACHE_ENV: str(folder), "FER_DATA": str(data_file)})
+    env = dict(os.environ, **FAST_MODEL, **{CACHE_ENV: str(folder), "FER_DATA": str(data_file)})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     fill = ("from fer_core.parse_cache import load_fer2013_cached; from fer_core.classifier import Classifier; "
             "from fer_core.prediction_cache import cached_probabilities; "
@@ -81,7 +87,8 @@ def timed_open(page, path: str) -> tuple[float, float]:
 def test_data_page_opens_fast_from_the_parse_cache(open_page, screenshot, artifacts_dir, filled_cache, path):
     before = _stamp(filled_cache)
     bound = slack()
-    with run_server(artifacts_dir / f"streamlit-server-{path}-cached.log", {CACHE_ENV: str(filled_cache)}) as server:
+    log = artifacts_dir / f"streamlit-server-{path}-cached.log"
+    with run_server(log, {CACHE_ENV: str(filled_cache), **FAST_MODEL}) as server:
         page = open_page(server, path)
         page.goto("/_stcore/health")  # the browser's own start-up is not the page's (no app session yet)
         first, first_wall = timed_open(page, path)
@@ -104,7 +111,8 @@ def test_data_page_opens_fast_from_the_parse_cache(open_page, screenshot, artifa
 def test_first_parse_shows_a_progress_bar(open_page, screenshot, artifacts_dir, tmp_path, data_file):
     """With an empty cache the dataset page shows a progress bar while it parses, and fills the cache."""
     folder = tmp_path / "empty-cache"
-    with run_server(artifacts_dir / "streamlit-server-empty-cache.log", {CACHE_ENV: str(folder)}) as server:
+    log = artifacts_dir / "streamlit-server-empty-cache.log"
+    with run_server(log, {CACHE_ENV: str(folder), **FAST_MODEL}) as server:
         page = open_page(server, "first-parse")
         page.goto("/dataset", wait_until="domcontentloaded")
         bar = page.locator('[data-testid="stProgress"]').first

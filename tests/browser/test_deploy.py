@@ -305,11 +305,21 @@ def test_webcam_streams_through_the_proxy_relayed_by_turn(deployment, contexts):
     assert configs[-1].get("iceTransportPolicy") == "relay", f"the page's RTC configuration: {configs[-1]}"
     assert any(turn_url in server.get("urls", []) for server in configs[-1]["iceServers"]), configs[-1]
 
-    pairs = frame.evaluate(SELECTED_PAIRS_JS)
-    print(f"selected candidate pairs: {pairs}")
+    def live_pairs() -> list[dict]:
+        pairs = frame.evaluate(SELECTED_PAIRS_JS)
+        return [p for p in pairs if p["connectionState"] == "connected" and p["local"]]
+
+    # media both ways: the answer's video can start seconds after the first analysed frame on a busy machine
+    deadline = time.monotonic() + 30
+    while True:
+        live = live_pairs()
+        flowing = live and live[-1]["bytesSent"] > 10_000 and live[-1]["bytesReceived"] > 10_000
+        if flowing or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    print(f"selected candidate pairs: {live}")
     low, high = map(int, deployment.state["RELAY_PORTS"].split("-"))
-    live = [p for p in pairs if p["connectionState"] == "connected" and p["local"]]
-    assert live, f"no connected peer connection with a selected candidate pair: {pairs}"
+    assert live, f"no connected peer connection with a selected candidate pair: {frame.evaluate(SELECTED_PAIRS_JS)}"
     pair = live[-1]
     assert pair["policy"] == "relay"
     assert pair["local"]["type"] == "relay", f"the media does not go through TURN: {pair}"
