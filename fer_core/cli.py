@@ -473,11 +473,6 @@ def _run_batch(args) -> int:
     return 1 if summary.errors else 0
 
 
-#: Commands that always run Keras: TensorFlow is imported (quietly) before they start. The others
-#: run LiteRT and import it only on a path that needs Keras (load_keras_model), which saves a
-#: predict or evaluate about 5 s of start-up.
-TENSORFLOW_COMMANDS = frozenset({"train"})
-
 COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
@@ -500,11 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # No TensorFlow here: the bundled models run on LiteRT, and the modules that run Keras
+    # (fer_core.architectures, model.load_keras_model, litert.export_tflite) import it quietly.
     args = build_parser().parse_args(argv)
-    if args.command in TENSORFLOW_COMMANDS:
-        from fer_core.quiet import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",

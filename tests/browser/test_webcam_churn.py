@@ -12,9 +12,8 @@ in two full-suite runs beside the unit tests, readings from cycle 2 on sat at ab
 and a difference of two 5-cycle minima +32.1 MB in the other, with no growth in either. So the
 growth is the trend: the Theil-Sen slope (the median of the slopes between every pair of
 readings, which a few outliers do not move) over cycles 5 to 20, times those 15 cycles. It read
-+7.5 and 0.0 MB on those two runs. On simulated readings jumping between those levels, it exceeds
-15 MB about once in 30 runs without any leak, and catches a leak of 2 MB per stream (what glibc's
-default arenas did here, docs/operations.md) in 97 of 100. Since the server hands the freed heap
++7.5 and 0.0 MB on those two runs; a leak of 2 MB per stream (what glibc's default arenas did
+here, docs/operations.md) adds 30 MB to it. Since the server hands the freed heap
 back to the OS when a stream ends (ui/live.py), the swings are small: a run alone read 356 to
 361 MB from cycle 6 to 20 (340.5 at cycle 5), a trend of +0.8 MB.
 """
