@@ -4,11 +4,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer_core import explore, plots
-from fer_core.data import DATA_ENV, USAGES, DataError
-from fer_core.labels import LABELS
-from fer_core.model import ModelError
-from fer_core.model_info import describe
+from fer_core.data.fer2013 import explore
+
+from fer_core.reports import plots
+from fer_core.data.fer2013 import DATA_ENV, USAGES, DataError
+from fer_core.common.labels import LABELS
+from fer_core.catalog.model import ModelError
+from fer_core.catalog.model_info import describe
 from ui import resources, sidebar
 
 SOURCES = ("Default location", "Upload a CSV", "Image folder")

@@ -3,14 +3,14 @@ a comparison of every bundled model and a gallery of misclassified faces."""
 import pandas as pd
 import streamlit as st
 
-from fer_core import plots
-from fer_core.corruptions import CORRUPTIONS, SEVERITIES
-from fer_core.data import DATA_ENV, DataError
-from fer_core.evaluate import (WATCHED_CLASSES, accuracy, confusions, most_confident_mistakes,
-                               require_fer2013_labels, top_confusion, tta_name)
-from fer_core.model import TTA_MODES, ModelError
-from fer_core.model_info import EVAL_SPLITS, describe, format_params, model_version
-from fer_core.model_table import comparison_rows
+from fer_core.reports import plots
+from fer_core.evaluation.corruptions import CORRUPTIONS, SEVERITIES
+from fer_core.data.fer2013 import DATA_ENV, DataError
+from fer_core.catalog.evaluations import WATCHED_CLASSES, tta_name
+from fer_core.evaluation.evaluate import accuracy, confusions, most_confident_mistakes, require_fer2013_labels, top_confusion
+from fer_core.catalog.model import TTA_MODES, ModelError
+from fer_core.catalog.model_info import EVAL_SPLITS, describe, format_params, model_version
+from fer_core.catalog.model_table import comparison_rows
 from ui import resources, sidebar
 
 GALLERY_SPLIT = "PrivateTest"

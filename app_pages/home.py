@@ -1,10 +1,10 @@
 """Home: what the studio does, which model is loaded, and links to every page."""
 import streamlit as st
 
-from fer_core.evaluate import tta_name
-from fer_core.labels import LABELS
-from fer_core.model import ModelError
-from fer_core.model_info import describe, format_params
+from fer_core.catalog.evaluations import tta_name
+from fer_core.common.labels import LABELS
+from fer_core.catalog.model import ModelError
+from fer_core.catalog.model_info import describe, format_params
 from ui import navigation, resources, sidebar
 
 settings = sidebar.current()

@@ -1,8 +1,8 @@
 """Photo analysis: every face in uploaded photos or a camera snapshot, labelled and explained."""
 import streamlit as st
 
-from fer_core.evaluate import tta_name
-from fer_core.memory import photo_cache_bytes
+from fer_core.catalog.evaluations import tta_name
+from fer_core.common.memory import photo_cache_bytes
 from ui import calibration, photo, sidebar
 
 settings = sidebar.current()

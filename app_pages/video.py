@@ -1,9 +1,9 @@
 """Video analysis: an annotated copy of a video, its per-frame emotions, a timeline and one per person."""
 import streamlit as st
 
-from fer_core import plots
-from fer_core.evaluate import tta_name
-from fer_core.video import VideoError
+from fer_core.reports import plots
+from fer_core.catalog.evaluations import tta_name
+from fer_core.drivers.video import VideoError
 from ui import calibration, people, sidebar, video
 
 settings = sidebar.current()

@@ -5,9 +5,11 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_core import plots, timeline
-from fer_core.results import rows_to_csv
-from fer_core.live_calibration import COLLECTING
+from fer_core.reports import plots
+
+from fer_core.reports import timeline
+from fer_core.inference.rows import rows_to_csv
+from fer_core.inference.live_baseline import COLLECTING
 from ui import calibration, live, people, sidebar
 
 HISTORY_KEY = "webcam_history"

@@ -25,8 +25,8 @@ def train_faces_per_s(arch: str, width: int, batch: int, augment: str, precision
     """Faces per second of ``train_on_batch`` after three warm-up steps."""
     import keras
 
-    from fer_core.architectures import build, dtype_policy
-    from fer_core.labels import NUM_CLASSES
+    from fer_core.training.architectures import build, dtype_policy
+    from fer_core.common.labels import NUM_CLASSES
 
     with dtype_policy(precision):
         model, spec = build(arch, NUM_CLASSES, augment=augment, width=width)
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--augment", default="strong")
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    from fer_core.quiet import import_tensorflow_quietly
+    from fer_core.common.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     rates = {p: train_faces_per_s(args.arch, args.width, args.batch, args.augment, p, args.steps)

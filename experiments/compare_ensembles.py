@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_core.classifier import Classifier  # noqa: E402
-from fer_core.data import DATA_HELP, load_fer2013  # noqa: E402
-from fer_core.evaluate import classification_metrics, require_fer2013_labels  # noqa: E402
-from fer_core.labels import LABELS  # noqa: E402
-from fer_core.model import TTA_MODES, MODEL_FILE  # noqa: E402
+from fer_core.inference.classifier import Classifier  # noqa: E402
+from fer_core.data.fer2013 import DATA_HELP, load_fer2013  # noqa: E402
+from fer_core.evaluation.evaluate import classification_metrics, require_fer2013_labels  # noqa: E402
+from fer_core.common.labels import LABELS  # noqa: E402
+from fer_core.catalog.model import TTA_MODES, MODEL_FILE  # noqa: E402
 
 SPLIT = "PublicTest"
 

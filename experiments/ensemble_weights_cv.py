@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_core.data import DATA_HELP, load_fer2013  # noqa: E402
-from fer_core.model import TTA_MODES  # noqa: E402
+from fer_core.data.fer2013 import DATA_HELP, load_fer2013  # noqa: E402
+from fer_core.catalog.model import TTA_MODES  # noqa: E402
 
 SPLIT = "PublicTest"
 WEIGHT_STEPS = (0, 1, 2, 3)  #: each member's weight on the grid; all-zero is skipped

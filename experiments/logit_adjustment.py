@@ -17,9 +17,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core.classifier import Classifier  # noqa: E402
-from fer_core.data import load_fer2013  # noqa: E402
-from fer_core.evaluate import classification_metrics  # noqa: E402
+from fer_core.inference.classifier import Classifier  # noqa: E402
+from fer_core.data.fer2013 import load_fer2013  # noqa: E402
+from fer_core.evaluation.evaluate import classification_metrics  # noqa: E402
 
 TAUS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 

@@ -3,7 +3,7 @@
 FER2013's 48x48 faces were cropped by another detector with another margin. At run time the
 studio crops what BlazeFace finds, ``crop_scale`` times its box. Each PublicTest face is enlarged,
 set in a larger frame whose border repeats its edge, run through a detector and re-cropped by
-:func:`fer_core.infer.detect_and_crop`, exactly as a photo is; the script prints the detection
+:func:`fer_core.inference.infer.detect_and_crop`, exactly as a photo is; the script prints the detection
 rate and the accuracy on the original crops and on the pipeline's. PublicTest by default,
 because this informs training choices.
 
@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core.classifier import Classifier  # noqa: E402
-from fer_core.data import load_fer2013  # noqa: E402
-from fer_core.detect import DETECTORS, LIVE_DETECTOR, FaceDetector, make_detector  # noqa: E402
-from fer_core.infer import detect_and_crop  # noqa: E402
+from fer_core.inference.classifier import Classifier  # noqa: E402
+from fer_core.data.fer2013 import load_fer2013  # noqa: E402
+from fer_core.inference.detect import DETECTORS, LIVE_DETECTOR, FaceDetector, make_detector  # noqa: E402
+from fer_core.inference.infer import detect_and_crop  # noqa: E402
 
 
 #: a FER2013 face is enlarged this many times before detection (BlazeFace wants faces of 30+ px)

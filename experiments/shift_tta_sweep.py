@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core.classifier import Classifier, shifts  # noqa: E402
-from fer_core.data import DATA_HELP, load_fer2013  # noqa: E402
-from fer_core.evaluate import classification_metrics, require_fer2013_labels  # noqa: E402
-from fer_core.preprocess import input_blur, preprocess_faces  # noqa: E402
+from fer_core.inference.classifier import Classifier, shifts  # noqa: E402
+from fer_core.data.fer2013 import DATA_HELP, load_fer2013  # noqa: E402
+from fer_core.evaluation.evaluate import classification_metrics, require_fer2013_labels  # noqa: E402
+from fer_core.inference.preprocess import input_blur, preprocess_faces  # noqa: E402
 
 DISTANCES = (1, 2, 3)
 

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from fer_core.data import DATA_HELP
-from fer_core.model import TTA_MODES
-from fer_core.preprocess import INPUT_BLUR_GRID
+from fer_core.data.fer2013 import DATA_HELP
+from fer_core.catalog.model import TTA_MODES
+from fer_core.inference.preprocess import INPUT_BLUR_GRID
 
 log = logging.getLogger("fer_core")
 
@@ -74,8 +74,8 @@ def _remove_unfinished_run(out: Path) -> None:
     A folder that holds the teacher's cached targets is kept: they take long to compute and
     a retry with the same --out reuses them.
     """
-    from fer_core.distill import TEACHER_FILE
-    from fer_core.train import CHECKPOINT
+    from fer_core.training.distill import TEACHER_FILE
+    from fer_core.training.train import CHECKPOINT
 
     if out.is_dir() and not (out / CHECKPOINT).exists() and not (out / TEACHER_FILE).exists():
         shutil.rmtree(out, ignore_errors=True)
@@ -84,13 +84,13 @@ def _remove_unfinished_run(out: Path) -> None:
 def _add_train(sub) -> None:
     from typing import get_args
 
-    from fer_core.train import Augment, Optimizer, Precision, Schedule, TeacherView
+    from fer_core.training.train import Augment, Optimizer, Precision, Schedule, TeacherView
 
     p = sub.add_parser("train", help="train a model on FER2013 (resumable)")
     p.add_argument("--data", help=DATA_HELP)
-    # no default here: fer_core.architectures.DEFAULT_ARCH is read when training starts (it imports Keras)
+    # no default here: fer_core.training.architectures.DEFAULT_ARCH is read when training starts (it imports Keras)
     p.add_argument("--arch", help="architecture and its recipe: vgg (the compact VGG), student (distilled, fast), "
-                                  "resnet (a residual ensemble member) or seed; default: fer_core.architectures.DEFAULT_ARCH")
+                                  "resnet (a residual ensemble member) or seed; default: fer_core.training.architectures.DEFAULT_ARCH")
     p.add_argument("--out", help="output folder (default: runs/<arch>)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -124,8 +124,8 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args) -> int:
-    from fer_core.architectures import DEFAULT_ARCH
-    from fer_core.train import recipe, train
+    from fer_core.training.architectures import DEFAULT_ARCH
+    from fer_core.training.train import recipe, train
 
     arch = args.arch or DEFAULT_ARCH
     config = recipe(
@@ -141,7 +141,7 @@ def _run_train(args) -> int:
     _check_output(config.out, "--out", folder=True)
     data = None
     if args.skip_bad_rows:
-        from fer_core.data import load_fer2013
+        from fer_core.data.fer2013 import load_fer2013
 
         data = load_fer2013(args.data, skip_bad_rows=True)
         log.warning("skipped %d bad row(s) of %s", data.skipped, data.source)
@@ -165,7 +165,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--record", action="store_true",
                    help="also store the result in the model folder (evaluation/<split>[-<tta>].json and metadata)")
-    from fer_core.corruptions import CORRUPTIONS, SEVERITIES
+    from fer_core.evaluation.corruptions import CORRUPTIONS, SEVERITIES
 
     p.add_argument("--corruptions", action="store_true",
                    help=f"also score the split under {len(CORRUPTIONS)} camera-like corruptions "
@@ -173,9 +173,9 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from fer_core.classifier import Classifier
-    from fer_core.data import load_fer2013
-    from fer_core.evaluate import evaluate, format_report, leak_free_metrics, record_in_model, write_json
+    from fer_core.inference.classifier import Classifier
+    from fer_core.data.fer2013 import load_fer2013
+    from fer_core.evaluation.evaluate import evaluate, format_report, leak_free_metrics, record_in_model, write_json
 
     if args.json:
         _check_output(args.json, "--json", folder=False)
@@ -193,7 +193,7 @@ def _run_evaluate(args) -> int:
         metrics["leak_free"] = leak_free_metrics(labels, probabilities, classifier.labels, images, training_images)
     print(format_report(metrics))
     if args.corruptions:
-        from fer_core.corruptions import corruption_report, format_corruption_report
+        from fer_core.evaluation.corruptions import corruption_report, format_corruption_report
 
         metrics["robustness"] = corruption_report(classifier, images, labels, tta=args.tta)
         print(format_corruption_report(metrics["robustness"]))
@@ -227,9 +227,9 @@ class _DeprecatedAlias(argparse.Action):
 
 
 def _run_select_tta(args) -> int:
-    from fer_core.classifier import Classifier
-    from fer_core.data import load_fer2013
-    from fer_core.evaluate import select_tta, store_default_tta
+    from fer_core.inference.classifier import Classifier
+    from fer_core.data.fer2013 import load_fer2013
+    from fer_core.evaluation.evaluate import select_tta, store_default_tta
 
     images, labels = load_fer2013(args.data).require_split("PublicTest")  # never PrivateTest: that is the test set
     classifier = Classifier.load(args.model)
@@ -255,7 +255,7 @@ def _add_ensemble(sub) -> None:
 
 
 def _run_ensemble(args) -> int:
-    from fer_core.model import create_ensemble, read_selection
+    from fer_core.catalog.model import create_ensemble, read_selection
 
     selection = read_selection(args.selection) if args.selection else None
     folder = create_ensemble(args.out, args.members, name=args.name, selection=selection)
@@ -270,7 +270,7 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from fer_core.litert import export_model_folder
+    from fer_core.training.export import export_model_folder
 
     for folder in args.models:
         for path in export_model_folder(folder):
@@ -282,7 +282,7 @@ def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="emotions of the faces in image files")
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, TIFF)")
     p.add_argument("--model", help="model folder (default: the bundled default model)")
-    from fer_core.detect import DEFAULT_DETECTOR, DETECTORS
+    from fer_core.inference.detect import DEFAULT_DETECTOR, DETECTORS
 
     p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
                    help=f"face detector (default {DEFAULT_DETECTOR}: faces from 4%% of the image's longer side to "
@@ -295,7 +295,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--save-calibration", metavar="FILE",
                    help="with --neutral: also save the baseline as a calibration file, for --calibration next time")
     p.add_argument("--annotate", metavar="DIR", help="also save each image with its faces drawn, as PNG")
-    from fer_core.draw import DEFAULT_MIN_CONFIDENCE
+    from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE
 
     p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE, metavar="P",
                    help=f"with --annotate: draw faces below this confidence as \"?\" (0-1, default {DEFAULT_MIN_CONFIDENCE}, "
@@ -317,8 +317,8 @@ def _baseline(args, classifier, detector):
     Raises:
         CalibrationError: a reference without a face, a bad file, another model's calibration.
     """
-    from fer_core.calibration import baseline_from_images, read_calibration
-    from fer_core.images import read_image
+    from fer_core.inference.neutral_baseline import baseline_from_images, read_calibration
+    from fer_core.inference.images import read_image
 
     if args.calibration:
         return read_calibration(args.calibration, classifier)
@@ -333,12 +333,12 @@ def _run_predict(args) -> int:
     import json
     from pathlib import Path
 
-    from fer_core.classifier import Classifier
-    from fer_core.detect import alternative_detector, make_detector
-    from fer_core.draw import annotate
-    from fer_core.images import encode_png
-    from fer_core.infer import analyse_files
-    from fer_core.results import face_columns, rows_to_csv
+    from fer_core.inference.classifier import Classifier
+    from fer_core.inference.detect import alternative_detector, make_detector
+    from fer_core.inference.draw import annotate
+    from fer_core.inference.images import encode_png
+    from fer_core.inference.infer import analyse_files
+    from fer_core.inference.rows import face_columns, rows_to_csv
 
     if not 0 <= args.min_confidence <= 1:
         raise CliError(f"--min-confidence {args.min_confidence}: expected a confidence from 0 to 1, e.g. 0.4")
@@ -396,9 +396,9 @@ def _add_bench(sub) -> None:
 def _run_bench(args) -> int:
     import json
 
-    from fer_core.bench import format_bench, run_bench
-    from fer_core.classifier import Classifier
-    from fer_core.model import live_model_dir
+    from fer_core.evaluation.bench import format_bench, run_bench
+    from fer_core.inference.classifier import Classifier
+    from fer_core.catalog.model import live_model_dir
 
     if args.repeats < 1:
         raise CliError(f"--repeats {args.repeats}: a median needs at least one timing; give 1 or more (default 30)")
@@ -415,8 +415,8 @@ def _run_bench(args) -> int:
 
 
 def _add_batch(sub) -> None:
-    from fer_core.batch import ENGINES
-    from fer_core.batch_inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from fer_core.drivers.batch import ENGINES
+    from fer_core.drivers.batch_inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     p = sub.add_parser("batch", help="every face in many photos and videos, into one Parquet table (resumable)")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -452,7 +452,7 @@ def _progress_line(what: str) -> Callable[[int, int], None]:
 
 
 def _run_batch(args) -> int:
-    from fer_core.batch import run_batch
+    from fer_core.drivers.batch import run_batch
 
     if args.every < 1:
         raise CliError(f"--every {args.every}: expected 1 or more (1 analyses every frame)")
@@ -463,7 +463,7 @@ def _run_batch(args) -> int:
     _check_output(args.out, "--out", folder=False)
     baseline = None
     if args.neutral or args.calibration:
-        from fer_core.batch_engines import load_worker
+        from fer_core.drivers.batch_engines import load_worker
 
         baseline = _baseline(args, *load_worker(args.model))
         print(f"calibrated: every face is read against a neutral baseline {baseline.describe()}", file=sys.stderr)
@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     # No TensorFlow here: the bundled models run on LiteRT, and the modules that run Keras
-    # (fer_core.architectures, model.load_keras_model, litert.export_tflite) import it quietly.
+    # (fer_core.training.architectures, model.load_keras_model, litert.export_tflite) import it quietly.
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -1,7 +1,7 @@
 """Print the README's results table, the detailed table of every stored evaluation, or the app's comparison.
 
 The figures come only from what the models store: the accuracy from ``evaluation/*.json``
-(``python -m fer_core evaluate --record``) by the rule the app uses (:mod:`fer_core.model_info`),
+(``python -m fer_core evaluate --record``) by the rule the app uses (:mod:`fer_core.catalog.model_info`),
 the speed from ``speed`` in ``metadata.json`` (a ``python -m fer_core bench`` run, with its
 command and date), and the ``fer`` package's row from ``docs/baselines.json``. The README holds
 this script's output between its ``results-table`` markers, and a test checks that they agree,
@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core.evaluate import WATCHED_CLASSES, evaluation_key, load_evaluations, tta_name  # noqa: E402
-from fer_core.model import MODELS_DIR, TTA_MODES, list_models  # noqa: E402
-from fer_core.model_info import choices, describe  # noqa: E402
-from fer_core.model_table import comparison_rows, markdown  # noqa: E402
+from fer_core.catalog.evaluations import WATCHED_CLASSES, evaluation_key, load_evaluations, tta_name  # noqa: E402
+from fer_core.catalog.model import MODELS_DIR, TTA_MODES, list_models  # noqa: E402
+from fer_core.catalog.model_info import choices, describe  # noqa: E402
+from fer_core.catalog.model_table import comparison_rows, markdown  # noqa: E402
 
 BASELINES = Path(__file__).resolve().parents[1] / "docs" / "baselines.json"
 

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_core.detect import DEFAULT_DETECTOR, Box, make_detector  # noqa: E402
+from fer_core.inference.detect import DEFAULT_DETECTOR, Box, make_detector  # noqa: E402
 from tests.face_frames import SCENE_FPS, TRACKING_SCENES, tracking_scene  # noqa: E402
 
 #: boxes of one frame -> an ID per box (None: none given)
@@ -54,7 +54,7 @@ def largest_first(rate: float) -> Step:
 
 
 def ours(rate: float) -> Step:
-    from fer_core.tracking import FaceTracker
+    from fer_core.inference.tracking import FaceTracker
 
     tracker = FaceTracker(frame_rate=rate)
     return lambda boxes: tracker.update(boxes)
@@ -118,7 +118,7 @@ def norfair_iou(rate: float) -> Step:
 CANDIDATES: dict[str, Callable[[float], Step]] = {
     "largest first (old)": largest_first, "supervision 0.30 ByteTrack": supervision_bytetrack,
     "trackers ByteTrack": trackers_bytetrack, "trackers SORT": trackers_sort, "norfair (IoU)": norfair_iou,
-    "fer_core.tracking": ours,
+    "fer_core.inference.tracking": ours,
 }
 
 

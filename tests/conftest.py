@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from fer_core.data import resolve_data_path
+from fer_core.data.fer2013 import resolve_data_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def data_path() -> Path:
 
 @pytest.fixture(scope="session")
 def fer_data(data_path):
-    from fer_core.data import load_fer2013
+    from fer_core.data.fer2013 import load_fer2013
 
     return load_fer2013(data_path)
 
@@ -65,8 +65,8 @@ def classifier():
     """The fast model (models/student16, or $FER_LIVE_MODEL), loaded once: tests of behaviour need a
     real trained network, not the accurate ensemble's three networks and 10-view TTA. Tests of the
     accurate model itself load it (``Classifier.load()``, the CLI's default)."""
-    from fer_core.classifier import Classifier
-    from fer_core.model import live_model_dir
+    from fer_core.inference.classifier import Classifier
+    from fer_core.catalog.model import live_model_dir
 
     return Classifier.load(live_model_dir())
 
@@ -96,7 +96,7 @@ def tracking_clips(tmp_path_factory) -> dict:
 
 def true_person(row: dict, truth: list) -> int | None:
     """Which true person (0, 1) a face row is, by IoU > 0.5 with the scene's boxes (None: neither)."""
-    from fer_core.detect import Box
+    from fer_core.inference.detect import Box
 
     box = Box(int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
     scores = [box.iou(t) if t is not None else 0.0 for t in truth]

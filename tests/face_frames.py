@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from fer_core.detect import Box
+from fer_core.inference.detect import Box
 
 #: The astronaut's head and shoulders in the 512x512 photo, and her face box (x, y, w, h) inside that crop.
 HEAD_CROP = (slice(0, 330), slice(90, 370))

@@ -31,12 +31,12 @@ import pytest
 from skimage import data as skdata
 from streamlit.testing.v1 import AppTest
 
-from fer_core.classifier import Classifier
-from fer_core.data import DEFAULT_DATA, DATA_ENV
-from fer_core.detect import DEFAULT_DETECTOR
-from fer_core.evaluate import tta_name
-from fer_core.model_info import choices, label
-from fer_core.model import MODELS_DIR, live_model_dir
+from fer_core.inference.classifier import Classifier
+from fer_core.data.fer2013 import DEFAULT_DATA, DATA_ENV
+from fer_core.inference.detect import DEFAULT_DETECTOR
+from fer_core.catalog.evaluations import tta_name
+from fer_core.catalog.model_info import choices, label
+from fer_core.catalog.model import MODELS_DIR, live_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "streamlit_app.py"
@@ -325,8 +325,7 @@ def test_photo_threshold_redraws_without_reanalysing(without_data, astronaut, mo
 
 def test_photo_over_the_byte_cap_is_refused(without_data, astronaut_jpeg, monkeypatch):
     """Uploads get the byte cap of image files, before the cache (a cached photo is refused too)."""
-    from fer_core import images
-
+    from fer_core.inference import images
     monkeypatch.setattr(images, "MAX_BYTES", len(astronaut_jpeg) - 1)
     at = open_page("photo")
     at.file_uploader(key="photo_uploads").set_value(("astronaut.jpg", astronaut_jpeg, "image/jpeg"))
@@ -346,14 +345,14 @@ def test_photo_page_reports_a_bad_cache_size(without_data, monkeypatch):
 
 @pytest.mark.parametrize("value,expected", [(None, 64), ("", 64), (" 128 ", 128), ("0", 0)])
 def test_photo_cache_size_from_the_environment(value, expected):
-    from fer_core.memory import cache_megabytes
+    from fer_core.common.memory import cache_megabytes
 
     assert cache_megabytes(value) == expected
 
 
 @pytest.mark.parametrize("value", ["64MB", "-1", "1.5", "lots"])
 def test_photo_cache_size_refuses_bad_values(value):
-    from fer_core.memory import cache_megabytes
+    from fer_core.common.memory import cache_megabytes
 
     with pytest.raises(ValueError, match=f"FER_PHOTO_CACHE_MB must be a whole number of megabytes .*got {value!r}"):
         cache_megabytes(value)
@@ -637,10 +636,10 @@ def test_rtc_configuration_sources():
 
 
 def test_live_session_queue_history_and_shares():
-    from fer_core.detect import Box
-    from fer_core.infer import Face
-    from fer_core import timeline
-    from fer_core.live import FrameResult
+    from fer_core.inference.detect import Box
+    from fer_core.inference.infer import Face
+    from fer_core.reports import timeline
+    from fer_core.drivers.live import FrameResult
     from ui import live
 
     class Analyzer:  # LiveAnalyzer's interface, with a known answer per frame
@@ -674,8 +673,7 @@ def test_live_session_queue_history_and_shares():
 
 
 def test_timeline_shares_weigh_time_and_cap_gaps():
-    from fer_core import timeline
-
+    from fer_core.reports import timeline
     rows = [{"time_s": t, "face": 1, "label": label, "Happy": 0.5}
             for t, label in ((0.0, "Happy"), (1.0, "Happy"), (2.0, "Sad"), (12.0, "Happy"))]
     rows.append({"time_s": 0.5, "face": 2, "label": "Sad"})  # a second face: not the main one
@@ -691,8 +689,8 @@ def test_timeline_shares_weigh_time_and_cap_gaps():
 @pytest.mark.parametrize("model", choices(), ids=[m.name for m in choices()])
 def test_home_and_evaluation_show_the_same_privatetest_figure(model, without_data):
     """Both pages headline a model's PrivateTest accuracy by one rule, and name its TTA."""
-    from fer_core.evaluate import headline, load_evaluations, tta_name
-    from fer_core.model import read_metadata
+    from fer_core.catalog.evaluations import headline, load_evaluations, tta_name
+    from fer_core.catalog.model import read_metadata
 
     expected = headline(load_evaluations(model), "PrivateTest", read_metadata(model).get("inference", {}).get("tta", "none"))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
@@ -712,8 +710,8 @@ def test_home_and_evaluation_show_the_same_privatetest_figure(model, without_dat
 def test_evaluation_shows_leak_free_score_hard_class_recall_and_robustness(without_data):
     """The default model's stored PrivateTest evaluation: its leak-free accuracy, the recall of the
     hard classes, and the corruption report as a plot."""
-    from fer_core.evaluate import WATCHED_CLASSES, headline, load_evaluations
-    from fer_core.model import default_model_dir, read_metadata
+    from fer_core.catalog.evaluations import WATCHED_CLASSES, headline, load_evaluations
+    from fer_core.catalog.model import default_model_dir, read_metadata
 
     model = default_model_dir()
     stored = load_evaluations(model)

@@ -13,10 +13,10 @@ import streamlit_webrtc.component  # isort: skip
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer_core.data import DATA_ENV, DEFAULT_DATA
-from fer_core.evaluate import tta_name
-from fer_core.model import TTA_MODES, is_ensemble, live_model_dir, read_metadata
-from fer_core.model_info import describe, format_params
+from fer_core.data.fer2013 import DATA_ENV, DEFAULT_DATA
+from fer_core.catalog.evaluations import tta_name
+from fer_core.catalog.model import TTA_MODES, is_ensemble, live_model_dir, read_metadata
+from fer_core.catalog.model_info import describe, format_params
 from ui import resources
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from fer_core import cli
-from fer_core import data as fer_data_module
-from fer_core.data import NUM_PIXELS, DataError, load_csv
-from fer_core.images import MAX_BYTES, ImageError, read_image
+from fer_core.data.fer2013 import fer2013 as fer_data_module
+from fer_core.data.fer2013 import NUM_PIXELS, DataError, load_csv
+from fer_core.inference.images import MAX_BYTES, ImageError, read_image
 
 HEADER = "emotion,pixels,Usage"
 SMALL_MODEL = Path(__file__).resolve().parent.parent / "models" / "student16"
@@ -200,7 +200,7 @@ def test_empty_split_is_named(tmp_path, usages, split, message):
 
 
 def test_evaluate_refuses_no_images():
-    from fer_core.evaluate import evaluate
+    from fer_core.evaluation.evaluate import evaluate
 
     with pytest.raises(ValueError, match="no images to evaluate"):
         evaluate(None, np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
@@ -249,7 +249,7 @@ VIDEO_CASES: list[tuple[str, Callable[[Path], Path], str]] = [
 
 @pytest.mark.parametrize("make, message", [c[1:] for c in VIDEO_CASES], ids=[c[0] for c in VIDEO_CASES])
 def test_bad_video_files(tmp_path, make, message):
-    from fer_core.video import VideoError, analyse_video
+    from fer_core.drivers.video import VideoError, analyse_video
 
     path = make(tmp_path)
     # The file is refused before any frame is analysed, so no model or detector is needed.
@@ -258,7 +258,7 @@ def test_bad_video_files(tmp_path, make, message):
 
 
 def test_video_every_must_be_positive(tmp_path):
-    from fer_core.video import analyse_video
+    from fer_core.drivers.video import analyse_video
 
     with pytest.raises(ValueError, match="every must be at least 1, got 0"):
         analyse_video(tmp_path / "any.mp4", None, None, every=0)

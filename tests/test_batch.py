@@ -19,11 +19,15 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from fer_core import batch_engines, batch_sink, cli
-from fer_core.batch import ENGINES, BatchError, run_batch
-from fer_core.batch_inputs import expand_inputs
-from fer_core.batch_sink import ResultsFile, parts_dir, read_previous
-from fer_core.labels import LABELS
+from fer_core.drivers import batch_engines
+
+from fer_core.drivers import batch_sink
+
+from fer_core import cli
+from fer_core.drivers.batch import ENGINES, BatchError, run_batch
+from fer_core.drivers.batch_inputs import expand_inputs
+from fer_core.drivers.batch_sink import ResultsFile, parts_dir, read_previous
+from fer_core.common.labels import LABELS
 from tests.conftest import true_person
 from tests.face_frames import astronaut_frame as make_frame
 from tests.face_frames import face_frame, head_and_shoulders
@@ -317,7 +321,7 @@ def test_a_kill_between_the_merge_and_deleting_the_parts_loses_nothing(local_out
 
 
 def test_resume_refuses_another_models_part_files(inputs, monkeypatch, tmp_path):
-    from fer_core.model import default_model_dir, read_metadata
+    from fer_core.catalog.model import default_model_dir, read_metadata
 
     monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", 0.0)
     photo = str(inputs / "astronaut.jpg")

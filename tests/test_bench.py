@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from fer_core.cli import main
-from fer_core.model import default_model_dir, live_model_dir, read_metadata
+from fer_core.catalog.model import default_model_dir, live_model_dir, read_metadata
 
 #: the keys the JSON has always had (scripts read them)
 KEYS = ("detect_blazeface_ms", "detect_haar_ms", "classify_none_ms_per_face", "classify_flip_ms_per_face",

@@ -1,4 +1,4 @@
-"""Personal calibration (fer_core.calibration, fer_core.live_calibration) on real faces: the astronaut
+"""Personal calibration (fer_core.inference.neutral_baseline, fer_core.inference.live_baseline) on real faces: the astronaut
 (a smiling person), FER2013 faces, and clips and live frames made from them."""
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core import batch
+from fer_core.drivers import batch
 from tests.face_frames import astronaut_frame as make_frame
-from fer_core.calibration import (
+from fer_core.inference.neutral_baseline import (
     KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, CalibrationError, NeutralBaseline, baseline_from_images, choose_margin,
     leave_one_out_gaps, log_probabilities,
 )
-from fer_core.detect import LIVE_DETECTOR, make_detector
-from fer_core.infer import analyse_image
-from fer_core.live import LiveAnalyzer
-from fer_core.live_calibration import COLLECTING, MIN_FRAMES, OFF, ON
-from fer_core.video import analyse_video, baseline_from_video
+from fer_core.inference.detect import LIVE_DETECTOR, make_detector
+from fer_core.inference.infer import analyse_image
+from fer_core.drivers.live import LiveAnalyzer
+from fer_core.inference.live_baseline import COLLECTING, MIN_FRAMES, OFF, ON
+from fer_core.drivers.video import analyse_video, baseline_from_video
 
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
 FAST = REPO / "models" / "student16"
@@ -31,7 +31,7 @@ OTHER = REPO / "models" / "vgg32b"
 
 @pytest.fixture(scope="module")
 def fast():
-    from fer_core.classifier import Classifier
+    from fer_core.inference.classifier import Classifier
 
     return Classifier.load(FAST)
 
@@ -113,7 +113,7 @@ def test_leave_one_out_keeps_real_neutral_frames_neutral(fast, neutral_face):
 
 
 def test_another_models_baseline_is_refused(fast, detector, astronaut):
-    from fer_core.classifier import Classifier
+    from fer_core.inference.classifier import Classifier
 
     baseline = baseline_from_images([("astronaut", astronaut)], fast, detector)
     other = Classifier.load(OTHER)

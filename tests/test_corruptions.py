@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from fer_core.cli import main
-from fer_core.corruptions import CORRUPTIONS, SEVERITIES, corrupt
-from fer_core.model import live_model_dir
+from fer_core.evaluation.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from fer_core.catalog.model import live_model_dir
 from tests.conftest import write_fer_csv
 
 

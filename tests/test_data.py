@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core.data import DataError, load_csv, load_fer2013, load_image_folder
-from fer_core.labels import LABELS
+from fer_core.data.fer2013 import DataError, load_csv, load_fer2013, load_image_folder
+from fer_core.common.labels import LABELS
 
 # From ../shared/data/README.md: rows per split and class.
 EXPECTED = {
@@ -185,7 +185,7 @@ def test_image_folder_bad_names_are_reported(sample_rows, tmp_path):
 def test_every_data_option_has_one_help_naming_the_default_file():
     """train, evaluate and select-tta describe --data alike, naming the default file (not its folder)."""
     from fer_core.cli import build_parser
-    from fer_core.data import DATA_ENV, DATA_HELP, DEFAULT_DATA
+    from fer_core.data.fer2013 import DATA_ENV, DATA_HELP, DEFAULT_DATA
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices

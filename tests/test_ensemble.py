@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core import saliency
-from fer_core.classifier import Classifier
+from fer_core.inference import saliency
+from fer_core.inference.classifier import Classifier
 from fer_core.cli import main
-from fer_core.model import (
+from fer_core.catalog.model import (
     METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, live_model_dir, load_keras_model, read_metadata,
     save_model, weight_files, write_metadata,
 )
@@ -105,7 +105,7 @@ def test_ensemble_refuses_bad_members(tmp_path, two_models):
 @pytest.mark.parametrize("load", ["classifier", "bfloat16 teacher"])
 def test_a_member_changed_after_the_ensemble_was_made_is_refused(tmp_path, two_models, load):
     """Loading and the bfloat16 teacher (which rebuilds each member) apply the same member checks."""
-    from fer_core.distill import teacher_network
+    from fer_core.training.distill import teacher_network
 
     for member in two_models:
         shutil.copytree(member, tmp_path / member.name)
@@ -168,7 +168,7 @@ def test_ensemble_grad_cam_is_the_mean_of_its_members(tmp_path, single_model, fa
 
 
 def test_app_cards_count_the_members(tmp_path, two_models):
-    from fer_core.model_info import describe, model_version
+    from fer_core.catalog.model_info import describe, model_version
 
     first, second = two_models
     folder = create_ensemble(tmp_path / "duo", [first, second])

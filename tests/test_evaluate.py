@@ -6,9 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from fer_core.evaluate import (WATCHED_CLASSES, Evaluation, classification_metrics, evaluate, format_report, leak_free_metrics,
-                               reliability_bins)
-from fer_core.model import TTA_MODES
+from fer_core.catalog.evaluations import WATCHED_CLASSES, Evaluation
+
+from fer_core.evaluation.evaluate import classification_metrics, evaluate, format_report, leak_free_metrics, reliability_bins
+from fer_core.catalog.model import TTA_MODES
 from tests.conftest import REPO, write_fer_csv
 
 
@@ -102,11 +103,11 @@ def test_evaluate_cli_skips_bad_rows_when_asked(tmp_path, fer_data):
 def test_evaluate_refuses_a_model_whose_labels_are_not_fer2013s_order(fer_data):
     """Scores compare FER2013 codes with output indices: a model with another label order would be
     scored wrongly without a word, so it is refused; the same network with FER2013's order is scored."""
-    from fer_core.architectures import build
-    from fer_core.classifier import Classifier
-    from fer_core.evaluate import evaluate, require_fer2013_labels
-    from fer_core.labels import LABELS
-    from fer_core.model import ModelError
+    from fer_core.training.architectures import build
+    from fer_core.inference.classifier import Classifier
+    from fer_core.evaluation.evaluate import evaluate, require_fer2013_labels
+    from fer_core.common.labels import LABELS
+    from fer_core.catalog.model import ModelError
 
     network, spec = build("vgg", len(LABELS), augment="none", width=4)
     images, labels = fer_data.split("PrivateTest")
@@ -124,8 +125,8 @@ def test_evaluate_refuses_a_model_whose_labels_are_not_fer2013s_order(fer_data):
 def test_select_tta_on_public_test_becomes_the_default(classifier, fer_data, tmp_path):
     import shutil
 
-    from fer_core.classifier import Classifier
-    from fer_core.evaluate import select_tta, store_default_tta
+    from fer_core.inference.classifier import Classifier
+    from fer_core.evaluation.evaluate import select_tta, store_default_tta
 
     images, labels = fer_data.split("PublicTest")
     best, blur, scores = select_tta(classifier, images[:300], labels[:300], blur_sigmas=(0.0, 0.6))
@@ -150,7 +151,7 @@ def test_select_tta_cli_tries_only_the_settings_asked_for(fer_data, tmp_path, ca
     import shutil
 
     from fer_core.cli import main
-    from fer_core.model import read_metadata
+    from fer_core.catalog.model import read_metadata
 
     data_path = write_fer_csv(tmp_path / "public.csv", *(part[:600] for part in fer_data.split("PublicTest")),
                               "PublicTest")

@@ -1,13 +1,13 @@
-"""fer_core.explore on the real FER2013 CSV and on small hand-built cases with known answers."""
+"""fer_core.data.explore on the real FER2013 CSV and on small hand-built cases with known answers."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import explore
-from fer_core.data import USAGES
-from fer_core.labels import LABELS
+from fer_core.data.fer2013 import explore
+from fer_core.data.fer2013 import USAGES
+from fer_core.common.labels import LABELS
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core.images import ImageError, read_image
+from fer_core.inference.images import ImageError, read_image
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -68,8 +68,7 @@ def test_decompression_bomb_is_refused():
 
 def test_uploaded_bytes_over_the_byte_cap_are_refused(astronaut, monkeypatch):
     """Uploads (bytes) get the same size cap as paths; the same photo passes under the real cap."""
-    from fer_core import images
-
+    from fer_core.inference import images
     data = _encode(Image.fromarray(astronaut), "PNG")
     assert read_image(data, "big.png").shape == astronaut.shape
     monkeypatch.setattr(images, "MAX_BYTES", len(data) - 1)

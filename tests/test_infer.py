@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from fer_core.detect import Box, make_detector
-from fer_core.infer import analyse_image, crop_face
-from fer_core.model import TTA_MODES
+from fer_core.inference.detect import Box, make_detector
+from fer_core.inference.infer import analyse_image, crop_face
+from fer_core.catalog.model import TTA_MODES
 from tests.conftest import REPO
 
 
@@ -95,8 +95,8 @@ def test_predict_cli_text_output(tmp_path, astronaut_jpeg):
 
 def test_uncertain_faces_are_drawn_as_a_question_mark_below_the_shared_default(astronaut):
     """annotate's default threshold is the app's (DEFAULT_MIN_CONFIDENCE): a 30 % face is "?", a 90 % one is not."""
-    from fer_core.draw import DEFAULT_MIN_CONFIDENCE, annotate
-    from fer_core.infer import Face
+    from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE, annotate
+    from fer_core.inference.infer import Face
 
     def face(confidence: float) -> Face:
         return Face(Box(150, 60, 140, 140), "Happy", {"Happy": confidence, "Sad": 1 - confidence})
@@ -110,8 +110,8 @@ def test_uncertain_faces_are_drawn_as_a_question_mark_below_the_shared_default(a
 
 
 def test_emotion_colours_follow_the_label_list():
-    from fer_core.draw import EMOTION_COLORS, hex_color
-    from fer_core.labels import LABELS
+    from fer_core.inference.draw import EMOTION_COLORS, hex_color
+    from fer_core.common.labels import LABELS
 
     assert tuple(EMOTION_COLORS) == LABELS
     assert len({hex_color(label) for label in LABELS}) == len(LABELS)  # one distinct colour each

@@ -1,6 +1,6 @@
 import pytest
 
-from fer_core.labels import LABELS, label_index
+from fer_core.common.labels import LABELS, label_index
 
 
 def test_labels_are_fer2013_codes_in_order():

@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from fer_core.classifier import Classifier
+from fer_core.inference.classifier import Classifier
 from fer_core.cli import main
-from fer_core.evaluate import evaluate
-from fer_core.model import (
+from fer_core.evaluation.evaluate import evaluate
+from fer_core.catalog.model import (
     MODEL_FILE, TFLITE_FILE, ModelError, is_ensemble, list_models, litert_files, live_model_dir, member_dirs,
     read_metadata,
 )

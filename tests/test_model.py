@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from fer_core.architectures import build
-from fer_core.classifier import Classifier
-from fer_core.model import ModelError, load_keras_model, read_metadata, save_model
-from fer_core.preprocess import InputSpec
+from fer_core.training.architectures import build
+from fer_core.inference.classifier import Classifier
+from fer_core.catalog.model import ModelError, load_keras_model, read_metadata, save_model
+from fer_core.catalog.input_spec import InputSpec
 
 
 def _metadata(labels, spec=InputSpec()):

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fer_core.model import MODEL_FILE, create_ensemble, list_models
-from fer_core.model_info import EVAL_SPLITS, choices, describe, label
-from fer_core.model_table import comparison_rows
+from fer_core.catalog.model import MODEL_FILE, create_ensemble, list_models
+from fer_core.catalog.model_info import EVAL_SPLITS, choices, describe, label
+from fer_core.catalog.model_table import comparison_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "models"

@@ -51,7 +51,7 @@ def venv(tmp_path_factory) -> Path:
 
 
 def test_editable_install_finds_the_package_and_its_assets(venv, tmp_path):
-    code = ("import fer_core, fer_core.detect as d; print(fer_core.__file__); "
+    code = ("import fer_core, fer_core.inference.detect as d; print(fer_core.__file__); "
             "print(sorted(p.name for p in d.ASSETS.glob('*.tflite')))")
     result = _run([venv / "bin" / "python", "-c", code], tmp_path, 120)
     assert result.returncode == 0, result.stderr
@@ -63,7 +63,7 @@ def test_editable_install_finds_the_package_and_its_assets(venv, tmp_path):
 def test_console_script_predicts_a_real_photo(venv, tmp_path, astronaut):
     """``fer-studio predict``: the console script returns main's exit code.
 
-    The bundled models come from fer_core.model.MODELS_DIR, the checkout's models/ folder beside
+    The bundled models come from fer_core.catalog.model.MODELS_DIR, the checkout's models/ folder beside
     the package; that holds for an editable install only. A non-editable wheel does not ship
     models/, so it would need $FER_MODELS_DIR (or $FER_MODEL) pointing at a models folder.
     """

@@ -1,18 +1,18 @@
-"""fer_core.photo: one photo analysed once (detect, crop, classify, explain), a bounded display copy."""
+"""fer_core.drivers.photo: one photo analysed once (detect, crop, classify, explain), a bounded display copy."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from fer_core.detect import make_detector
-from fer_core.photo import DISPLAY_PIXELS, OVERLAY_SIDE, analyse_photo, draw_photo
+from fer_core.inference.detect import make_detector
+from fer_core.drivers.photo import DISPLAY_PIXELS, OVERLAY_SIDE, analyse_photo, draw_photo
 
 
 @pytest.fixture(scope="module")
 def fast():
-    from fer_core.classifier import Classifier
-    from fer_core.model import live_model_dir
+    from fer_core.inference.classifier import Classifier
+    from fer_core.catalog.model import live_model_dir
 
     return Classifier.load(live_model_dir())
 

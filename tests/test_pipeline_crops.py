@@ -1,7 +1,7 @@
 """FER2013 faces re-cropped by the studio's own detector: found, the same face, still classifiable."""
 import numpy as np
 
-from fer_core.detect import LIVE_DETECTOR, make_detector
+from fer_core.inference.detect import LIVE_DETECTOR, make_detector
 from experiments.pipeline_crops import UPSCALE, frame_face, pipeline_crops
 
 

@@ -1,4 +1,4 @@
-"""fer_core.plots: each builder puts the given numbers into the figure, in the right places and colours."""
+"""fer_core.reports.plots: each builder puts the given numbers into the figure, in the right places and colours."""
 from __future__ import annotations
 
 import cv2
@@ -8,11 +8,13 @@ import plotly.graph_objects as go
 import pytest
 from skimage import data
 
-from fer_core import explore, plots
-from fer_core.draw import hex_color
-from fer_core.evaluate import classification_metrics
-from fer_core.labels import LABELS
-from fer_core.model import list_models, member_dirs, read_metadata
+from fer_core.data.fer2013 import explore
+
+from fer_core.reports import plots
+from fer_core.inference.draw import hex_color
+from fer_core.evaluation.evaluate import classification_metrics
+from fer_core.common.labels import LABELS
+from fer_core.catalog.model import list_models, member_dirs, read_metadata
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_training_curves_from_metadata(metadata):
 
 
 def test_robustness_figure_from_a_real_report(classifier, fer_data):
-    from fer_core.corruptions import CORRUPTIONS, corruption_report
+    from fer_core.evaluation.corruptions import CORRUPTIONS, corruption_report
 
     images, labels = fer_data.split("PublicTest")
     report = corruption_report(classifier, images[:64], labels[:64], tta="none")

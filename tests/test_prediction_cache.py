@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.classifier import Classifier
-from fer_core.model import member_dirs, default_model_dir
-from fer_core.parse_cache import CACHE_ENV
-from fer_core.prediction_cache import cached_probabilities
+from fer_core.inference.classifier import Classifier
+from fer_core.catalog.model import member_dirs, default_model_dir
+from fer_core.data.parse_cache import CACHE_ENV
+from fer_core.evaluation.prediction_cache import cached_probabilities
 
 
 @pytest.fixture

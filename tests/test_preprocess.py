@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.preprocess import InputSpec, preprocess_faces, to_grey
+from fer_core.catalog.input_spec import InputSpec
+from fer_core.inference.preprocess import preprocess_faces, to_grey
 
 
 def test_training_and_inference_paths_give_the_same_array(fer_data):
@@ -47,7 +48,7 @@ def test_input_spec_validates(kwargs):
 @pytest.mark.parametrize("channels", [1, 3])
 def test_input_blur_blurs_each_face_on_its_own_and_keeps_the_shape(fer_data, channels):
     """Shape and brightness kept, fine detail removed, and no face bleeds into the next."""
-    from fer_core.preprocess import input_blur
+    from fer_core.inference.preprocess import input_blur
 
     batch = preprocess_faces(fer_data.split("PublicTest")[0][:16], InputSpec(channels=channels))
     blurred = input_blur(batch, 0.6)

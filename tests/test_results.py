@@ -5,12 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import bench, evaluate, timeline
-from fer_core.detect import make_detector
-from fer_core.infer import ImageResult, analyse_image
-from fer_core.live import FrameResult
-from fer_core.results import face_columns, no_face_row, rows_to_csv
-from fer_core.video import VideoFrameResult, VideoResult
+from fer_core.evaluation import bench
+
+from fer_core.evaluation import evaluate
+
+from fer_core.reports import timeline
+from fer_core.inference.detect import make_detector
+from fer_core.inference.infer import ImageResult, analyse_image
+from fer_core.drivers.live import FrameResult
+from fer_core.inference.rows import face_columns, no_face_row, rows_to_csv
+from fer_core.drivers.video import VideoFrameResult, VideoResult
 
 SPLIT = "PrivateTest"
 

@@ -1,4 +1,4 @@
-"""fer_core.saliency: Grad-CAM on hand-built models with a known answer, and on a real face."""
+"""fer_core.inference.saliency: Grad-CAM on hand-built models with a known answer, and on a real face."""
 from __future__ import annotations
 
 import keras
@@ -7,11 +7,11 @@ import pytest
 from keras import layers
 from skimage import data
 
-from fer_core import saliency
-from fer_core.classifier import Classifier
-from fer_core.detect import make_detector
-from fer_core.infer import analyse_image, crop_face
-from fer_core.model import list_models
+from fer_core.inference import saliency
+from fer_core.inference.classifier import Classifier
+from fer_core.inference.detect import make_detector
+from fer_core.inference.infer import analyse_image, crop_face
+from fer_core.catalog.model import list_models
 
 META = {"name": "probe", "labels": ["top", "bottom"], "input_spec": {"size": 48, "channels": 1, "scale": 255.0}}
 

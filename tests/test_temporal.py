@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_core.temporal import ProbabilityEMA
+from fer_core.inference.temporal import ProbabilityEMA
 
 
 def test_flicker_is_damped_for_the_same_person():

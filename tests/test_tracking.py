@@ -1,5 +1,5 @@
-"""Person IDs (fer_core.tracking) on clips of two real faces: sizes crossing over, a face gone and back,
-two faces passing close; in videos (fer_core.video) and live (fer_core.live)."""
+"""Person IDs (fer_core.inference.tracking) on clips of two real faces: sizes crossing over, a face gone and back,
+two faces passing close; in videos (fer_core.drivers.video) and live (fer_core.drivers.live)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,13 +7,13 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from fer_core.detect import LIVE_DETECTOR, Box, make_detector
-from fer_core.draw import annotate
+from fer_core.inference.detect import LIVE_DETECTOR, Box, make_detector
+from fer_core.inference.draw import annotate
 from tests.face_frames import tracking_scene
-from fer_core.infer import Face
-from fer_core.live import LiveAnalyzer
-from fer_core.tracking import FaceTracker
-from fer_core.video import analyse_video
+from fer_core.inference.infer import Face
+from fer_core.drivers.live import LiveAnalyzer
+from fer_core.inference.tracking import FaceTracker
+from fer_core.drivers.video import analyse_video
 from tests.conftest import true_person
 
 
@@ -81,8 +81,8 @@ def test_live_ids_follow_each_person(live_classifier):
 
 @pytest.fixture(scope="module")
 def live_classifier():
-    from fer_core.classifier import Classifier
-    from fer_core.model import live_model_dir
+    from fer_core.inference.classifier import Classifier
+    from fer_core.catalog.model import live_model_dir
 
     return Classifier.load(live_model_dir())
 
@@ -107,8 +107,7 @@ def test_tracker_inputs_are_checked_and_reset_starts_over():
 
 
 def test_per_person_timelines_and_summary(videos, classifier):
-    from fer_core import timeline
-
+    from fer_core.reports import timeline
     rows, _ = videos["gap"]
     labels = classifier.labels
     assert timeline.people(rows) == [1, 2]

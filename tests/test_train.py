@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from fer_core.classifier import Classifier
-from fer_core.train import recipe, train
+from fer_core.inference.classifier import Classifier
+from fer_core.training.train import recipe, train
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -102,7 +102,7 @@ def test_a_resumed_ema_run_swaps_the_raw_weights_back_at_its_first_epoch(average
 
     Guards the one private Keras attribute train.py sets: were it renamed, no swap would happen.
     """
-    from fer_core.train import _swap_ema_weights
+    from fer_core.training.train import _swap_ema_weights
 
     rng = np.random.default_rng(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
@@ -124,7 +124,7 @@ def test_mixup_mixes_images_and_targets_alike():
     Image k carries a 1 in pixel k only, so a mixed image names its two sources and their weights
     exactly, whatever random state earlier tests left.
     """
-    from fer_core.train_inputs import mixup_batches
+    from fer_core.training.train_inputs import mixup_batches
 
     rng = np.random.default_rng(0)
     x = np.zeros((64, 48, 48, 1), dtype=np.float32)
@@ -157,7 +157,7 @@ def test_train_with_mixup_runs(fer_data, tmp_path):
 
 
 def test_camera_layers_change_training_faces_only(fer_data):
-    from fer_core.camera_layers import RandomEyeBand, RandomJpeg
+    from fer_core.training.camera_layers import RandomEyeBand, RandomJpeg
 
     faces = (fer_data.split("PublicTest")[0][:64, :, :, None] / 255.0).astype("float32")
     band = RandomEyeBand(rate=1.0, seed=1)
@@ -220,10 +220,11 @@ def test_mixed_bfloat16_training_resumes_in_bfloat16_and_exports_float32(fer_dat
 
 def test_teacher_labels_the_augmented_view_the_student_sees(fer_data):
     """teacher_view_batches: target = w * teacher(view) + (1 - w) * label, on the augmented, mixed view."""
-    from fer_core.architectures import augmentation
-    from fer_core.model import load_keras_model
-    from fer_core.preprocess import InputSpec, preprocess_faces
-    from fer_core.train_inputs import teacher_view_batches
+    from fer_core.training.architectures import augmentation
+    from fer_core.catalog.model import load_keras_model
+    from fer_core.catalog.input_spec import InputSpec
+from fer_core.inference.preprocess import preprocess_faces
+    from fer_core.training.train_inputs import teacher_view_batches
 
     teacher, metadata = load_keras_model("models/vgg32b")
     faces, labels = fer_data.split("PublicTest")
@@ -269,9 +270,9 @@ def test_teacher_view_augmented_needs_a_teacher():
 
 def test_teacher_network_in_bfloat16_agrees_with_the_saved_ensemble(fer_data):
     """The per-view teacher rebuilt in mixed_bfloat16 computes in bfloat16 and labels like the float32 ensemble."""
-    from fer_core.classifier import Classifier
-    from fer_core.distill import teacher_network
-    from fer_core.preprocess import preprocess_faces
+    from fer_core.inference.classifier import Classifier
+    from fer_core.training.distill import teacher_network
+    from fer_core.inference.preprocess import preprocess_faces
 
     teacher, spec = teacher_network("models/mix3c", "mixed_bfloat16")
     members = [member for member in teacher.layers if isinstance(member, keras.Model)]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from tests.face_frames import astronaut_frame as make_frame
-from fer_core.detect import LIVE_DETECTOR, make_detector
-from fer_core.live import LiveAnalyzer
-from fer_core.video import VideoError, analyse_video
+from fer_core.inference.detect import LIVE_DETECTOR, make_detector
+from fer_core.drivers.live import LiveAnalyzer
+from fer_core.drivers.video import VideoError, analyse_video
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,8 @@ class FakeClock:
 
 @pytest.fixture(scope="module")
 def live_classifier():
-    from fer_core.classifier import Classifier
-    from fer_core.model import live_model_dir
+    from fer_core.inference.classifier import Classifier
+    from fer_core.catalog.model import live_model_dir
 
     return Classifier.load(live_model_dir())
 
@@ -119,7 +119,7 @@ class _CountingAnalyzer:
         self.min_confidence = 0.0
 
     def process(self, rgb):
-        from fer_core.live import FrameResult
+        from fer_core.drivers.live import FrameResult
 
         self.seen.append(int(rgb[0, 0, 0]))
         return rgb + 1, FrameResult(float(len(self.seen)), [], 15.0)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tests.face_frames import astronaut_frame as make_frame
-from fer_core.detect import make_detector
-from fer_core.video import analyse_video
+from fer_core.inference.detect import make_detector
+from fer_core.drivers.video import analyse_video
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -78,8 +78,8 @@ def test_killing_an_analysis_leaves_no_user_file(tmp_path):
     script = textwrap.dedent(f"""
         import streamlit_webrtc  # noqa: F401 -- before TensorFlow, as in the app
         from pathlib import Path
-        from fer_core.classifier import Classifier
-        from fer_core.detect import make_detector
+        from fer_core.inference.classifier import Classifier
+        from fer_core.inference.detect import make_detector
         from ui import video
         data = Path({str(upload)!r}).read_bytes()
         def progress(done, total):

@@ -1,5 +1,5 @@
 """Personal calibration widgets: a neutral reference (photo or saved file) for photos and videos, and the
-webcam's Calibrate / Reset / Download panel. The computing is :mod:`fer_core.calibration`'s.
+webcam's Calibrate / Reset / Download panel. The computing is :mod:`fer_core.inference.neutral_baseline`'s.
 
 A calibration lives in one browser session only (Session State), so one user's baseline never
 reaches another's. Every problem is one ``st.error`` or ``st.warning``; the state before it is kept.
@@ -10,9 +10,9 @@ import hashlib
 
 import streamlit as st
 
-from fer_core.calibration import CALIBRATION_SECONDS, CalibrationError, NeutralBaseline, baseline_from_images
-from fer_core.images import IMAGE_TYPES, ImageError, check_size, read_image
-from fer_core.live_calibration import COLLECTING, ON, CalibrationStatus, LiveCalibration
+from fer_core.inference.neutral_baseline import CALIBRATION_SECONDS, CalibrationError, NeutralBaseline, baseline_from_images
+from fer_core.inference.images import IMAGE_TYPES, ImageError, check_size, read_image
+from fer_core.inference.live_baseline import COLLECTING, ON, CalibrationStatus, LiveCalibration
 
 #: what the person should do while the webcam collects their baseline
 INSTRUCTION = "Look at the camera with a relaxed, neutral face"

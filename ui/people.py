@@ -1,14 +1,16 @@
 """Per-person views of a video or a live session: a summary table, a filter to one person and
-one emotion timeline per person (the numbers come from :mod:`fer_core.timeline`)."""
+one emotion timeline per person (the numbers come from :mod:`fer_core.reports.timeline`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import streamlit as st
 
-from fer_core import plots, timeline
-from fer_core.results import rows_to_csv
-from fer_core.tracking import person_name
+from fer_core.reports import plots
+
+from fer_core.reports import timeline
+from fer_core.inference.rows import rows_to_csv
+from fer_core.inference.tracking import person_name
 
 #: the filter's choice that shows every person
 EVERYONE = "Everyone"

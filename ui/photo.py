@@ -1,6 +1,6 @@
 """Photo analysis of one uploaded file, for Streamlit: the shared result cache, the rendering, the downloads.
 
-The analysis is :func:`fer_core.photo.analyse_photo`; a bad file ends in ``st.error`` for that
+The analysis is :func:`fer_core.drivers.photo.analyse_photo`; a bad file ends in ``st.error`` for that
 file only, and the page goes on with the others. Memory has a ceiling: results are cached for
 every session in one LRU bounded by bytes (``$FER_PHOTO_CACHE_MB``, default 64), and a result
 keeps a display-size copy, small Grad-CAM overlays and the numbers, never the full-size pixels.
@@ -15,16 +15,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from fer_core import plots
-from fer_core.calibration import NeutralBaseline
-from fer_core.detect import MIN_FACE_SIZE
-from fer_core.images import IMAGE_TYPES as _IMAGE_TYPES
-from fer_core.images import ImageError, check_size, encode_png, read_image
-from fer_core.infer import Face
-from fer_core.memory import ByteBoundedCache, photo_cache_bytes, return_freed_memory
-from fer_core.model_info import model_version
-from fer_core.photo import PhotoResult, analyse_photo, draw_photo
-from fer_core.results import rows_to_csv
+from fer_core.reports import plots
+from fer_core.inference.neutral_baseline import NeutralBaseline
+from fer_core.inference.detect import MIN_FACE_SIZE
+from fer_core.inference.images import IMAGE_TYPES as _IMAGE_TYPES
+from fer_core.inference.images import ImageError, check_size, encode_png, read_image
+from fer_core.inference.infer import Face
+from fer_core.common.memory import ByteBoundedCache, photo_cache_bytes, return_freed_memory
+from fer_core.catalog.model_info import model_version
+from fer_core.drivers.photo import PhotoResult, analyse_photo, draw_photo
+from fer_core.inference.rows import rows_to_csv
 from ui import resources
 from ui.sidebar import Settings
 

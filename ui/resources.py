@@ -16,15 +16,19 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer_core import bench, explore, model_info
-from fer_core.classifier import Classifier
-from fer_core.data import FerData, load_csv, load_fer2013, resolve_data_path
-from fer_core.detect import make_detector
-from fer_core.evaluate import tta_name
-from fer_core.labels import LABELS
-from fer_core.model import MODELS_DIR, MODELS_DIR_ENV, list_models
-from fer_core.model_info import file_mtime, model_version
-from fer_core.parse_cache import load_fer2013_cached
+from fer_core.evaluation import bench
+
+from fer_core.data.fer2013 import explore
+
+from fer_core.catalog import model_info
+from fer_core.inference.classifier import Classifier
+from fer_core.data.fer2013 import FerData, load_csv, load_fer2013, resolve_data_path
+from fer_core.inference.detect import make_detector
+from fer_core.catalog.evaluations import tta_name
+from fer_core.common.labels import LABELS
+from fer_core.catalog.model import MODELS_DIR, MODELS_DIR_ENV, list_models
+from fer_core.catalog.model_info import file_mtime, model_version
+from fer_core.data.parse_cache import load_fer2013_cached
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ def _model_label(folder: str, version: float) -> str:
 
 
 def model_label(folder: str | Path) -> str:
-    """How the pickers name a model: "Accurate (ensemble of 3, 73.1%)" (see :mod:`fer_core.model_info`)."""
+    """How the pickers name a model: "Accurate (ensemble of 3, 73.1%)" (see :mod:`fer_core.catalog.model_info`)."""
     return _model_label(str(folder), model_version(folder))
 
 
@@ -85,7 +89,7 @@ def model_argument(folder: str | Path) -> str:
 
 @st.cache_data(show_spinner="Timing the model…")
 def ms_per_face(folder: str, version: float, batch: int = 32, repeats: int = 5) -> float:
-    """:func:`fer_core.bench.ms_per_face` of a model folder, cached per model version."""
+    """:func:`fer_core.evaluation.bench.ms_per_face` of a model folder, cached per model version."""
     return bench.ms_per_face(classifier(folder), batch, repeats)
 
 
@@ -126,7 +130,7 @@ class _ParseProgress(_BarProgress):
     """The bar of a CSV parse (FER2013 has 35,887 rows)."""
 
     def __init__(self, name: str, kept: bool = True):
-        """``kept``: the parse is stored on disk (:mod:`fer_core.parse_cache`), so the text says it is done once."""
+        """``kept``: the parse is stored on disk (:mod:`fer_core.data.parse_cache`), so the text says it is done once."""
         super().__init__()
         self.name, self.kept = name, kept
 
@@ -149,7 +153,7 @@ class _ClassifyProgress(_BarProgress):
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _load_path(path: str, mtime: float, skip_bad_rows: bool) -> FerData:
-    # A CSV is parsed once per content and kept in $FER_CACHE_DIR (fer_core.parse_cache), so
+    # A CSV is parsed once per content and kept in $FER_CACHE_DIR (fer_core.data.parse_cache), so
     # after the first start this reads arrays back; the bar shows only while a parse runs
     # (no spinner: the cache's spinner would cover the bar's text).
     progress = _ParseProgress(Path(path).name)
@@ -161,7 +165,7 @@ def _load_path(path: str, mtime: float, skip_bad_rows: bool) -> FerData:
 
 def load_path(path: str | Path, skip_bad_rows: bool = False) -> FerData:
     """FER2013 from a CSV file or image folder (cached in memory, and a CSV's parse on disk
-    by :mod:`fer_core.parse_cache`; raises FileNotFoundError or DataError)."""
+    by :mod:`fer_core.data.parse_cache`; raises FileNotFoundError or DataError)."""
     path = Path(path).expanduser()
     if not path.exists():  # not cached, so it is noticed when the file appears
         return load_fer2013(path)  # raises FileNotFoundError with the how-to message
@@ -216,7 +220,7 @@ def intensity(key: str, by: str, _data: FerData):
 @st.cache_data(show_spinner=False, max_entries=4)
 def split_predictions(folder: str, version: float, key: str, split: str, tta: str, _data: FerData) -> np.ndarray:
     """Probabilities of a model on one split of a data set, ``(n, classes)``; a bar while it is first computed."""
-    from fer_core.prediction_cache import cached_probabilities
+    from fer_core.evaluation.prediction_cache import cached_probabilities
 
     images, _ = _data.split(split)
     progress = _ClassifyProgress(split, tta)
@@ -228,5 +232,5 @@ def split_predictions(folder: str, version: float, key: str, split: str, tta: st
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def duplicate_table(key: str, _data: FerData):
-    """The duplicate groups of a data set as a table (see :func:`fer_core.explore.duplicate_groups_table`)."""
+    """The duplicate groups of a data set as a table (see :func:`fer_core.data.explore.duplicate_groups_table`)."""
     return explore.duplicate_groups_table(quality(key, _data), _data.labels, _data.usage)

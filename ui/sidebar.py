@@ -2,7 +2,7 @@
 
 Two model choices: the most accurate model for photos and evaluation, and the fast model
 for the live webcam and video analysis (the distilled student on LiteRT by default). Their
-defaults are the CLI's (``$FER_MODEL``, ``$FER_LIVE_MODEL``; see :mod:`fer_core.model`).
+defaults are the CLI's (``$FER_MODEL``, ``$FER_LIVE_MODEL``; see :mod:`fer_core.catalog.model`).
 
 ``render()`` draws them (once, in ``streamlit_app.py``, so they persist across pages);
 ``current()`` reads them on any page, with defaults when the sidebar has not run (a page
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.detect import DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, alternative_detector
-from fer_core.draw import DEFAULT_MIN_CONFIDENCE
-from fer_core.model import LIVE_MODEL_ENV, MODEL_ENV, MODELS_DIR_ENV, ModelError, default_model_dir, live_model_dir
+from fer_core.inference.detect import DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, alternative_detector
+from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE
+from fer_core.catalog.model import LIVE_MODEL_ENV, MODEL_ENV, MODELS_DIR_ENV, ModelError, default_model_dir, live_model_dir
 from ui import resources
 
 MODEL_KEY = "fer_model"

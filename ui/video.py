@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fer_core import timeline
-from fer_core.calibration import NeutralBaseline
-from fer_core.results import rows_to_csv
-from fer_core.video import VIDEO_TYPES as _VIDEO_TYPES
-from fer_core.video import VideoResult, analyse_video, baseline_from_video
+from fer_core.reports import timeline
+from fer_core.inference.neutral_baseline import NeutralBaseline
+from fer_core.inference.rows import rows_to_csv
+from fer_core.drivers.video import VIDEO_TYPES as _VIDEO_TYPES
+from fer_core.drivers.video import VideoResult, analyse_video, baseline_from_video
 
 if TYPE_CHECKING:  # the type only: this module stays free of Streamlit
     from ui.sidebar import Settings

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from fer_core.data import resolve_data_path
-from fer_core.model import MODEL_ENV, live_model_dir
-from fer_core.parse_cache import CACHE_ENV
+from fer_core.data.fer2013 import resolve_data_path
+from fer_core.catalog.model import MODEL_ENV, live_model_dir
+from fer_core.data.parse_cache import CACHE_ENV
 from tests.browser.conftest import run_server
 from tests.browser.helpers import REPO, assert_no_errors, main_text, wait_until_idle
 
@@ -57,8 +57,8 @@ def filled_cache(tmp_path_factory, data_file):
     folder = tmp_path_factory.mktemp("parse-cache")
     env = dict(os.environ, **FAST_MODEL, **{CACHE_ENV: str(folder), "FER_DATA": str(data_file)})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    fill = ("from fer_core.parse_cache import load_fer2013_cached; from fer_core.classifier import Classifier; "
-            "from fer_core.prediction_cache import cached_probabilities; "
+    fill = ("from fer_core.data.parse_cache import load_fer2013_cached; from fer_core.inference.classifier import Classifier; "
+            "from fer_core.evaluation.prediction_cache import cached_probabilities; "
             "cached_probabilities(Classifier.load(), load_fer2013_cached().split('PrivateTest')[0], 'none')")
     subprocess.run([sys.executable, "-c", fill], cwd=REPO, env=env, check=True, timeout=600)
     files = list(folder.glob("*.npz"))

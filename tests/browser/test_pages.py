@@ -63,8 +63,8 @@ def _metric(page, label: str) -> str | None:
 
 def test_home_and_evaluation_show_the_same_figure(page, screenshot):
     """The default model's PrivateTest accuracy, with its TTA named, is the same on both pages."""
-    from fer_core.evaluate import headline, load_evaluations, tta_name
-    from fer_core.model import default_model_dir, read_metadata
+    from fer_core.catalog.evaluations import headline, load_evaluations, tta_name
+    from fer_core.catalog.model import default_model_dir, read_metadata
 
     folder = default_model_dir()
     best = headline(load_evaluations(folder), "PrivateTest", read_metadata(folder)["inference"]["tta"])

@@ -1,0 +1,1 @@
+"""The catalogue of models: model folders, their metadata, stored evaluations and comparisons."""

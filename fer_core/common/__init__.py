@@ -1,0 +1,1 @@
+"""Shared constants and helpers below every other room: labels, input size, hashing, quiet imports, memory."""

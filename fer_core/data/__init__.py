@@ -1,0 +1,1 @@
+"""FER2013: loading and validating the data set, its parse cache and the explorer's statistics."""

@@ -1,0 +1,1 @@
+"""Evaluation: accuracy, TTA selection, robustness and speed benchmarks."""

@@ -1,0 +1,149 @@
+"""Speed benchmark: detection, classification and end-to-end, beside the seed's approach.
+
+The seed's approach is the Haar cascade plus Keras ``model.predict`` on each face, one at a
+time, with the seed's architecture (speed does not depend on the weights, so untrained).
+Every figure is the median of repeated runs on a 640x480 frame holding one real face.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_core.common.paths import ASSETS_DIR
+from fer_core.inference.classifier import Classifier
+from fer_core.common.sizes import IMAGE_SIZE
+from fer_core.inference.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, Box, make_detector
+from fer_core.inference.images import read_image
+from fer_core.inference.infer import analyse_image, crop_face
+from fer_core.catalog.model import TTA_MODES
+
+
+#: The benchmark's face: scikit-image's astronaut photo (NASA, public domain) at 480x480, bundled
+#: so that ``bench`` needs no test-only package.
+SAMPLE_FACE = ASSETS_DIR / "astronaut.jpg"
+
+
+def sample_frame() -> np.ndarray:
+    """A 640x480 RGB frame with one real face: the bundled astronaut photo, letterboxed."""
+    face = read_image(SAMPLE_FACE)
+    frame = np.full((480, 640, 3), 40, dtype=np.uint8)
+    frame[:, 80:560] = cv2.resize(face, (480, 480), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def ms_per_face(classifier: Classifier, batch: int = 32, repeats: int = 5) -> float:
+    """Median milliseconds per face of a batch of random 48x48 crops (no TTA): a cheap speed figure."""
+    crops = np.random.default_rng(0).integers(0, 256, size=(batch, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    return median_ms(lambda: classifier.predict_proba(crops, "none"), repeats, warmup=1) / batch
+
+
+def time_classifier(classifier: Classifier, frame: np.ndarray, detector, repeats: int = 30, batch: int = 64) -> dict:
+    """Classification (per face with each TTA, batched) and end-to-end figures of one model."""
+    boxes = detector.detect(frame)
+    if not boxes:
+        raise RuntimeError("the benchmark frame has no face for BlazeFace; cannot time the pipeline")
+    crop = crop_face(frame, boxes[0], detector.crop_scale)
+    results: dict = {"model": classifier.name, "runtime": classifier.runtime_label}
+    for tta in TTA_MODES:
+        results[f"classify_{tta}_ms_per_face"] = median_ms(lambda t=tta: classifier.predict_proba([crop], t), repeats)
+    crops = [crop] * batch
+    batch_ms = median_ms(lambda: classifier.predict_proba(crops, "none"), max(5, repeats // 3))
+    results["batch_faces_per_s"] = batch * 1000 / batch_ms
+    results["end_to_end_ms"] = median_ms(lambda: analyse_image(frame, classifier, detector, tta="none"), repeats)
+    results["end_to_end_default_tta_ms"] = median_ms(lambda: analyse_image(frame, classifier, detector), repeats)
+    return results
+
+
+def time_tracking(faces: int = 3, repeats: int = 300) -> float:
+    """Median milliseconds of one :meth:`FaceTracker.update` with ``faces`` faces drifting across frames."""
+    from fer_core.inference.tracking import FaceTracker
+
+    tracker = FaceTracker(frame_rate=15)
+    frames = iter(range(10**9))
+
+    def update() -> None:
+        shift = abs(next(frames) % 120 - 60)  # 2 px a frame to the right, then back: the tracks stay matched
+        tracker.update([Box(40 + 200 * i + 2 * shift, 100, 80, 80, 0.9) for i in range(faces)])
+
+    return median_ms(update, repeats, warmup=5)
+
+
+def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: Classifier | None = None) -> dict:
+    """Measure everything; returns a dict of figures (milliseconds unless named otherwise).
+
+    The top level is ``classifier``'s; ``live`` (the fast path's model), when given and
+    different, is timed the same way under the key ``live``.
+    """
+
+    from fer_core.training.architectures import build
+    from fer_core.inference.preprocess import preprocess_faces
+
+    frame = sample_frame()
+    results: dict = {}
+    # the live detector (short-range BlazeFace), the photo/video default and the seed's Haar
+    detectors = {name: make_detector(name) for name in (LIVE_DETECTOR, DEFAULT_DETECTOR, "haar")}
+    for name, det in detectors.items():
+        results[f"detect_{name.replace('-', '_')}_ms"] = median_ms(
+            lambda d=det: d.detect(frame), repeats if name != "haar" else max(5, repeats // 3))
+    results.update(time_classifier(classifier, frame, detectors[LIVE_DETECTOR], repeats, batch))
+    if live is not None and live.folder != classifier.folder:
+        results["live"] = time_classifier(live, frame, detectors[LIVE_DETECTOR], repeats, batch)
+
+    seed_model, seed_spec = build("seed", len(classifier.labels), augment="none")
+    haar = detectors["haar"]
+
+    def seed_pipeline() -> None:
+        for box in haar.detect(frame):
+            x = preprocess_faces([crop_face(frame, box)], seed_spec)
+            seed_model.predict(x, verbose=0)
+
+    results["seed_end_to_end_ms"] = median_ms(seed_pipeline, max(5, repeats // 3))
+    results["track_3_faces_ms"] = time_tracking(3, max(50, repeats * 10))
+    results["speedup_vs_seed"] = results["seed_end_to_end_ms"] / results["end_to_end_ms"]
+    results["fps"] = 1000 / results["end_to_end_ms"]
+    return results
+
+
+def _model_lines(r: dict, title: str) -> list[str]:
+    return [
+        f"{title}: {r['model']} on {r['runtime']}",
+        f"  classification {r['classify_none_ms_per_face']:.2f} ms/face   flip TTA {r['classify_flip_ms_per_face']:.2f} ms/face   "
+        f"ten-crop TTA {r['classify_tencrop_ms_per_face']:.2f} ms/face   shift TTA {r['classify_shift_ms_per_face']:.2f} ms/face   "
+        f"batch {r['batch_faces_per_s']:.0f} faces/s",
+        f"  end-to-end     {r['end_to_end_ms']:.1f} ms/frame ({1000 / r['end_to_end_ms']:.0f} fps; with the model's default TTA "
+        f"{r['end_to_end_default_tta_ms']:.1f} ms)",
+    ]
+
+
+def format_bench(results: dict) -> str:
+    r = results
+    lines = [
+        "fer_core bench — 640x480 frame with one face, medians",
+        f"detection        BlazeFace {r['detect_blazeface_ms']:.1f} ms/frame (live)   multiscale "
+        f"{r['detect_blazeface_multiscale_ms']:.1f} ms/frame (photos, videos)   Haar {r['detect_haar_ms']:.1f} ms/frame",
+        *_model_lines(r, "model" if "live" not in r else "photos, evaluate (most accurate)"),
+    ]
+    if "live" in r:
+        lines += _model_lines(r["live"], "live webcam, video (fast)")
+    lines += [
+        f"tracking         {r['track_3_faces_ms']:.2f} ms/frame with 3 faces (person IDs, fer_core.inference.tracking)",
+        f"seed approach    {r['seed_end_to_end_ms']:.1f} ms/frame (Haar + model.predict per face, seed CNN)",
+        f"speed-up         {r['speedup_vs_seed']:.1f}x faster than the seed's approach ({r['model']} without TTA)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,298 @@
+"""Personal calibration: read one person's emotions against their own neutral face.
+
+A model trained on FER2013 reads some people's resting face as Sad or Angry, and misses a
+subtle frown because it never moves the label away from that resting face. A
+:class:`NeutralBaseline` stores the model's mean log-probabilities over a few crops of the
+person's neutral face; :meth:`NeutralBaseline.apply` then scores every later face as
+
+    softmax(log p - baseline + margin * [label == Neutral])
+
+so a face that has not moved away from the person's baseline stays Neutral, and an emotion
+wins only when its odds against Neutral rose by more than ``exp(margin)`` over that baseline.
+The result is a probability row like any other, so labels, bars, the temporal EMA and tables work
+unchanged. Each face's row says ``calibrated``.
+
+The margin is chosen by a rule, never tuned on a test set (see :func:`choose_margin`):
+the smallest margin that keeps :data:`KEEP_NEUTRAL` of the calibration frames Neutral when
+each is read against a baseline made without it (leave-one-out), and never below
+:data:`MIN_MARGIN` = ln 2 (an emotion must at least double its odds against Neutral) nor
+above :data:`MAX_MARGIN` = ln 4. Calibration assumes the reference face is truly neutral: a
+smiling reference makes later smiles read as Neutral and a relaxed face read as Sad.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # the types only: this module needs neither TensorFlow nor OpenCV
+    from fer_core.inference.classifier import Classifier
+    from fer_core.inference.detect import FaceDetector
+
+#: the label a person's resting face is read as
+NEUTRAL = "Neutral"
+#: an emotion must at least double its odds against Neutral over the baseline (ln 2 nats)
+MIN_MARGIN = math.log(2)
+#: at most four times: a noisier calibration than that is reported, not absorbed (ln 4 nats)
+MAX_MARGIN = math.log(4)
+#: the share of leave-one-out calibration frames the margin keeps Neutral
+KEEP_NEUTRAL = 0.95
+#: probabilities are clipped here before the logarithm (a zero would be minus infinity)
+EPSILON = 1e-6
+#: the live webcam collects this long of the main face to calibrate
+CALIBRATION_SECONDS = 2.0
+#: what a saved calibration file says it is
+FORMAT = "fer-studio-calibration"
+VERSION = 1
+
+
+class CalibrationError(ValueError):
+    """A calibration that cannot be made or used: no face, a bad file, another model's baseline."""
+
+
+def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """Natural log of probability rows, clipped at :data:`EPSILON` so that a zero stays finite."""
+    return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), EPSILON, 1.0))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def leave_one_out_gaps(log_probs: np.ndarray, neutral: int) -> np.ndarray:
+    """For each calibration frame, how far its strongest other label is above Neutral when it is read
+    against the mean of the other frames: the margin that frame needs to stay Neutral (<= 0: none).
+
+    Needs at least two frames.
+    """
+    n = len(log_probs)
+    others = (log_probs.sum(axis=0) - log_probs) / (n - 1)  # each frame's baseline without it
+    adjusted = log_probs - others
+    rivals = np.delete(adjusted, neutral, axis=1).max(axis=1)
+    return rivals - adjusted[:, neutral]
+
+
+def choose_margin(log_probs: np.ndarray, neutral: int) -> tuple[float, float | None]:
+    """The margin for a baseline of these frames, and the leave-one-out spread it came from.
+
+    The rule: the :data:`KEEP_NEUTRAL` quantile of :func:`leave_one_out_gaps` (the smallest margin
+    that keeps that share of the calibration frames Neutral), clipped to
+    [:data:`MIN_MARGIN`, :data:`MAX_MARGIN`]. With one frame there is no spread to measure, and the
+    margin is the floor. The spread is None then.
+    """
+    if len(log_probs) < 2:
+        return MIN_MARGIN, None
+    # inverted_cdf: the smallest gap that at least KEEP_NEUTRAL of the frames are at or below
+    spread = float(np.quantile(leave_one_out_gaps(log_probs, neutral), KEEP_NEUTRAL, method="inverted_cdf"))
+    return float(min(MAX_MARGIN, max(MIN_MARGIN, spread))), spread
+
+
+def _require_neutral(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """``labels``, if they have the label a resting face is read as.
+
+    Raises:
+        CalibrationError: they have none.
+    """
+    if NEUTRAL not in labels:
+        raise CalibrationError(f"calibration needs a {NEUTRAL!r} label; this model's labels are {', '.join(labels)}")
+    return labels
+
+
+@dataclass(frozen=True)
+class NeutralBaseline:
+    """One person's neutral face as a model sees it: mean log-probabilities, the margin and their origin."""
+
+    model: str
+    labels: tuple[str, ...]
+    log_probabilities: tuple[float, ...]
+    frames: int
+    margin: float
+    #: the leave-one-out spread the margin came from (None with one frame)
+    spread: float | None = None
+
+    def __post_init__(self) -> None:
+        _require_neutral(self.labels)
+        if len(self.log_probabilities) != len(self.labels):
+            raise CalibrationError(f"the baseline has {len(self.log_probabilities)} values for "
+                                   f"{len(self.labels)} labels")
+        if not all(math.isfinite(v) and v <= 0 for v in self.log_probabilities):
+            raise CalibrationError("the baseline's log-probabilities must be finite and at most 0")
+        if not (isinstance(self.frames, int) and self.frames >= 1):
+            raise CalibrationError(f"a baseline is made from at least 1 frame, not {self.frames!r}")
+        if not (math.isfinite(self.margin) and 0 <= self.margin <= 10):
+            raise CalibrationError(f"the margin must be a number from 0 to 10 (log-probability), not {self.margin!r}")
+
+    # ------------------------------------------------------------------ making one
+
+    @classmethod
+    def from_probabilities(cls, probabilities: np.ndarray, model: str, labels: Sequence[str]) -> NeutralBaseline:
+        """The baseline of these probability rows (one per neutral frame), its margin by :func:`choose_margin`.
+
+        Raises:
+            CalibrationError: no rows, or rows that do not match ``labels``.
+        """
+        rows = np.asarray(probabilities, dtype=np.float64)
+        if rows.ndim != 2 or len(rows) == 0:
+            raise CalibrationError("no neutral face to calibrate with: give at least one face")
+        if rows.shape[1] != len(labels):
+            raise CalibrationError(f"{rows.shape[1]} probabilities per face for {len(labels)} labels")
+        labels = _require_neutral(tuple(labels))
+        logs = log_probabilities(rows)
+        margin, spread = choose_margin(logs, labels.index(NEUTRAL))
+        return cls(model, labels, tuple(float(v) for v in logs.mean(axis=0)), len(rows), margin, spread)
+
+    @classmethod
+    def from_faces(cls, crops: Sequence[np.ndarray], classifier: Classifier, tta: str | None = None) -> NeutralBaseline:
+        """The baseline of face crops of one person's neutral face, read by ``classifier`` (with ``tta``)."""
+        if len(crops) == 0:
+            raise CalibrationError("no neutral face to calibrate with: give at least one face")
+        return cls.from_probabilities(classifier.predict_proba(list(crops), tta), classifier.name, classifier.labels)
+
+    # ------------------------------------------------------------------ using one
+
+    @property
+    def neutral_index(self) -> int:
+        return self.labels.index(NEUTRAL)
+
+    def check(self, model: str, labels: Sequence[str]) -> None:
+        """Refuse a model other than the one that made this baseline.
+
+        Raises:
+            CalibrationError: another model name or another label list.
+        """
+        if tuple(labels) != self.labels:
+            raise CalibrationError(f"this calibration was made with the labels {', '.join(self.labels)}; the model "
+                                   f"{model!r} has {', '.join(labels)}. Calibrate again with this model")
+        if model != self.model:
+            raise CalibrationError(f"this calibration was made with the model {self.model!r}, not {model!r}: each "
+                                   "model reads a face its own way. Choose that model, or calibrate again with this one")
+
+    def check_classifier(self, classifier: Classifier) -> None:
+        """:meth:`check` against a loaded classifier."""
+        self.check(classifier.name, classifier.labels)
+
+    def apply(self, probabilities: np.ndarray) -> np.ndarray:
+        """Calibrated probability rows (float32, same shape): the softmax of ``log p - baseline`` with
+        the margin added to Neutral. One subtraction and a softmax of a few numbers per face."""
+        rows = np.asarray(probabilities)
+        if rows.shape[-1] != len(self.labels):
+            raise CalibrationError(f"{rows.shape[-1]} probabilities per face for a baseline of {len(self.labels)} labels")
+        adjusted = log_probabilities(rows) - np.asarray(self.log_probabilities)
+        adjusted[..., self.neutral_index] += self.margin
+        return _softmax(adjusted).astype(np.float32)
+
+    # ------------------------------------------------------------------ saving and loading
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": VERSION, "model": self.model, "labels": list(self.labels),
+                "log_probabilities": [round(v, 6) for v in self.log_probabilities], "frames": self.frames,
+                "margin": round(self.margin, 6), "spread": None if self.spread is None else round(self.spread, 6)}
+
+    def to_json(self) -> str:
+        """A small JSON document (a few hundred bytes) that :meth:`from_json` reads back."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @property
+    def fingerprint(self) -> str:
+        """A short id of this baseline (its JSON), for cache keys and table metadata."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, document: Any, name: str = "calibration") -> NeutralBaseline:
+        """The baseline a :meth:`to_dict` document describes; ``name`` says which file in errors.
+
+        Raises:
+            CalibrationError: not such a document, or one with missing or bad values.
+        """
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise CalibrationError(f"{name}: not a calibration file (expected a JSON object with "
+                                   f'"format": "{FORMAT}", as "Download calibration" or --save-calibration write)')
+        if document.get("version") != VERSION:
+            raise CalibrationError(f"{name}: calibration version {document.get('version')!r}; this studio reads "
+                                   f"version {VERSION}")
+        missing = [key for key in ("model", "labels", "log_probabilities", "frames", "margin") if key not in document]
+        if missing:
+            raise CalibrationError(f"{name}: the calibration lacks {', '.join(missing)}")
+        try:
+            labels = tuple(str(v) for v in document["labels"])
+            values = tuple(float(v) for v in document["log_probabilities"])
+            spread = document.get("spread")
+            return cls(str(document["model"]), labels, values, document["frames"], float(document["margin"]),
+                       None if spread is None else float(spread))
+        except CalibrationError as exc:
+            raise CalibrationError(f"{name}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(f"{name}: a value of the wrong kind in the calibration ({exc})") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes, name: str = "calibration") -> NeutralBaseline:
+        """:meth:`from_dict` of a JSON document (a saved calibration file's content)."""
+        try:
+            document = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CalibrationError(f"{name}: not a calibration file: not valid JSON ({exc})") from None
+        return cls.from_dict(document, name)
+
+    def describe(self) -> str:
+        """For people: "from 30 frames, margin 0.69"."""
+        return f"from {self.frames} frame{'s' if self.frames != 1 else ''}, margin {self.margin:.2f}"
+
+    @property
+    def warning(self) -> str | None:
+        """Why this baseline may be poor (its frames disagreed more than :data:`MAX_MARGIN` allows), or None."""
+        if self.spread is None or self.spread <= MAX_MARGIN:
+            return None
+        return (f"the {self.frames} calibration frames disagreed (spread {self.spread:.2f} over the largest margin "
+                f"{MAX_MARGIN:.2f}): the face moved or changed expression while calibrating, or they show several "
+                "people. Calibrate again holding a relaxed face still")
+
+
+def read_calibration(path: str, classifier: Classifier | None = None) -> NeutralBaseline:
+    """A saved calibration file, checked against ``classifier`` when given.
+
+    Raises:
+        CalibrationError: unreadable, malformed, or made with another model.
+    """
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(1_000_000)
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read this calibration file ({exc.strerror or exc})") from None
+    baseline = NeutralBaseline.from_json(text, path)
+    if classifier is not None:
+        baseline.check_classifier(classifier)
+    return baseline
+
+
+def baseline_from_images(images: Sequence[tuple[str, np.ndarray]], classifier: Classifier,
+                         detector: FaceDetector | None, *, aligned: bool = False,
+                         tta: str | None = None) -> NeutralBaseline:
+    """The baseline of the largest face of each reference image (``(name, rgb)`` pairs).
+
+    ``aligned=True`` takes each whole image as the face crop.
+
+    Raises:
+        CalibrationError: a reference image in which no face is found.
+    """
+    from fer_core.inference.infer import detect_and_crop
+
+    crops = []
+    for name, rgb in images:
+        if aligned:
+            crops.append(rgb)
+            continue
+        if detector is None:
+            raise ValueError("a face detector is needed unless aligned=True")
+        _, found = detect_and_crop(rgb, detector)
+        if not found:
+            raise CalibrationError(f"{name}: no face found in this neutral reference; give a photo in which "
+                                   "the person's face is upright, well lit and looking at the camera")
+        crops.append(found[0])
+    return NeutralBaseline.from_faces(crops, classifier, tta)

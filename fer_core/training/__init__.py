@@ -1,0 +1,1 @@
+"""Training: architectures, the training loop, distillation and export."""
