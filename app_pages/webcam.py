@@ -6,7 +6,6 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.reports import plots
-
 from fer_core.reports import timeline
 from fer_core.inference.rows import rows_to_csv
 from fer_core.inference.live_baseline import COLLECTING

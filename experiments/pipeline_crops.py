@@ -24,21 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer_core.inference.classifier import Classifier  # noqa: E402
 from fer_core.data.fer2013 import load_fer2013  # noqa: E402
 from fer_core.inference.detect import DETECTORS, LIVE_DETECTOR, FaceDetector, make_detector  # noqa: E402
-from fer_core.inference.infer import detect_and_crop  # noqa: E402
+from fer_core.inference.crops import detect_and_crop  # noqa: E402
+from fer_core.evaluation.sample_frames import UPSCALE, frame_face  # noqa: E402
 
 
-#: a FER2013 face is enlarged this many times before detection (BlazeFace wants faces of 30+ px)
-UPSCALE = 4
-#: border added on each side, as a share of the enlarged face: the detector sees a face in a frame
-BORDER = 0.5
-
-
-def frame_face(face: np.ndarray, upscale: int = UPSCALE, border: float = BORDER) -> np.ndarray:
-    """A grey ``(48, 48)`` face as an RGB frame: enlarged and framed by its own repeated edge."""
-    big = cv2.resize(face, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
-    pad = round(big.shape[0] * border)
-    framed = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    return cv2.cvtColor(framed, cv2.COLOR_GRAY2RGB)
 
 
 def pipeline_crops(faces: np.ndarray, detector: FaceDetector, size: int = 48) -> tuple[np.ndarray, np.ndarray]:

@@ -375,7 +375,7 @@ def _run_predict(args) -> int:
                 print(f"{result.file}: no face found; try --detector {alternative_detector(args.detector)}")
             for i, face in enumerate(result.faces, 1):
                 print(f"{result.file}: face {i} at {face.box.as_list()}: {face.label} ({face.confidence:.0%})"
-                      + (", calibrated" if face.calibrated else ""))
+                      + face.kind.printed())
     if args.json:
         print(json.dumps(results, indent=2))
     if args.csv:

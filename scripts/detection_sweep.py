@@ -25,7 +25,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fer_core.inference.detect import Box, BlazeFaceDetector, FaceDetector, MultiScaleDetector, make_detector  # noqa: E402
-from tests.face_frames import face_frame, head_and_shoulders  # noqa: E402
+from fer_core.evaluation.sample_frames import face_frame, head_and_shoulders  # noqa: E402
 
 FRACTIONS = (0.04, 0.05, 0.06, 0.08, 0.10, 0.15, 0.20, 0.30, 0.45, 0.60)
 FRAMES = ((800, 600), (1280, 720), (4000, 3000))

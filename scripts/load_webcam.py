@@ -276,7 +276,7 @@ def server_cost(cpu_percent: float, frames: int, streams: int, window_s: float, 
 def measure(args, workdir: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.helpers import CHROMIUM_FLAGS, camera_frame, write_y4m
+    from fer_core.evaluation.sample_frames import CHROMIUM_FLAGS, camera_frame, write_y4m
     from ui.stream_slots import available_cores
 
     own = None

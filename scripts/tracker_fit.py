@@ -1,6 +1,6 @@
 """Which tracker library fits: ID switches, faces left without an ID and cost per frame on the tracking scenes.
 
-The scenes (:func:`tests.face_frames.tracking_scene`) are two real faces moving: sizes crossing
+The scenes (:func:`fer_core.evaluation.sample_frames.tracking_scene`) are two real faces moving: sizes crossing
 over, one face gone for 8 frames, two faces passing close. Each frame is detected once (the
 photo/video detector), then every candidate tracker is fed the same boxes. A face is matched to
 its true person by IoU; an ID switch is a person whose ID differs from the one it had before.
@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer_core.inference.detect import DEFAULT_DETECTOR, Box, make_detector  # noqa: E402
-from tests.face_frames import SCENE_FPS, TRACKING_SCENES, tracking_scene  # noqa: E402
+from fer_core.evaluation.sample_frames import SCENE_FPS, TRACKING_SCENES, tracking_scene  # noqa: E402
 
 #: boxes of one frame -> an ID per box (None: none given)
 Step = Callable[[list[Box]], list[int | None]]

@@ -73,11 +73,11 @@ def classifier():
 
 @pytest.fixture(scope="session")
 def tracking_clips(tmp_path_factory) -> dict:
-    """The tracking scenes (two real faces moving, :func:`tests.face_frames.tracking_scene`) as
+    """The tracking scenes (two real faces moving, :func:`fer_core.evaluation.sample_frames.tracking_scene`) as
     H.264 clips: ``{name: (path, true boxes per frame)}``."""
     import av
 
-    from tests.face_frames import SCENE_FPS, SCENE_SIZE, TRACKING_SCENES, tracking_scene
+    from fer_core.evaluation.sample_frames import SCENE_FPS, SCENE_SIZE, TRACKING_SCENES, tracking_scene
 
     folder = tmp_path_factory.mktemp("tracking")
     clips = {}

@@ -637,7 +637,7 @@ def test_rtc_configuration_sources():
 
 def test_live_session_queue_history_and_shares():
     from fer_core.inference.detect import Box
-    from fer_core.inference.infer import Face
+    from fer_core.inference.faces import Face
     from fer_core.reports import timeline
     from fer_core.drivers.live import FrameResult
     from ui import live

@@ -21,7 +21,7 @@ def test_video_page_reads_faces_against_its_first_seconds(without_data, astronau
     assert any("Faces are **calibrated**" in c.value for c in at.caption)
     outcome = at.session_state["video_outcome"]
     faces = [f for r in outcome.result.results for f in r.faces]
-    assert faces and all(f.calibrated for f in faces) and faces[0].label == "Neutral"
+    assert faces and all(f.kind.vs_neutral for f in faces) and faces[0].label == "Neutral"
     assert "calibrated" in outcome.csv().decode().splitlines()[0]
 
 

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from fer_core import cli
-from fer_core.data.fer2013 import fer2013 as fer_data_module
+from fer_core.data import fer2013 as fer_data_module
 from fer_core.data.fer2013 import NUM_PIXELS, DataError, load_csv
 from fer_core.inference.images import MAX_BYTES, ImageError, read_image
 

@@ -20,17 +20,15 @@ import pytest
 from PIL import Image
 
 from fer_core.drivers import batch_engines
-
 from fer_core.drivers import batch_sink
-
 from fer_core import cli
 from fer_core.drivers.batch import ENGINES, BatchError, run_batch
 from fer_core.drivers.batch_inputs import expand_inputs
 from fer_core.drivers.batch_sink import ResultsFile, parts_dir, read_previous
 from fer_core.common.labels import LABELS
 from tests.conftest import true_person
-from tests.face_frames import astronaut_frame as make_frame
-from tests.face_frames import face_frame, head_and_shoulders
+from fer_core.evaluation.sample_frames import astronaut_frame as make_frame
+from fer_core.evaluation.sample_frames import face_frame, head_and_shoulders
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray's own settings
 
@@ -109,7 +107,7 @@ def test_folders_are_searched_recursively_and_globs_expand(inputs):
 def test_rows_of_photos_videos_no_face_and_errors(inputs, local_out, local_rows):
     rows = local_rows
     assert list(rows.columns) == ["file", "frame", "time_s", "face", "person", "label", "confidence", "calibrated",
-                                  "x", "y", "w", "h", *PROBABILITIES, "error"]
+                                  "x", "y", "w", "h", "face_px", *PROBABILITIES, "error"]
     by_file = {Path(f).relative_to(inputs).as_posix(): group for f, group in rows.groupby("file", sort=False)}
     assert list(by_file) == ["astronaut.jpg", "clip.mp4", "nested/broken.jpg", "nested/coffee.png",
                              "nested/deeper/head.png", "nested/small_face.jpg"]  # input order: sorted paths

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from fer_core.drivers import batch
-from tests.face_frames import astronaut_frame as make_frame
+from fer_core.evaluation.sample_frames import astronaut_frame as make_frame
 from fer_core.inference.neutral_baseline import (
     KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, CalibrationError, NeutralBaseline, baseline_from_images, choose_margin,
     leave_one_out_gaps, log_probabilities,
@@ -56,20 +56,20 @@ def neutral_face(fast, fer_data) -> np.ndarray:
 
 def test_a_face_read_against_itself_is_neutral(fast, detector, astronaut):
     [plain] = analyse_image(astronaut, fast, detector)
-    assert plain.label == "Happy" and not plain.calibrated
+    assert plain.label == "Happy" and not plain.kind.vs_neutral
     baseline = baseline_from_images([("astronaut", astronaut)], fast, detector)
     assert baseline.frames == 1 and baseline.margin == pytest.approx(MIN_MARGIN) and baseline.spread is None
     [face] = analyse_image(astronaut, fast, detector, baseline=baseline)
-    assert face.label == "Neutral" and face.calibrated
+    assert face.label == "Neutral" and face.kind.vs_neutral
     # at the baseline every label ties but Neutral, which leads by the margin: e^m / (e^m + 6)
     assert face.confidence == pytest.approx(math.exp(MIN_MARGIN) / (math.exp(MIN_MARGIN) + 6), abs=1e-3)
-    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert sum(face.scores.values()) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_a_clear_smile_stays_happy_against_a_real_neutral_face(fast, detector, astronaut, neutral_face):
     baseline = baseline_from_images([("neutral.png", neutral_face)], fast, None, aligned=True)
     [face] = analyse_image(astronaut, fast, detector, baseline=baseline)
-    assert face.label == "Happy" and face.calibrated
+    assert face.label == "Happy" and face.kind.vs_neutral
     # and the neutral face itself, read against itself, is Neutral
     [same] = analyse_image(neutral_face, fast, aligned=True, baseline=baseline)
     assert same.label == "Neutral"
@@ -299,13 +299,13 @@ def test_live_calibration_collects_the_main_face_then_reads_it_as_neutral(fast):
     status = calibration.status()
     assert status.state == ON and status.frames >= MIN_FRAMES and status.message is None
     result = _run(analyzer, clock, face, 2.0)  # the temporal EMA settles on the calibrated reading
-    assert [(f.label, f.calibrated) for f in result.faces] == [("Neutral", True)]
+    assert [(f.label, f.kind.vs_neutral) for f in result.faces] == [("Neutral", True)]
     # a stream restart keeps the person's baseline; a failed recalibration keeps it too
     analyzer.reset()
     calibration.start()
     _run(analyzer, clock, blank, 2.5)
     assert calibration.status().state == ON and calibration.status().message
-    assert _run(analyzer, clock, face, 2.0).faces[0].calibrated
+    assert _run(analyzer, clock, face, 2.0).faces[0].kind.vs_neutral
     calibration.reset()
     assert calibration.status().state == OFF
     assert _run(analyzer, clock, face, 2.0).faces[0].label == "Happy"
@@ -319,13 +319,13 @@ def test_live_calibration_follows_its_face_and_leaves_the_other_uncalibrated(fas
     calibration.load(baseline_from_images([("astronaut", face)], fast, make_detector()))
     two = np.concatenate([face, face], axis=1)  # the same person twice, side by side (1280 x 480)
     result = _run(analyzer, clock, two, 1.0)
-    assert sorted(f.calibrated for f in result.faces) == [False, True]
-    followed = next(f for f in result.faces if f.calibrated)
+    assert sorted(f.kind.vs_neutral for f in result.faces) == [False, True]
+    followed = next(f for f in result.faces if f.kind.vs_neutral)
     assert followed.label == "Neutral"
-    assert next(f for f in result.faces if not f.calibrated).label == "Happy"
+    assert next(f for f in result.faces if not f.kind.vs_neutral).label == "Happy"
     # the calibrated face keeps its calibration wherever it is matched, not by size order
     x = followed.box.x
     result = _run(analyzer, clock, two, 0.5)
-    assert next(f for f in result.faces if f.calibrated).box.x == pytest.approx(x, abs=8)
+    assert next(f for f in result.faces if f.kind.vs_neutral).box.x == pytest.approx(x, abs=8)
     with pytest.raises(CalibrationError, match="not 'student16'"):
         calibration.load(NeutralBaseline.from_dict({**GOOD, "model": "vgg32b"}))

@@ -6,7 +6,7 @@ import pytest
 
 from fer_core.inference.detect import (DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, Box, MultiScaleDetector,
                              TileLayout, make_detector)
-from tests.face_frames import HEAD_CROP, face_frame
+from fer_core.evaluation.sample_frames import HEAD_CROP, face_frame
 
 @pytest.fixture(scope="module", params=list(DETECTORS))
 def detector(request):

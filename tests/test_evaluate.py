@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from fer_core.catalog.evaluations import WATCHED_CLASSES, Evaluation
-
 from fer_core.evaluation.evaluate import classification_metrics, evaluate, format_report, leak_free_metrics, reliability_bins
 from fer_core.catalog.model import TTA_MODES
 from tests.conftest import REPO, write_fer_csv

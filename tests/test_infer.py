@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fer_core.inference.detect import Box, make_detector
-from fer_core.inference.infer import analyse_image, crop_face
+from fer_core.inference.crops import crop_face
+from fer_core.inference.infer import analyse_image
 from fer_core.catalog.model import TTA_MODES
 from tests.conftest import REPO
 
@@ -16,15 +17,15 @@ def test_astronaut_is_one_happy_face(classifier, astronaut):
     faces = analyse_image(astronaut, classifier, make_detector())
     assert len(faces) == 1
     assert faces[0].label == "Happy"
-    assert sum(faces[0].probabilities.values()) == pytest.approx(1, abs=1e-3)
-    assert list(faces[0].probabilities) == list(classifier.labels)
+    assert sum(faces[0].scores.values()) == pytest.approx(1, abs=1e-3)
+    assert list(faces[0].scores) == list(classifier.labels)
 
 
 def test_aligned_mode_classifies_whole_image(classifier, fer_data):
     image = fer_data.images[0]
     faces = analyse_image(image, classifier, aligned=True)
     assert len(faces) == 1 and faces[0].box.as_list() == [0, 0, 48, 48]
-    np.testing.assert_allclose(list(faces[0].probabilities.values()), classifier.predict_proba(image[None])[0], atol=1e-6)
+    np.testing.assert_allclose(list(faces[0].scores.values()), classifier.predict_proba(image[None])[0], atol=1e-6)
 
 
 def test_many_faces_in_one_batch(classifier, fer_data):
@@ -96,7 +97,7 @@ def test_predict_cli_text_output(tmp_path, astronaut_jpeg):
 def test_uncertain_faces_are_drawn_as_a_question_mark_below_the_shared_default(astronaut):
     """annotate's default threshold is the app's (DEFAULT_MIN_CONFIDENCE): a 30 % face is "?", a 90 % one is not."""
     from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE, annotate
-    from fer_core.inference.infer import Face
+    from fer_core.inference.faces import Face
 
     def face(confidence: float) -> Face:
         return Face(Box(150, 60, 140, 140), "Happy", {"Happy": confidence, "Sad": 1 - confidence})

@@ -6,9 +6,7 @@ import pandas as pd
 import pytest
 
 from fer_core.evaluation import bench
-
 from fer_core.evaluation import evaluate
-
 from fer_core.reports import timeline
 from fer_core.inference.detect import make_detector
 from fer_core.inference.infer import ImageResult, analyse_image
@@ -37,7 +35,7 @@ def test_face_row_has_context_then_face_then_labels(faces, classifier):
     assert row["label"] == face.label == "Happy"
     assert [row[k] for k in "xywh"] == face.box.as_list()
     assert row["confidence"] == round(face.confidence, 4) == row["Happy"]
-    assert all(row[k] == round(v, 4) for k, v in face.probabilities.items())
+    assert all(row[k] == round(v, 4) for k, v in face.scores.items())
     assert sum(row[k] for k in classifier.labels) == pytest.approx(1, abs=1e-3)
 
 
@@ -49,7 +47,7 @@ def test_photo_rows_and_csv_round_trip(faces, classifier):
     assert table.loc[0, "file"] == "astronaut.jpg" and table.loc[0, "face"] == 1
     assert table.loc[0, "label"] == "Happy"
     np.testing.assert_allclose(table.loc[0, list(classifier.labels)].to_numpy(float),
-                               [round(v, 4) for v in faces[0].probabilities.values()])
+                               [round(v, 4) for v in faces[0].scores.values()])
     # no face: the header alone, in the same order
     assert rows_to_csv(ImageResult("grey.png").rows(), columns).decode().strip() == ",".join(columns)
     # a table goes through unchanged

@@ -10,7 +10,8 @@ from skimage import data
 from fer_core.inference import saliency
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import make_detector
-from fer_core.inference.infer import analyse_image, crop_face
+from fer_core.inference.crops import crop_face
+from fer_core.inference.infer import analyse_image
 from fer_core.catalog.model import list_models
 
 META = {"name": "probe", "labels": ["top", "bottom"], "input_spec": {"size": 48, "channels": 1, "scale": 255.0}}

@@ -9,8 +9,8 @@ import pytest
 
 from fer_core.inference.detect import LIVE_DETECTOR, Box, make_detector
 from fer_core.inference.draw import annotate
-from tests.face_frames import tracking_scene
-from fer_core.inference.infer import Face
+from fer_core.evaluation.sample_frames import tracking_scene
+from fer_core.inference.faces import Face
 from fer_core.drivers.live import LiveAnalyzer
 from fer_core.inference.tracking import FaceTracker
 from fer_core.drivers.video import analyse_video
@@ -90,7 +90,7 @@ def live_classifier():
 def test_the_id_is_drawn_before_the_label(astronaut):
     face = Face(Box(180, 80, 120, 120), "Happy", {"Happy": 0.9, "Sad": 0.1}, person=3)
     drawn = annotate(astronaut, [face])
-    unnamed = annotate(astronaut, [Face(face.box, face.label, face.probabilities)])
+    unnamed = annotate(astronaut, [Face(face.box, face.label, face.scores)])
     label_band = (slice(0, 80), slice(180, 400))  # above the box, where the text goes
     assert not np.array_equal(drawn[label_band], unnamed[label_band])  # "P3 Happy 90%" is wider than "Happy 90%"
 

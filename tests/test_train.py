@@ -223,7 +223,7 @@ def test_teacher_labels_the_augmented_view_the_student_sees(fer_data):
     from fer_core.training.architectures import augmentation
     from fer_core.catalog.model import load_keras_model
     from fer_core.catalog.input_spec import InputSpec
-from fer_core.inference.preprocess import preprocess_faces
+    from fer_core.inference.preprocess import preprocess_faces
     from fer_core.training.train_inputs import teacher_view_batches
 
     teacher, metadata = load_keras_model("models/vgg32b")

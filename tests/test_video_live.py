@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.face_frames import astronaut_frame as make_frame
+from fer_core.evaluation.sample_frames import astronaut_frame as make_frame
 from fer_core.inference.detect import LIVE_DETECTOR, make_detector
 from fer_core.drivers.live import LiveAnalyzer
 from fer_core.drivers.video import VideoError, analyse_video
@@ -106,8 +106,8 @@ def test_live_analyzer_reset_forgets_the_pause_and_the_temporal_average(live_cla
     assert after_reset.fps == pytest.approx(10.0)  # not averaged over the pause
     assert after_kept.fps < 1.0  # what the meter showed before reset() existed
     # No temporal average carried over: the first face after reset() is read as by a fresh analyser.
-    assert first_reset.faces[0].probabilities == pytest.approx(fresh.faces[0].probabilities, abs=1e-5)
-    assert first_kept.faces[0].probabilities != pytest.approx(fresh.faces[0].probabilities, abs=1e-5)
+    assert first_reset.faces[0].scores == pytest.approx(fresh.faces[0].scores, abs=1e-5)
+    assert first_kept.faces[0].scores != pytest.approx(fresh.faces[0].scores, abs=1e-5)
 
 
 class _CountingAnalyzer:

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.face_frames import astronaut_frame as make_frame
+from fer_core.evaluation.sample_frames import astronaut_frame as make_frame
 from fer_core.inference.detect import make_detector
 from fer_core.drivers.video import analyse_video
 

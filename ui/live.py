@@ -21,10 +21,9 @@ import streamlit as st
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import FaceDetector
 from fer_core.inference.draw import draw_message
-from fer_core.inference.infer import face_rows
 from fer_core.drivers.live import FrameResult, LiveAnalyzer
 from fer_core.common.memory import return_freed_memory
-from fer_core.inference.rows import no_face_row, rows_to_csv
+from fer_core.inference.rows import face_rows, no_face_row, rows_to_csv
 from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
 
 log = logging.getLogger(__name__)

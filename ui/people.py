@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import streamlit as st
 
 from fer_core.reports import plots
-
 from fer_core.reports import timeline
 from fer_core.inference.rows import rows_to_csv
 from fer_core.inference.tracking import person_name

@@ -20,7 +20,7 @@ from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.detect import MIN_FACE_SIZE
 from fer_core.inference.images import IMAGE_TYPES as _IMAGE_TYPES
 from fer_core.inference.images import ImageError, check_size, encode_png, read_image
-from fer_core.inference.infer import Face
+from fer_core.inference.faces import Face
 from fer_core.common.memory import ByteBoundedCache, photo_cache_bytes, return_freed_memory
 from fer_core.catalog.model_info import model_version
 from fer_core.drivers.photo import PhotoResult, analyse_photo, draw_photo
@@ -148,13 +148,10 @@ def render_face(number: int, face: Face, overlay, settings: Settings, key: str) 
     with st.container(border=True):
         left, middle, right = st.columns([1, 2, 1])
         left.metric(f"Face {number}", face.label, help="The most likely emotion")
-        if face.calibrated:
-            left.caption(f"calibrated: {face.confidence:.0%} odds against the neutral reference")
-        else:
-            left.caption(f"confidence {face.confidence:.0%}")
-        if face.confidence < settings.min_confidence and not face.calibrated:
+        left.caption(face.kind.caption(face.confidence) or f"confidence {face.confidence:.0%}")
+        if not face.kind.passes(face.confidence, settings.min_confidence):
             left.warning(f"Below the {settings.min_confidence:.0%} confidence threshold: uncertain.")
-        middle.plotly_chart(plots.probabilities(face.probabilities), key=f"{key}-probs")
+        middle.plotly_chart(plots.probabilities(face.scores), key=f"{key}-probs")
         if overlay is not None:
             right.image(overlay, caption=f"Grad-CAM for {face.label}", width="stretch")
         else:

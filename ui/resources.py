@@ -17,9 +17,7 @@ import numpy as np
 import streamlit as st
 
 from fer_core.evaluation import bench
-
-from fer_core.data.fer2013 import explore
-
+from fer_core.data import explore
 from fer_core.catalog import model_info
 from fer_core.inference.classifier import Classifier
 from fer_core.data.fer2013 import FerData, load_csv, load_fer2013, resolve_data_path

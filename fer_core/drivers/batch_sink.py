@@ -22,17 +22,17 @@ from pathlib import Path
 
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.common.files import atomic_write
-from fer_core.inference.rows import face_columns
+from fer_core.inference.rows import CONTEXT_TYPES, column_types, face_columns
 
 log = logging.getLogger(__name__)
 
 #: the columns before the face columns of :func:`fer_core.inference.rows.face_columns`
-CONTEXT = ("file", "frame", "time_s", "face")
+CONTEXT = tuple(CONTEXT_TYPES)
 #: the longest a killed job loses: the rows added since the last save are saved (as a part file) this often
 SAVE_EVERY_S = 30.0
 #: what made the rows (:func:`results_identity`: the model, and the calibration if any) in the table's (and each
 #: part's) Parquet metadata, so a resume with another model or calibration is refused
-MODEL_KEY = b"fer_core.catalog.model"
+MODEL_KEY = b"fer_core.model"
 #: ``<out>`` + this: the folder of the part files a job writes between its start and its end
 PARTS_SUFFIX = ".parts"
 #: a part file's name in that folder, by its number (1, 2, ... in the order written, across runs)
@@ -66,11 +66,9 @@ def schema(labels: Sequence[str], model_name: str):
     """The table's Arrow schema: fixed types, so that empty columns (no video, no error) keep theirs."""
     import pyarrow as pa
 
-    types = {"file": pa.string(), "frame": pa.int64(), "time_s": pa.float64(), "face": pa.int64(), "person": pa.int64(),
-             "label": pa.string(), "confidence": pa.float64(), "calibrated": pa.bool_(), "x": pa.int64(), "y": pa.int64(),
-             "w": pa.int64(), "h": pa.int64(), "error": pa.string()}
-    return pa.schema([(c, types.get(c, pa.float64())) for c in columns(labels)],
-                     metadata={MODEL_KEY: model_name.encode()})
+    arrow = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
+    types = {**column_types(labels, CONTEXT), "error": str}
+    return pa.schema([(c, arrow[types[c]]) for c in columns(labels)], metadata={MODEL_KEY: model_name.encode()})
 
 
 def to_table(rows: Sequence[dict], labels: Sequence[str], model_name: str):

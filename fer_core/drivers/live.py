@@ -11,15 +11,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import FaceDetector
 from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE, annotate, draw_message
-from fer_core.inference.infer import Face, detect_and_crop, faces_from_probabilities
+from fer_core.inference.faces import Face
 from fer_core.inference.live_baseline import LiveCalibration
+from fer_core.inference.pipeline import make_pipeline
 from fer_core.inference.temporal import DEFAULT_TEMPORAL_EMA, ProbabilityEMA
 from fer_core.inference.rows import NO_FACE
 from fer_core.inference.tracking import LIVE_FRAME_RATE, FaceTracker
@@ -71,16 +72,12 @@ class LiveAnalyzer:
         self.ema = ProbabilityEMA(alpha=temporal_ema)
         self.fps_meter = FpsMeter(clock=clock)
         self.calibration = LiveCalibration(classifier.name, classifier.labels, clock=clock)
+        self.pipeline = make_pipeline(classifier, detector, tta=tta, tracker=self.tracker,
+                                      live_baseline=self.calibration, temporal=self.ema)
 
     def process(self, rgb: np.ndarray) -> tuple[np.ndarray, FrameResult]:
         """Annotated copy of the frame and what was found in it."""
-        boxes, crops = detect_and_crop(rgb, self.detector)
-        probabilities = self.classifier.predict_proba(crops, self.tta)
-        people = self.tracker.update(boxes)
-        probabilities, calibrated = self.calibration.update(boxes, probabilities, people)
-        probabilities = self.ema.update(people, probabilities)
-        faces = faces_from_probabilities(boxes, probabilities, self.classifier.labels, people)
-        faces = [replace(face, calibrated=True) if mark else face for face, mark in zip(faces, calibrated)]
+        faces = self.pipeline.faces(rgb)
         fps = self.fps_meter.tick()
         out = annotate(rgb, faces, self.min_confidence)
         out = draw_message(out, f"{fps:4.1f} fps" + ("" if faces else f"  {NO_FACE}"))

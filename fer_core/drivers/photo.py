@@ -17,8 +17,9 @@ from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import Box, FaceDetector
 from fer_core.inference.draw import annotate
-from fer_core.inference.infer import Face, classify_faces, detect_and_crop, face_rows
-from fer_core.inference.rows import face_columns, rows_to_csv
+from fer_core.inference.faces import Face
+from fer_core.inference.pipeline import make_pipeline
+from fer_core.inference.rows import face_columns, face_rows, rows_to_csv
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class PhotoResult:
         return face_rows(self.faces, file=file)
 
     def csv(self, file: str) -> bytes:
-        labels = list(self.faces[0].probabilities) if self.faces else []
+        labels = list(self.faces[0].scores) if self.faces else []
         return rows_to_csv(self.rows(file), face_columns(labels, ("file", "face")))
 
     def json(self, file: str, model: str, detector: str) -> bytes:
@@ -60,10 +61,10 @@ def analyse_photo(rgb: np.ndarray, classifier: Classifier, detector: FaceDetecto
                   baseline: NeutralBaseline | None = None) -> PhotoResult:
     """Every face of an RGB photo, with a Grad-CAM overlay each when ``explain`` (read against ``baseline``
     when given); the full-size pixels are not kept."""
-    boxes, crops = detect_and_crop(rgb, detector)
-    faces = classify_faces(boxes, crops, classifier, baseline=baseline)
+    batch = make_pipeline(classifier, detector, baseline=baseline).run(rgb)
+    faces = batch.faces()
     overlays = [_small(_explain(classifier, crop, classifier.labels.index(face.label))) if explain else None
-                for crop, face in zip(crops, faces)]
+                for crop, face in zip(batch.crops, faces)]
     scale = display_scale(rgb.shape)
     return PhotoResult(faces, shrink(rgb, scale), scale, overlays)
 

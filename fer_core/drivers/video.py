@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import BinaryIO
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,9 @@ from fer_core.inference.neutral_baseline import CalibrationError, NeutralBaselin
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import FaceDetector
 from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE, annotate
-from fer_core.inference.infer import Face, analyse_image, face_rows
-from fer_core.inference.rows import no_face_row
+from fer_core.inference.faces import Face
+from fer_core.inference.pipeline import make_pipeline
+from fer_core.inference.rows import face_rows, no_face_row
 from fer_core.inference.tracking import FaceTracker
 
 #: the video file types the studio reads (video uploads, folders given to ``batch``)
@@ -117,7 +118,7 @@ def analyse_video(
         decoded = _Decoded(container, stream)
         frames: list[VideoFrameResult] = []
         faces: list[Face] = []
-        tracker = FaceTracker(frame_rate=fps / every)
+        pipeline = make_pipeline(classifier, detector, tracker=FaceTracker(frame_rate=fps / every), baseline=baseline)
         count, size, warning = 0, (0, 0), None
         for index, frame in enumerate(decoded):
             if limit is not None and index >= limit:
@@ -125,7 +126,7 @@ def analyse_video(
                 break
             rgb = _limit_size(frame.to_ndarray(format="rgb24"))
             if index % every == 0:
-                faces = _tracked(analyse_image(rgb, classifier, detector, baseline=baseline), tracker)
+                faces = pipeline.faces(rgb)
                 frames.append(VideoFrameResult(index, _frame_time(frame, index, fps), faces))
             if annotated is not None:
                 annotated.write(annotate(rgb, faces, min_confidence))
@@ -164,7 +165,7 @@ def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classi
     if not main_faces:
         raise CalibrationError(f"{first.source}: no face in its first {seconds:g} s to calibrate with; choose a video "
                                "that starts with the person's relaxed face, or a neutral reference photo")
-    probabilities = np.array([[face.probabilities[label] for label in classifier.labels] for face in main_faces])
+    probabilities = np.array([[face.scores[label] for label in classifier.labels] for face in main_faces])
     return NeutralBaseline.from_probabilities(probabilities, classifier.name, classifier.labels)
 
 
@@ -208,11 +209,6 @@ def _announced_frames(container, stream, fps: float) -> int:
 def _frame_time(frame, index: int, fps: float) -> float:
     """When a frame is shown, in seconds: its timestamp, or its number over the frame rate if it has none."""
     return float(frame.time) if frame.time is not None else index / fps
-
-
-def _tracked(faces: list[Face], tracker: FaceTracker) -> list[Face]:
-    """``faces`` with ``person`` set to their track IDs, stable over the video."""
-    return [replace(f, person=p) for f, p in zip(faces, tracker.update([f.box for f in faces]))]
 
 
 def _limit_warning(max_frames: int, fps: float) -> str:

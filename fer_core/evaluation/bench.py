@@ -19,7 +19,8 @@ from fer_core.inference.classifier import Classifier
 from fer_core.common.sizes import IMAGE_SIZE
 from fer_core.inference.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, Box, make_detector
 from fer_core.inference.images import read_image
-from fer_core.inference.infer import analyse_image, crop_face
+from fer_core.inference.crops import crop_face
+from fer_core.inference.infer import analyse_image
 from fer_core.catalog.model import TTA_MODES
 
 

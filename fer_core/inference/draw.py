@@ -4,14 +4,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fer_core.inference.infer import Face
+from fer_core.inference.faces import Face
 from fer_core.common.labels import LABELS
 from fer_core.inference.tracking import person_name
 
 #: Below this confidence a face is drawn as "?": the app's slider starts here and ``predict --annotate`` uses it.
 DEFAULT_MIN_CONFIDENCE = 0.4
-#: after the label of a face read against its person's neutral baseline (personal calibration)
-CALIBRATED_MARK = " (cal)"
 
 #: RGB colour per emotion, shared by the drawn boxes and the app's charts. Zipped (strictly) with
 #: :data:`LABELS` in code order, so a label added there without a colour fails at import.
@@ -27,17 +25,9 @@ def hex_color(label: str) -> str:
 
 
 def label_text(face: Face, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> str:
-    """What is drawn beside a face, after its person: "P1 Happy 87%", "P1 ?" below ``min_confidence``,
-    or "P1 Sad (cal)".
-
-    A calibrated face shows its label without a percentage and never "?": its probabilities are
-    odds against the person's own neutral face (Neutral at rest has 1 / (1 + 6 / e^margin), e.g. 25%),
-    and the calibration margin is already what an emotion must pass to be shown.
-    """
-    if face.calibrated:
-        text = f"{face.label}{CALIBRATED_MARK}"
-    else:
-        text = f"{face.label} {face.confidence:.0%}" if face.confidence >= min_confidence else "?"
+    """What is drawn beside a face: its person, then its kind of score's text (:meth:`ScoreKind.label_text
+    <fer_core.inference.faces.ScoreKind.label_text>`): "P1 Happy 87%", "P1 ?" below ``min_confidence``, "P1 Sad (cal)"."""
+    text = face.kind.label_text(face.label, face.confidence, min_confidence)
     return text if face.person is None else f"{person_name(face.person)} {text}"
 
 

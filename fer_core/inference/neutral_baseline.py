@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fer_core.inference.crops import detect_and_crop
+
 if TYPE_CHECKING:  # the types only: this module needs neither TensorFlow nor OpenCV
     from fer_core.inference.classifier import Classifier
     from fer_core.inference.detect import FaceDetector
@@ -281,8 +283,6 @@ def baseline_from_images(images: Sequence[tuple[str, np.ndarray]], classifier: C
     Raises:
         CalibrationError: a reference image in which no face is found.
     """
-    from fer_core.inference.infer import detect_and_crop
-
     crops = []
     for name, rgb in images:
         if aligned:

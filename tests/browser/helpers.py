@@ -7,7 +7,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 import pytest
+
+from fer_core.evaluation.sample_frames import CHROMIUM_FLAGS, astronaut_rgb, camera_frame, write_y4m  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 APP_DIR = Path(os.environ.get("FER_APP_DIR") or REPO)
@@ -40,15 +43,6 @@ ERROR_SELECTOR = '[data-testid="stAlertContentError"], [data-testid="stException
 #: The streamlit-webrtc component's iframe.
 WEBRTC_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
-CHROMIUM_FLAGS = [
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--mute-audio",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def in_ci() -> bool:
@@ -82,38 +76,6 @@ def label_pattern() -> re.Pattern:
 
 
 # --------------------------------------------------------------------------- test media
-
-
-def astronaut_rgb() -> np.ndarray:
-    """scikit-image's astronaut: a real, smiling face (512x512 RGB uint8)."""
-    from skimage import data
-
-    return data.astronaut()
-
-
-def camera_frame(width: int = 640, height: int = 480) -> np.ndarray:
-    """The astronaut scaled to the frame height and centred on a grey 640x480 canvas."""
-    import cv2
-
-    photo = cv2.resize(astronaut_rgb(), (height, height), interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 128, dtype=np.uint8)
-    left = (width - height) // 2
-    canvas[:, left:left + height] = photo
-    return canvas
-
-
-def write_y4m(path: Path, frame_rgb: np.ndarray, fps: int = 15, seconds: float = 3.0) -> Path:
-    """A YUV4MPEG2 (I420) clip of one still frame, which Chromium loops as its fake camera."""
-    import cv2
-
-    height, width = frame_rgb.shape[:2]
-    yuv = cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2YUV_I420).tobytes()
-    with open(path, "wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(int(round(fps * seconds))):
-            out.write(b"FRAME\n")
-            out.write(yuv)
-    return path
 
 
 # --------------------------------------------------------------------------- the server process

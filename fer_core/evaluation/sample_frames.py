@@ -1,4 +1,7 @@
-"""Frames with a real face at a chosen size and place: the inputs of tests and the detection sweep.
+"""Sample frames with real faces at known places, and the fake webcam: inputs of the tests, the scripts and benchmarks.
+
+One place that ``tests/``, ``scripts/`` and ``experiments/`` import (scikit-image, a test dependency, is imported
+when a frame is made).
 
 A real head-and-shoulders photo (scikit-image's astronaut, face about 150 px wide in the
 512 px original) is rescaled so that the face is a given fraction of the frame width and
@@ -12,6 +15,11 @@ import cv2
 import numpy as np
 
 from fer_core.inference.detect import Box
+
+#: a FER2013 face is enlarged this many times before detection (BlazeFace wants faces of 30+ px)
+UPSCALE = 4
+#: border added on each side, as a share of the enlarged face: the detector sees a face in a frame
+BORDER = 0.5
 
 #: The astronaut's head and shoulders in the 512x512 photo, and her face box (x, y, w, h) inside that crop.
 HEAD_CROP = (slice(0, 330), slice(90, 370))
@@ -121,3 +129,60 @@ def tracking_scene(name: str) -> list[tuple[np.ndarray, list[Box | None]]]:
 
 #: the scenes :func:`tracking_scene` builds
 TRACKING_SCENES = ("crossing", "gap", "passing")
+
+
+# --------------------------------------------------------------------------- FER2013 faces in frames
+
+
+def frame_face(face: np.ndarray, upscale: int = UPSCALE, border: float = BORDER) -> np.ndarray:
+    """A grey ``(48, 48)`` face as an RGB frame: enlarged and framed by its own repeated edge."""
+    big = cv2.resize(face, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
+    pad = round(big.shape[0] * border)
+    framed = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    return cv2.cvtColor(framed, cv2.COLOR_GRAY2RGB)
+
+
+# --------------------------------------------------------------------------- the fake webcam (Chromium)
+
+#: Chromium's flags for the browser tests and the load script (the fake camera's are added where it is used)
+CHROMIUM_FLAGS = [
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def astronaut_rgb() -> np.ndarray:
+    """scikit-image's astronaut: a real, smiling face (512x512 RGB uint8)."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+def camera_frame(width: int = 640, height: int = 480) -> np.ndarray:
+    """The astronaut scaled to the frame height and centred on a grey 640x480 canvas."""
+    import cv2
+
+    photo = cv2.resize(astronaut_rgb(), (height, height), interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 128, dtype=np.uint8)
+    left = (width - height) // 2
+    canvas[:, left:left + height] = photo
+    return canvas
+
+
+def write_y4m(path: Path, frame_rgb: np.ndarray, fps: int = 15, seconds: float = 3.0) -> Path:
+    """A YUV4MPEG2 (I420) clip of one still frame, which Chromium loops as its fake camera."""
+    import cv2
+
+    height, width = frame_rgb.shape[:2]
+    yuv = cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2YUV_I420).tobytes()
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(int(round(fps * seconds))):
+            out.write(b"FRAME\n")
+            out.write(yuv)
+    return path
