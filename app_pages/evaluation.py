@@ -62,32 +62,32 @@ else:
                                 "accuracy": v.accuracy, "macro-F1": v.macro_f1} for k, v in evals.items()]),
                  hide_index=True)
     chosen = st.selectbox("Details of", list(evals), key="eval_choice")
-    result = evals[chosen].details
-    labels = result.get("labels", list(info.labels))
-    if result.get("per_class"):
+    result = evals[chosen]
+    labels = list(result.labels or info.labels)
+    if result.per_class:
         st.subheader("Per class")
-        table = pd.DataFrame(result["per_class"]).T.reindex(labels).rename_axis("emotion")
+        table = pd.DataFrame(result.per_class).T.reindex(labels).rename_axis("emotion")
         st.dataframe(table.round(3), width="content")
-    if result.get("confusion_matrix"):
+    if result.confusion_matrix:
         st.subheader("Confusion matrix")
         normalise = st.toggle("Row-normalised (share of each true class)", key="cm_normalise")
         try:
-            st.plotly_chart(plots.confusion_matrix(result["confusion_matrix"], labels, normalise=normalise), key="cm")
+            st.plotly_chart(plots.confusion_matrix(result.confusion_matrix, labels, normalise=normalise), key="cm")
         except ValueError as exc:  # a matrix that does not match the labels
             st.error(f"{chosen}.json: {exc}")
-    if result.get("calibration"):
+    if result.reliability:
         st.subheader("Calibration")
-        st.plotly_chart(plots.reliability_diagram(result["calibration"]), key="reliability")
+        st.plotly_chart(plots.reliability_diagram(result.reliability), key="reliability")
         st.caption("Bars: accuracy of the predictions in each confidence bin. A calibrated model follows the "
                    "diagonal; ECE is the count-weighted mean gap.")
 
-robust = [v for v in evals.values() if v.details.get("robustness")]
+robust = [v for v in evals.values() if v.robustness]
 if robust:
     st.header("Robustness to camera conditions")
     shown = robust[0] if len(robust) == 1 else robust[[v.key for v in robust].index(
         st.selectbox("Robustness report of", [v.key for v in robust], key="robust_choice"))]
     try:
-        st.plotly_chart(plots.robustness(shown.details["robustness"]), key="robustness")
+        st.plotly_chart(plots.robustness(shown.robustness), key="robustness")
     except (ValueError, KeyError, TypeError) as exc:
         st.error(f"{shown.key}.json: the robustness report cannot be drawn ({exc})")
     st.caption(f"Accuracy with {len(CORRUPTIONS)} camera-like corruptions "
@@ -99,20 +99,17 @@ history = list(info.history)
 training = info.training
 if history:
     st.plotly_chart(plots.training_curves(history), key="curves")
-elif training.get("members"):
+elif training.members:
     st.caption("An ensemble has no training curves of its own; each member's run is summarised below.")
 else:
     st.caption("This model's metadata has no training history.")
-if training.get("members"):
-    st.caption(f"An ensemble: it averages the probabilities of {', '.join(training['members'])}, "
-               f"trained for {training.get('wall_time_s', 0) / 60:.0f} min in all on {training.get('hardware', '?')}.")
-    for member, run in training["members"].items():
-        st.caption(f"**{member}**: {run.get('epochs_run', '?')} epochs (best {run.get('best_epoch', '?')}) in "
-                   f"{run.get('wall_time_s', 0) / 60:.1f} min. Command: `{run.get('command', '?')}`")
-elif training:
-    st.caption(f"{training.get('epochs_run', '?')} epochs (best {training.get('best_epoch', '?')}) in "
-               f"{training.get('wall_time_s', 0) / 60:.1f} min on {training.get('hardware', '?')}; "
-               f"{training.get('framework', '')}. Command: `{training.get('command', '?')}`")
+if training.members:
+    st.caption(f"An ensemble: it averages the probabilities of {', '.join(training.members)}, "
+               f"trained for {training.minutes or 0:.0f} min in all on {training.hardware or 'unrecorded hardware'}.")
+    for member, run in training.members.items():
+        st.caption(f"**{member}**: {run.summary()}")
+elif training.recorded:
+    st.caption(training.summary())
 
 st.header("All bundled models")
 folders = resources.model_folders()

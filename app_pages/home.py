@@ -36,7 +36,7 @@ else:
         training = info.training
         st.caption(
             f"Architecture {info.architecture}; default test-time augmentation: {tta_name(info.tta)}; "
-            f"{training.get('epochs_run', '?')} epochs ({training.get('framework', 'framework unknown')})."
+            f"{training.epochs()} ({training.framework or 'framework unknown'})."
         )
         if best is None:
             st.info("This model has no test-set score yet: run "

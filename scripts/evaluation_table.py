@@ -72,7 +72,7 @@ def detail_rows(folder: Path) -> list[str]:
         if private is None:
             continue
         free = private.leak_free or {}
-        robust = private.details.get("robustness")
+        robust = private.robustness
         cells = [folder.name, tta_name(tta), percent(public.accuracy if public else None), percent(private.accuracy),
                  percent(free.get("accuracy")), f"{free['n']}" if free else "–",
                  *[f"{private.recall(name):.2f}" if private.recall(name) is not None else "–" for name in WATCHED_CLASSES],

@@ -727,7 +727,7 @@ def test_evaluation_shows_leak_free_score_hard_class_recall_and_robustness(witho
     shown = texts(at)
     for name in WATCHED_CLASSES:
         assert f"{name} {best.recall(name):.2f}" in shown
-    robust = [e for e in stored.values() if e.details.get("robustness")]
+    robust = [e for e in stored.values() if e.robustness]
     assert robust, "record the default model's corruption report with evaluate --corruptions --record"
     assert "Robustness to camera conditions" in [h.value for h in at.header]
     titles = [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "") for chart in at.get("plotly_chart")]

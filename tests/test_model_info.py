@@ -39,7 +39,7 @@ def test_model_info_holds_what_the_pages_show():
     assert [m.name for m in info.members] == ["vgg32b", "vgg48-camera-s2", "resnet32-150"]
     assert info.size_bytes == sum((m / MODEL_FILE).stat().st_size for m in info.members)
     assert info.labels[0] == "Angry" and len(info.labels) == 7 and info.params > 1_000_000
-    assert info.input_blur_sigma == 0.5 and info.training["members"] and info.history == ()
+    assert info.input_blur_sigma == 0.5 and info.training.members and info.history == ()
     assert sum(info.class_counts["Training"].values()) > 28_000
     splits = [e.split for e in info.evaluations.values()]
     assert splits == sorted(splits, key=EVAL_SPLITS.index)  # the order the evaluation page lists them in
@@ -84,3 +84,17 @@ def test_a_users_own_folder_is_listed_under_its_folder_name(tmp_path, monkeypatc
     (own / "metadata.json").write_text(json.dumps(meta))
     assert label(own) == "my-model" and label(duo) == "duo (ensemble of 2)"
     assert label(tmp_path / "missing") == "missing"  # unreadable: its folder name, the loader says why
+
+
+def test_training_runs_are_typed_for_every_bundled_model():
+    """Each bundled model's training is a TrainingRun (an ensemble's with a run per member), never a raw dict."""
+    from fer_core.catalog.model import list_models
+    from fer_core.catalog.training_run import TrainingRun
+
+    for folder in list_models():
+        run = describe(folder).training
+        assert isinstance(run, TrainingRun) and run.recorded, folder
+        for member in (run.members or {folder.name: run}).values():
+            assert member.epochs_run and member.epochs_run > 0 and member.command.startswith("python -m fer_core train")
+            assert member.summary().startswith(f"{member.epochs_run} epochs")
+    assert TrainingRun.from_metadata({"epochs_run": True, "wall_time_s": "long"}).summary() == "epochs not recorded"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,9 +52,39 @@ class Evaluation:
         """Scores on the images with no copy in Training (see :func:`leak_free_metrics`), if stored."""
         return self.details.get("leak_free")
 
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        """The labels the per-class table and the confusion matrix are in, if stored."""
+        labels = self.details.get("labels")
+        return tuple(labels) if isinstance(labels, list) else None
+
+    @property
+    def per_class(self) -> Mapping[str, Mapping[str, float]]:
+        """Precision, recall, F1 and support per class (empty when not stored)."""
+        table = self.details.get("per_class")
+        return table if isinstance(table, Mapping) else {}
+
+    @property
+    def confusion_matrix(self) -> list[list[int]] | None:
+        """Counts, rows the true class and columns the predicted one, in :attr:`labels` order, if stored."""
+        matrix = self.details.get("confusion_matrix")
+        return matrix if isinstance(matrix, list) and matrix else None
+
+    @property
+    def reliability(self) -> Mapping | None:
+        """The confidence calibration figures (reliability bins and expected calibration error), if stored."""
+        found = self.details.get("calibration")
+        return found if isinstance(found, Mapping) and found else None
+
+    @property
+    def robustness(self) -> Mapping | None:
+        """The robustness report (accuracy under camera-like corruptions), if stored."""
+        found = self.details.get("robustness")
+        return found if isinstance(found, Mapping) and found else None
+
     def recall(self, name: str) -> float | None:
         """Recall of one class, if the per-class table was stored."""
-        row = self.details.get("per_class", {}).get(name)
+        row = self.per_class.get(name)
         return None if row is None else float(row["recall"])
 
 

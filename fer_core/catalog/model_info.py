@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fer_core.catalog.evaluations import Evaluation, headline, load_evaluations
+from fer_core.catalog.training_run import TrainingRun
 from fer_core.catalog.model import (METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, input_blur_sigma, is_ensemble,
                             list_models, member_dirs, read_metadata, weight_files)
 
@@ -48,7 +49,7 @@ class ModelInfo:
     class_counts: Mapping[str, Mapping[str, int]] | None  # images per split and class it was trained and tested on
     data_source: str | None
     history: tuple[Mapping[str, Any], ...]  # per-epoch training metrics (none for an ensemble)
-    training: Mapping[str, Any]  # how it was trained (command, epochs, hardware; an ensemble's per member)
+    training: TrainingRun  # how it was trained (command, epochs, hardware; an ensemble's per member)
     speed: Mapping[str, Any] | None  # the stored ``bench`` figures (ms_per_face, faces_per_s, command, date, conditions)
 
     def headline(self, split: str = HEADLINE_SPLIT) -> Evaluation | None:
@@ -94,7 +95,7 @@ def describe(folder: str | os.PathLike) -> ModelInfo:
         labels=tuple(metadata["labels"]), params=architecture.get("params"), size_bytes=folder_size(folder),
         evaluations=MappingProxyType(_in_split_order(load_evaluations(folder))),
         class_counts=data.get("class_counts"), data_source=data.get("source"),
-        history=tuple(metadata.get("history") or ()), training=MappingProxyType(metadata.get("training") or {}),
+        history=tuple(metadata.get("history") or ()), training=TrainingRun.from_metadata(metadata.get("training")),
         speed=metadata.get("speed") or None,
     )
 
