@@ -11,7 +11,6 @@ from fer_core.inference.rows import rows_to_csv
 from fer_core.inference.live_baseline import COLLECTING
 from ui import calibration, live, people, sidebar
 
-HISTORY_KEY = "webcam_history"
 STREAM_KEY = "webcam"  # the component's key; its context lives in st.session_state[STREAM_KEY]
 REDRAW_S = 1.0  # charts redraw at most once a second; the label text more often
 LABEL_S = 0.2
@@ -68,7 +67,8 @@ ctx = webrtc_streamer(key=STREAM_KEY, mode=WebRtcMode.SENDRECV, rtc_configuratio
                       queued_video_frames_callback=session.queued_callback if admission.granted else live.unanalysed,
                       on_video_ended=live.on_stream_ended(session, slots, owner, admission.ticket))
 
-history = st.session_state.setdefault(HISTORY_KEY, [])
+recording = live.recording()
+history = recording.history
 current, status = st.empty(), st.empty()
 # Personal calibration: the analyser collects and applies it in the worker thread; this page starts and shows it.
 calibrating = calibration.webcam_panel(session.analyzer.calibration, admission.granted and ctx.state.playing)
@@ -87,19 +87,8 @@ def draw(rows, key, window=None):
     return frame, share
 
 
-def label_text(row):  # row: the newest frame's main face (live.latest_row)
-    if row.get("calibrated"):  # its percentage is odds against the person's neutral face: not shown
-        return f"### Current emotion: {row['label']} (calibrated)"
-    confidence = f" ({row['confidence']:.0%})" if row["confidence"] is not None else ""
-    return f"### Current emotion: {row['label']}{confidence}"
-
-
 if admission.granted and ctx.state.playing:  # (a stream without a slot is being stopped by the browser)
-    if not st.session_state.get("webcam_playing"):  # a new stream: a new history
-        history.clear()
-        st.session_state["webcam_started"] = None
-        st.session_state["webcam_analysed"] = 0
-    st.session_state["webcam_playing"] = True
+    recording.begin()  # a new stream: a new history
     last_label, last_draw, redraws = 0.0, 0.0, 0
     current.caption("Waiting for the first frame…")
     while ctx.state.playing:  # ends when a rerun (e.g. Stop) interrupts the script
@@ -115,13 +104,10 @@ if admission.granted and ctx.state.playing:  # (a stream without a slot is being
             # Also a Streamlit call each second: only at such calls can a rerun (Stop) end this loop.
             current.caption("Waiting for frames…")
             continue
-        if st.session_state["webcam_started"] is None:  # times count from the stream's first frame
-            st.session_state["webcam_started"] = batch[0].timestamp
-        live.append_history(history, batch, st.session_state["webcam_started"], model.labels)
-        st.session_state["webcam_analysed"] += len(batch)
+        recording.add(batch, model.labels)
         if time.monotonic() - last_label >= LABEL_S:
-            current.markdown(label_text(live.latest_row(history)))
-            status.caption(f"{st.session_state['webcam_analysed']} frames analysed on the server, "
+            current.markdown(recording.current_text())
+            status.caption(f"{recording.analysed} frames analysed on the server, "
                            f"{history[-1]['fps']:.1f} fps")
             last_label = time.monotonic()
         if time.monotonic() - last_draw >= REDRAW_S:
@@ -129,15 +115,14 @@ if admission.granted and ctx.state.playing:  # (a stream without a slot is being
             draw(history, f"live-{redraws}", WINDOW_S)
             last_draw = time.monotonic()
     slots.release(owner)  # the stream has stopped
-elif st.session_state.get("webcam_playing"):  # the stream just stopped: forget its temporal averages and leftovers
-    session.reset()
-    st.session_state["webcam_playing"] = False
+else:  # stopped (the stream's end reset its analyser, live.on_stream_ended): keep the history to read
+    recording.end()
 
 if not history:
     current.info("No session yet." if live.waiting(admission) else "No session yet: press Start above.")
     st.stop()
 if not ctx.state.playing:
-    current.markdown(label_text(live.latest_row(history)).replace("Current emotion", "Last emotion"))
+    current.markdown(recording.current_text("Last"))
 frame, share = draw(history, "final")
 st.caption(f"{len(frame)} frames over {frame['time_s'].max():.1f} s.")
 cols = st.columns(2)

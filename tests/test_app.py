@@ -493,7 +493,7 @@ def test_webcam_live_loop_with_frames(without_data, monkeypatch, stream_slots):
     assert call["media_stream_constraints"] == {"video": True, "audio": False}
     assert call["desired_playing_state"] is None and callable(call["on_video_ended"])
     assert "video_frame_callback" not in call  # only the newest queued frame is analysed
-    history = at.session_state["webcam_history"]
+    history = at.session_state["webcam_recording"].history
     assert len(history) == 5 and all(row["faces"] == 1 for row in history)
     assert all(not np.array_equal(out, frame) for out in call["returned"])  # boxes and labels drawn
     last = history[-1]["label"]
@@ -527,7 +527,7 @@ def test_webcam_busy_server_queues_only_on_start_and_stops_a_late_stream(without
     assert np.array_equal(call["returned"][0], frame)  # passed through, not analysed
     busy = " ".join(w.value for w in at.warning)
     assert "1 live stream is running, the limit is 1" in busy and "number **1** in the queue" in busy
-    assert not at.session_state["webcam_history"] and stream_slots.active() == 1
+    assert not at.session_state["webcam_recording"].history and stream_slots.active() == 1
     late = open_webcam(STARTED)  # a second tab whose Start also lost
     assert "number **2** in the queue" in " ".join(w.value for w in late.warning)
 
@@ -741,3 +741,28 @@ def test_no_page_shows_the_servers_paths(page, with_data):
     shown = texts(at) + "\n".join(str(s.format_func(o)) for s in at.sidebar.selectbox for o in s.options)
     checkout = str(Path(__file__).resolve().parent.parent)
     assert checkout not in shown and str(REAL_DATA.parent) not in shown
+
+
+def test_webcam_recording_keeps_a_stopped_session_and_starts_a_new_one(classifier):
+    """The webcam page's one state object: rows from a stream's first frame, kept after Stop, cleared by the next Start."""
+    from fer_core.drivers.live import FrameResult
+    from fer_core.inference.infer import analyse_image
+    from fer_core.inference.detect import LIVE_DETECTOR, make_detector
+    from fer_core.evaluation.sample_frames import astronaut_frame
+    from ui.live import WebcamRecording
+
+    faces = analyse_image(astronaut_frame(), classifier, make_detector(LIVE_DETECTOR))
+    recording = WebcamRecording()
+    recording.begin()
+    recording.add([FrameResult(100.0, faces, 15.0), FrameResult(100.5, [], 15.0)], classifier.labels)
+    assert [r["time_s"] for r in recording.history] == [0.0, 0.5] and recording.analysed == 2
+    assert recording.current_text() == "### Current emotion: No face"
+    recording.add([FrameResult(101.0, faces, 15.0)], classifier.labels)
+    assert recording.current_text("Last").startswith("### Last emotion: Happy (")
+    recording.begin()  # still on, after a rerun of the page: the same history
+    assert recording.analysed == 3
+    recording.end()
+    recording.end()
+    assert len(recording.history) == 3  # stopped: kept to read and download
+    recording.begin()
+    assert recording.history == [] and recording.started is None and recording.analysed == 0

@@ -146,6 +146,51 @@ def latest_row(history: list[dict]) -> dict:
     return history[first]
 
 
+class WebcamRecording:
+    """The webcam page's state in one object: the session's history of rows, whether a stream is on, when
+    its first frame came and how many frames were analysed. A new stream starts a new history."""
+
+    def __init__(self) -> None:
+        self.history: list[dict] = []
+        self.playing = False
+        self.started: float | None = None
+        self.analysed = 0
+
+    def begin(self) -> None:
+        """A stream is on: a new one (after a stop) starts a new history."""
+        if not self.playing:
+            self.history.clear()
+            self.started, self.analysed = None, 0
+        self.playing = True
+
+    def add(self, results: list[FrameResult], labels: tuple[str, ...]) -> None:
+        """The stream's newest results; times count from its first frame."""
+        if self.started is None:
+            self.started = results[0].timestamp
+        append_history(self.history, results, self.started, labels)
+        self.analysed += len(results)
+
+    def end(self) -> None:
+        """The stream stopped (its analyser was reset by :func:`on_stream_ended`); the history stays to be read."""
+        self.playing = False
+
+    def current_text(self, verb: str = "Current") -> str:
+        """The newest frame's main face for people: "### Current emotion: Happy (87%)", or "Sad (calibrated)"."""
+        row = latest_row(self.history)
+        if row.get("calibrated"):  # its score is odds against the person's neutral face: not shown
+            return f"### {verb} emotion: {row['label']} (calibrated)"
+        confidence = f" ({row['confidence']:.0%})" if row["confidence"] is not None else ""
+        return f"### {verb} emotion: {row['label']}{confidence}"
+
+
+RECORDING_KEY = "webcam_recording"
+
+
+def recording() -> WebcamRecording:
+    """This browser session's :class:`WebcamRecording` (made on first use)."""
+    return st.session_state.setdefault(RECORDING_KEY, WebcamRecording())
+
+
 def history_csv(history: list[dict]) -> bytes:
     """The whole session history (one row per face of each processed frame, or a "No face" row) as CSV bytes."""
     return rows_to_csv(history)
@@ -220,7 +265,7 @@ def on_stream_ended(session: LiveSession, slots: StreamSlots, owner: str, ticket
     and the heap its frames and codecs freed goes back to the OS (glibc keeps it otherwise, and a
     server that has served many streams would sit at its highest level)."""
     def ended() -> None:
-        session.analyzer.reset()
+        session.reset()
         if ticket is not None:
             slots.release(owner, ticket)
         return_freed_memory()
