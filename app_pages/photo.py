@@ -3,7 +3,7 @@ import streamlit as st
 
 from fer_core.catalog.evaluations import tta_name
 from fer_core.common.memory import photo_cache_bytes
-from ui import calibration, photo, sidebar
+from ui import calibration, photo, photo_faces, sidebar
 
 settings = sidebar.current()
 st.title("Photo analysis")
@@ -42,8 +42,8 @@ for number, (name, data) in enumerate(files):
         results.append(result)
 
 if len(results) > 1:
-    table = photo.results_table(results)
+    table = photo_faces.results_table(results)
     st.header("All faces")
     st.dataframe(table, hide_index=True)
-    st.download_button("All results CSV", photo.to_csv(table), "emotions.csv", "text/csv",
+    st.download_button("All results CSV", photo_faces.to_csv(table), "emotions.csv", "text/csv",
                        on_click="ignore", icon=":material/download:")

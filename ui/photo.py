@@ -12,10 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from fer_core.reports import plots
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.detect import MIN_FACE_SIZE
 from fer_core.inference.images import IMAGE_TYPES as _IMAGE_TYPES
@@ -24,8 +22,8 @@ from fer_core.inference.faces import Face
 from fer_core.common.memory import ByteBoundedCache, photo_cache_bytes, return_freed_memory
 from fer_core.catalog.model_info import model_version
 from fer_core.drivers.photo import PhotoResult, analyse_photo, draw_photo
-from fer_core.inference.rows import rows_to_csv
 from ui import resources
+from ui.photo_faces import render_face
 from ui.sidebar import Settings
 
 IMAGE_TYPES = list(_IMAGE_TYPES)
@@ -105,7 +103,7 @@ def annotated_png(analysis: PhotoAnalysis, min_confidence: float) -> bytes:
 
     Cached by which faces are labelled: a threshold that no face crosses reuses the drawing.
     """
-    labelled = tuple(f.confidence >= min_confidence for f in analysis.faces)
+    labelled = tuple(f.kind.passes(f.confidence, min_confidence) for f in analysis.faces)
     key = (*analysis.key, "annotated", labelled)
     cache = result_cache()
     drawn = cache.get(key)
@@ -141,27 +139,3 @@ def render(name: str, data: bytes, settings: Settings, key: str,
     cols[2].download_button("Results JSON", analysis.result.json(name, analysis.model, analysis.detector), f"{stem}.emotions.json", "application/json",
                             key=f"{key}-json", on_click="ignore", icon=":material/download:")
     return analysis
-
-
-def render_face(number: int, face: Face, overlay, settings: Settings, key: str) -> None:
-    """Top emotion, probability chart and Grad-CAM overlay of one face."""
-    with st.container(border=True):
-        left, middle, right = st.columns([1, 2, 1])
-        left.metric(f"Face {number}", face.label, help="The most likely emotion")
-        left.caption(face.kind.caption(face.confidence) or f"confidence {face.confidence:.0%}")
-        if not face.kind.passes(face.confidence, settings.min_confidence):
-            left.warning(f"Below the {settings.min_confidence:.0%} confidence threshold: uncertain.")
-        middle.plotly_chart(plots.probabilities(face.scores), key=f"{key}-probs")
-        if overlay is not None:
-            right.image(overlay, caption=f"Grad-CAM for {face.label}", width="stretch")
-        else:
-            right.caption("No Grad-CAM map for this model.")
-
-
-def results_table(analyses: list[PhotoAnalysis]) -> pd.DataFrame:
-    """Every face of every analysed file in one table."""
-    return pd.DataFrame([row for a in analyses for row in a.rows()])
-
-
-#: the page's CSV of :func:`results_table` (the one CSV writer of fer_core)
-to_csv = rows_to_csv
