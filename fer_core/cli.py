@@ -317,11 +317,12 @@ def _baseline(args, classifier, detector):
     Raises:
         CalibrationError: a reference without a face, a bad file, another model's calibration.
     """
-    from fer_core.inference.neutral_baseline import baseline_from_images, read_calibration
+    from fer_core.inference.baseline_file import read_baseline_file
     from fer_core.inference.images import read_image
+    from fer_core.inference.neutral_baseline import baseline_from_images
 
     if args.calibration:
-        return read_calibration(args.calibration, classifier)
+        return read_baseline_file(args.calibration, classifier)
     if not args.neutral:
         return None
     references = [(path, read_image(path)) for path in args.neutral]

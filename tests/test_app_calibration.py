@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from tests.test_baseline_file import GOOD
 from tests.test_app import astronaut_mp4, no_webrtc_session, open_page, without_data  # noqa: F401 -- fixtures
 
 
@@ -25,12 +26,21 @@ def test_video_page_reads_faces_against_its_first_seconds(without_data, astronau
     assert "calibrated" in outcome.csv().decode().splitlines()[0]
 
 
-@pytest.mark.parametrize("content, message", [
+#: hostile and careless baseline files, each with what its one-line refusal says
+BAD_FILES = [
     (b"{ not json", "not valid JSON"),
-    (json.dumps({"format": "fer-studio-calibration", "version": 1, "model": "someone-elses", "frames": 1,
-                 "margin": 0.7, "labels": ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"],
-                 "log_probabilities": [-2.0] * 7}).encode(), "made with the model 'someone-elses'"),
-])
+    (json.dumps({**GOOD, "model": "someone-elses"}).encode(), "made with the model 'someone-elses'"),
+    (b"[" * 200_000 + b"]" * 200_000, "too large"),
+    (b"[" * 20_000 + b"]" * 20_000, "nested deeper"),
+    (json.dumps({**GOOD, "model": "student16"}).replace('"frames": 3', '"frames": ' + "9" * 5000).encode(),
+     "a number with 5000 digits"),
+    (json.dumps({**GOOD, "model": "student16", "frames": True}).encode(), "not a boolean True"),
+    (json.dumps({**GOOD, "model": "student16", "log_probabilities": [-1e308, *GOOD["log_probabilities"][1:]]}).encode(),
+     "must be numbers from ln 1e-06"),
+]
+
+
+@pytest.mark.parametrize("content, message", BAD_FILES)
 def test_photo_page_refuses_a_bad_calibration_file_and_analyses_as_before(without_data, astronaut_jpeg, content,
                                                                          message):
     at = open_page("photo")
@@ -42,3 +52,18 @@ def test_photo_page_refuses_a_bad_calibration_file_and_analyses_as_before(withou
     assert len(errors) == 1 and errors[0].startswith("No calibration: mine.json: ") and message in errors[0]
     assert [m.value for m in at.metric if m.label == "Face 1"] == ["Happy"]  # read as without calibration
     assert not any("calibrated" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("content, message", BAD_FILES[2:])
+def test_webcam_page_refuses_a_bad_calibration_file_and_keeps_working(without_data, no_webrtc_session, content,
+                                                                      message):
+    from tests.test_app import open_webcam
+
+    at = open_webcam()
+    at.file_uploader(key="webcam-calibration-load").set_value(("mine.json", content, "application/json"))
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("Not loaded: mine.json: ") and message in errors[0], errors
+    at.run()  # the page goes on (the file is still there, and still refused)
+    assert not at.exception and len(at.error) == 1

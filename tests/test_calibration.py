@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from fer_core.drivers import batch
+from fer_core.inference.baseline_file import baseline_from_dict, parse_baseline, read_baseline_file
 from tests.face_frames import astronaut_frame as make_frame
+from tests.test_baseline_file import GOOD
 from fer_core.inference.neutral_baseline import (
     KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, CalibrationError, NeutralBaseline, baseline_from_images, choose_margin,
     leave_one_out_gaps, log_probabilities,
@@ -119,7 +121,7 @@ def test_another_models_baseline_is_refused(fast, detector, astronaut):
     other = Classifier.load(OTHER)
     with pytest.raises(CalibrationError, match="made with the model 'student16', not 'vgg32b'"):
         analyse_image(astronaut, other, detector, baseline=baseline)
-    renamed = NeutralBaseline.from_dict({**baseline.to_dict(), "labels": list(reversed(baseline.labels))})
+    renamed = baseline_from_dict({**baseline.to_dict(), "labels": list(reversed(baseline.labels))})
     with pytest.raises(CalibrationError, match="made with the labels"):
         renamed.check_classifier(fast)
 
@@ -138,37 +140,13 @@ def test_json_round_trips(fast, detector, astronaut):
     baseline = baseline_from_images([("a", astronaut), ("b", astronaut[:, ::-1])], fast, detector)
     text = baseline.to_json()
     assert len(text) < 1000
-    again = NeutralBaseline.from_json(text)
+    again = parse_baseline(text, "me.json")
     assert again.model == "student16" and again.labels == fast.labels and again.frames == 2
     assert again.log_probabilities == pytest.approx(baseline.log_probabilities, abs=1e-6)
     assert again.margin == pytest.approx(baseline.margin, abs=1e-6)
     probabilities = fast.predict_proba([astronaut])
     assert again.apply(probabilities) == pytest.approx(baseline.apply(probabilities), abs=1e-5)
-    assert again.fingerprint == NeutralBaseline.from_json(again.to_json()).fingerprint
-
-
-GOOD = {"format": "fer-studio-calibration", "version": 1, "model": "m", "frames": 3, "margin": 0.7,
-        "labels": ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"],
-        "log_probabilities": [-3.0, -4.0, -2.5, -2.0, -1.5, -3.0, -0.5]}
-
-
-@pytest.mark.parametrize("text, message", [
-    ("not json {", "not valid JSON"),
-    ("[1, 2]", "not a calibration file"),
-    (json.dumps({**GOOD, "format": "something-else"}), "not a calibration file"),
-    (json.dumps({**GOOD, "version": 7}), "version 7"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "margin"}), "lacks margin"),
-    (json.dumps({**GOOD, "log_probabilities": [-1.0] * 6}), "6 values for 7 labels"),
-    (json.dumps({**GOOD, "log_probabilities": ["x"] * 7}), "wrong kind"),
-    (json.dumps({**GOOD, "log_probabilities": [1.0] * 7}), "finite and at most 0"),
-    (json.dumps({**GOOD, "labels": ["Happy", "Sad"], "log_probabilities": [-1.0, -1.0]}), "needs a 'Neutral' label"),
-    (json.dumps({**GOOD, "frames": 0}), "at least 1 frame"),
-    (json.dumps({**GOOD, "margin": -1}), "margin must be a number from 0 to 10"),
-])
-def test_a_malformed_calibration_file_is_one_clear_error(text, message):
-    with pytest.raises(CalibrationError, match=message) as caught:
-        NeutralBaseline.from_json(text, "mine.json")
-    assert str(caught.value).startswith("mine.json: ")
+    assert again.fingerprint == parse_baseline(again.to_json(), "me.json").fingerprint
 
 
 # ------------------------------------------------------------------ the command line
@@ -188,7 +166,7 @@ def test_predict_neutral_saves_and_loads_a_calibration(tmp_path, astronaut_jpeg)
     [entry] = json.loads(made.stdout)
     assert entry["calibrated"] is True and entry["faces"][0]["calibrated"] is True
     assert entry["faces"][0]["label"] == "Neutral"  # the reference itself
-    assert "calibrated" in made.stderr and NeutralBaseline.from_json(saved.read_text()).model == "student16"
+    assert "calibrated" in made.stderr and read_baseline_file(saved).model == "student16"
     csv = tmp_path / "rows.csv"
     loaded = _cli("predict", "--model", FAST, "--calibration", saved, photo, "--json", "--csv", csv)
     assert loaded.returncode == 0, loaded.stderr
@@ -328,4 +306,4 @@ def test_live_calibration_follows_its_face_and_leaves_the_other_uncalibrated(fas
     result = _run(analyzer, clock, two, 0.5)
     assert next(f for f in result.faces if f.calibrated).box.x == pytest.approx(x, abs=8)
     with pytest.raises(CalibrationError, match="not 'student16'"):
-        calibration.load(NeutralBaseline.from_dict({**GOOD, "model": "vgg32b"}))
+        calibration.load(baseline_from_dict({**GOOD, "model": "vgg32b"}))

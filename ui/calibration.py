@@ -10,7 +10,9 @@ import hashlib
 
 import streamlit as st
 
+from fer_core.inference.baseline_file import parse_baseline
 from fer_core.inference.neutral_baseline import CALIBRATION_SECONDS, CalibrationError, NeutralBaseline, baseline_from_images
+from fer_core.common.memory import return_freed_memory
 from fer_core.inference.images import IMAGE_TYPES, ImageError, check_size, read_image
 from fer_core.inference.live_baseline import COLLECTING, ON, CalibrationStatus, LiveCalibration
 
@@ -41,12 +43,11 @@ def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> N
     """
     data = upload.getvalue()
     if upload.name.lower().endswith(".json"):
-        baseline = NeutralBaseline.from_json(data, upload.name)
-    else:
-        check_size(len(data), upload.name)
-        digest = hashlib.sha256(data).hexdigest()
-        with st.spinner(f"Reading the neutral face in {upload.name}…"):
-            baseline = _reference_baseline(digest, upload.name, data, model_dir, detector_name)
+        return parse_baseline(data, upload.name, model)
+    check_size(len(data), upload.name)
+    digest = hashlib.sha256(data).hexdigest()
+    with st.spinner(f"Reading the neutral face in {upload.name}…"):
+        baseline = _reference_baseline(digest, upload.name, data, model_dir, detector_name)
     try:
         baseline.check_classifier(model)
     except CalibrationError as exc:
@@ -120,11 +121,25 @@ def webcam_panel(calibration: LiveCalibration, playing: bool, key: str = "webcam
     saved = st.file_uploader("Load a saved calibration", type=["json"], key=f"{key}-load")
     if saved is not None and st.session_state.get(f"{key}-loaded") != saved.file_id:
         try:
-            calibration.load(NeutralBaseline.from_json(saved.getvalue(), saved.name))
+            load_file(calibration, saved.getvalue(), saved.name)
             st.session_state[f"{key}-loaded"] = saved.file_id
         except CalibrationError as exc:
-            st.error(f"{saved.name} was not loaded: {exc}")
+            st.error(f"Not loaded: {exc}")
+        return_freed_memory()  # however large the upload was
     return st.empty()
+
+
+def load_file(calibration: LiveCalibration, data: bytes, name: str) -> None:
+    """Turn on the baseline saved in a file's content ``data``.
+
+    Raises:
+        CalibrationError: a bad file or another model's baseline, the file named.
+    """
+    baseline = parse_baseline(data, name)
+    try:
+        calibration.load(baseline)
+    except CalibrationError as exc:
+        raise CalibrationError(f"{name}: {exc}") from None
 
 
 def status_text(status: CalibrationStatus) -> str:

@@ -44,6 +44,10 @@ MAX_MARGIN = math.log(4)
 KEEP_NEUTRAL = 0.95
 #: probabilities are clipped here before the logarithm (a zero would be minus infinity)
 EPSILON = 1e-6
+#: the lowest log-probability a baseline can hold: ln of the probability floor
+LOG_FLOOR = math.log(EPSILON)
+#: a saved file rounds its values to 6 decimals; bounds are checked this loosely
+TOLERANCE = 1e-5
 #: the live webcam collects this long of the main face to calibrate
 CALIBRATION_SECONDS = 2.0
 #: what a saved calibration file says it is
@@ -122,12 +126,16 @@ class NeutralBaseline:
         if len(self.log_probabilities) != len(self.labels):
             raise CalibrationError(f"the baseline has {len(self.log_probabilities)} values for "
                                    f"{len(self.labels)} labels")
-        if not all(math.isfinite(v) and v <= 0 for v in self.log_probabilities):
-            raise CalibrationError("the baseline's log-probabilities must be finite and at most 0")
-        if not (isinstance(self.frames, int) and self.frames >= 1):
+        if not all(math.isfinite(v) and LOG_FLOOR - TOLERANCE <= v <= 0 for v in self.log_probabilities):
+            raise CalibrationError(f"the baseline's log-probabilities must be numbers from ln {EPSILON:g} "
+                                   f"({LOG_FLOOR:.4f}, the probability floor) to 0")
+        if not (isinstance(self.frames, int) and not isinstance(self.frames, bool) and self.frames >= 1):
             raise CalibrationError(f"a baseline is made from at least 1 frame, not {self.frames!r}")
-        if not (math.isfinite(self.margin) and 0 <= self.margin <= 10):
-            raise CalibrationError(f"the margin must be a number from 0 to 10 (log-probability), not {self.margin!r}")
+        if not (math.isfinite(self.margin) and MIN_MARGIN - TOLERANCE <= self.margin <= MAX_MARGIN + TOLERANCE):
+            raise CalibrationError(f"the margin must be a number from {MIN_MARGIN:.4f} (ln 2) to {MAX_MARGIN:.4f} "
+                                   f"(ln 4), not {self.margin!r}")
+        if self.spread is not None and not math.isfinite(self.spread):
+            raise CalibrationError(f"the spread must be a finite number, not {self.spread!r}")
 
     # ------------------------------------------------------------------ making one
 
@@ -196,49 +204,14 @@ class NeutralBaseline:
                 "margin": round(self.margin, 6), "spread": None if self.spread is None else round(self.spread, 6)}
 
     def to_json(self) -> str:
-        """A small JSON document (a few hundred bytes) that :meth:`from_json` reads back."""
+        """A small JSON document (a few hundred bytes) that :func:`fer_core.inference.baseline_file.parse_baseline`
+        reads back."""
         return json.dumps(self.to_dict(), indent=2)
 
     @property
     def fingerprint(self) -> str:
         """A short id of this baseline (its JSON), for cache keys and table metadata."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
-
-    @classmethod
-    def from_dict(cls, document: Any, name: str = "calibration") -> NeutralBaseline:
-        """The baseline a :meth:`to_dict` document describes; ``name`` says which file in errors.
-
-        Raises:
-            CalibrationError: not such a document, or one with missing or bad values.
-        """
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise CalibrationError(f"{name}: not a calibration file (expected a JSON object with "
-                                   f'"format": "{FORMAT}", as "Download calibration" or --save-calibration write)')
-        if document.get("version") != VERSION:
-            raise CalibrationError(f"{name}: calibration version {document.get('version')!r}; this studio reads "
-                                   f"version {VERSION}")
-        missing = [key for key in ("model", "labels", "log_probabilities", "frames", "margin") if key not in document]
-        if missing:
-            raise CalibrationError(f"{name}: the calibration lacks {', '.join(missing)}")
-        try:
-            labels = tuple(str(v) for v in document["labels"])
-            values = tuple(float(v) for v in document["log_probabilities"])
-            spread = document.get("spread")
-            return cls(str(document["model"]), labels, values, document["frames"], float(document["margin"]),
-                       None if spread is None else float(spread))
-        except CalibrationError as exc:
-            raise CalibrationError(f"{name}: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise CalibrationError(f"{name}: a value of the wrong kind in the calibration ({exc})") from None
-
-    @classmethod
-    def from_json(cls, text: str | bytes, name: str = "calibration") -> NeutralBaseline:
-        """:meth:`from_dict` of a JSON document (a saved calibration file's content)."""
-        try:
-            document = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CalibrationError(f"{name}: not a calibration file: not valid JSON ({exc})") from None
-        return cls.from_dict(document, name)
 
     def describe(self) -> str:
         """For people: "from 30 frames, margin 0.69"."""
@@ -252,23 +225,6 @@ class NeutralBaseline:
         return (f"the {self.frames} calibration frames disagreed (spread {self.spread:.2f} over the largest margin "
                 f"{MAX_MARGIN:.2f}): the face moved or changed expression while calibrating, or they show several "
                 "people. Calibrate again holding a relaxed face still")
-
-
-def read_calibration(path: str, classifier: Classifier | None = None) -> NeutralBaseline:
-    """A saved calibration file, checked against ``classifier`` when given.
-
-    Raises:
-        CalibrationError: unreadable, malformed, or made with another model.
-    """
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read(1_000_000)
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read this calibration file ({exc.strerror or exc})") from None
-    baseline = NeutralBaseline.from_json(text, path)
-    if classifier is not None:
-        baseline.check_classifier(classifier)
-    return baseline
 
 
 def baseline_from_images(images: Sequence[tuple[str, np.ndarray]], classifier: Classifier,
