@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fer_core.inference.baseline_file import MAX_BYTES, MAX_DEPTH, parse_baseline, read_baseline_file
-from fer_core.inference.neutral_baseline import EPSILON, FORMAT, MAX_MARGIN, MIN_MARGIN, CalibrationError
+from fer_core.inference.neutral_baseline import EPSILON, FORMAT, MAX_MARGIN, MIN_MARGIN, BaselineError
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = REPO / "models" / "student16"
@@ -101,7 +101,7 @@ BAD = [
 
 @pytest.mark.parametrize("content, message", BAD, ids=[f"{i}-{m[:30]}" for i, (_, m) in enumerate(BAD)])
 def test_a_bad_file_is_refused_in_one_line_naming_it(content, message):
-    with pytest.raises(CalibrationError) as caught:
+    with pytest.raises(BaselineError) as caught:
         parse_baseline(content, "mine.json")
     text = str(caught.value)
     assert text.startswith("mine.json: ") and message in text and "\n" not in text, text
@@ -125,9 +125,9 @@ def test_a_file_is_read_whole_up_to_the_limit_and_named(tmp_path):
     big.write_text(json.dumps({**GOOD, "padding": " " * (MAX_BYTES - 400)}))
     assert big.stat().st_size <= MAX_BYTES and read_baseline_file(big).model == "m"
     big.write_text(json.dumps({**GOOD, "padding": " " * (20 * 2**20)}))
-    with pytest.raises(CalibrationError, match=f"^{big}: too large"):
+    with pytest.raises(BaselineError, match=f"^{big}: too large"):
         read_baseline_file(big)
-    with pytest.raises(CalibrationError, match=f"^{tmp_path}: cannot read this baseline file"):
+    with pytest.raises(BaselineError, match=f"^{tmp_path}: cannot read this baseline file"):
         read_baseline_file(tmp_path)
 
 
@@ -136,7 +136,7 @@ def test_another_models_baseline_is_refused_naming_the_file(tmp_path):
 
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**GOOD, "model": "vgg32b"}))
-    with pytest.raises(CalibrationError, match=f"^{other}: this calibration was made with the model 'vgg32b'"):
+    with pytest.raises(BaselineError, match=f"^{other}: this baseline was made with the model 'vgg32b'"):
         read_baseline_file(other, Classifier.load(FAST))
 
 
@@ -153,11 +153,32 @@ def test_another_models_baseline_is_refused_naming_the_file(tmp_path):
 def test_the_cli_refuses_a_bad_file_in_one_line(tmp_path, content, message, command):
     bad = tmp_path / "bad.json"
     bad.write_bytes(content)
-    args = ["predict", "--model", FAST, "--calibration", bad, REPO / "fer_core" / "assets" / "astronaut.jpg"]
+    args = ["predict", "--model", FAST, "--baseline", bad, REPO / "fer_core" / "assets" / "astronaut.jpg"]
     if command == "batch":
-        args = ["batch", "--model", FAST, "--calibration", bad, "--out", tmp_path / "out.parquet", tmp_path]
+        args = ["batch", "--model", FAST, "--baseline", bad, "--out", tmp_path / "out.parquet", tmp_path]
     result = subprocess.run([sys.executable, "-m", "fer_core", *map(str, args)], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and result.stdout == "", result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines == [lines[0]] and lines[0].startswith(f"error: {bad}: ") and message in lines[0], lines
+
+
+def test_files_of_the_old_format_name_are_still_read():
+    old = parse_baseline(json.dumps({**GOOD, "format": "fer-studio-calibration"}), "old.json")
+    assert old == parse_baseline(json.dumps(GOOD), "new.json") and old.to_dict()["format"] == FORMAT
+
+
+def test_the_old_option_names_still_work_and_say_so_once(tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({**GOOD, "format": "fer-studio-calibration", "model": "student16"}))
+    photo = REPO / "fer_core" / "assets" / "astronaut.jpg"
+    result = subprocess.run([sys.executable, "-m", "fer_core", "predict", "--model", str(FAST), "--calibration",
+                             str(old), str(photo)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("--calibration is deprecated and will be removed; use --baseline") == 1
+    assert "vs neutral" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "fer_core", "predict", "--save-calibration", str(tmp_path / "x"),
+                             str(photo)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        "--save-calibration is deprecated and will be removed; use --save-baseline",
+        "error: --save-baseline: give the neutral reference photos with --neutral"]

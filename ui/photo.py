@@ -149,7 +149,7 @@ def render_face(number: int, face: Face, overlay, settings: Settings, key: str) 
         left, middle, right = st.columns([1, 2, 1])
         left.metric(f"Face {number}", face.label, help="The most likely emotion")
         if face.calibrated:
-            left.caption(f"calibrated: {face.confidence:.0%} odds against the neutral reference")
+            left.caption(f"vs neutral: {face.confidence:.0%} odds against the neutral reference")
         else:
             left.caption(f"confidence {face.confidence:.0%}")
         if face.confidence < settings.min_confidence and not face.calibrated:

@@ -34,7 +34,7 @@ class VideoOutcome:
     video: bytes
     seconds: float
     labels: tuple[str, ...]
-    #: the neutral baseline every face was read against (personal calibration), if any
+    #: the neutral baseline every face was read against , if any
     baseline: NeutralBaseline | None = None
 
     @property
@@ -51,13 +51,13 @@ class VideoOutcome:
         return timeline.shares(self.timeline(), self.labels)
 
 
-def job_key(file_id: str, every: int, settings: Settings, calibration: NeutralBaseline | float | None = None) -> tuple:
+def job_key(file_id: str, every: int, settings: Settings, reference: NeutralBaseline | float | None = None) -> tuple:
     """What a video analysis depends on: the upload, the frame step, the live model, detector, threshold and
-    calibration (a baseline, or the seconds at the start that are neutral).
+    neutral reference (a baseline, or the seconds at the start that are neutral).
 
     Not the photo model: choosing another one for photos keeps an analysed video.
     """
-    reference = calibration.fingerprint if isinstance(calibration, NeutralBaseline) else calibration
+    reference = reference.fingerprint if isinstance(reference, NeutralBaseline) else reference
     return (file_id, every, str(settings.live_model_dir), settings.detector, settings.min_confidence, reference)
 
 
@@ -73,20 +73,20 @@ def kept_outcome(state: MutableMapping, file_id: str | None) -> VideoOutcome | N
 
 def analyse(name: str, data: bytes, model, detector, *, every: int, min_confidence: float, job: tuple,
             progress: Callable[[int, int], None] | None = None, max_frames: int = MAX_FRAMES,
-            calibration: NeutralBaseline | float | None = None) -> VideoOutcome:
+            reference: NeutralBaseline | float | None = None) -> VideoOutcome:
     """Analyse uploaded video bytes, decoding and encoding in memory: no user file is written.
 
-    ``calibration``: a neutral baseline every face is read against, or the seconds at the start of
+    ``reference``: a neutral baseline every face is read against, or the seconds at the start of
     the video whose largest face makes that baseline.
 
     Raises:
         VideoError: not a decodable video.
-        CalibrationError: no face in the neutral seconds, or another model's baseline.
+        BaselineError: no face in the neutral seconds, or another model's baseline.
     """
     started = time.perf_counter()
-    baseline = calibration
-    if isinstance(calibration, (int, float)):
-        baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(calibration), every=every,
+    baseline = reference
+    if isinstance(reference, (int, float)):
+        baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(reference), every=every,
                                        name=name)
     output = io.BytesIO()
     result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,

@@ -10,8 +10,8 @@ from fer_core.inference.tracking import person_name
 
 #: Below this confidence a face is drawn as "?": the app's slider starts here and ``predict --annotate`` uses it.
 DEFAULT_MIN_CONFIDENCE = 0.4
-#: after the label of a face read against its person's neutral baseline (personal calibration)
-CALIBRATED_MARK = " (cal)"
+#: after the label of a face read against its person's neutral baseline
+CALIBRATED_MARK = " (vs neutral)"
 
 #: RGB colour per emotion, shared by the drawn boxes and the app's charts. Zipped (strictly) with
 #: :data:`LABELS` in code order, so a label added there without a colour fails at import.
@@ -28,11 +28,11 @@ def hex_color(label: str) -> str:
 
 def label_text(face: Face, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> str:
     """What is drawn beside a face, after its person: "P1 Happy 87%", "P1 ?" below ``min_confidence``,
-    or "P1 Sad (cal)".
+    or "P1 Sad (vs neutral)".
 
     A calibrated face shows its label without a percentage and never "?": its probabilities are
     odds against the person's own neutral face (Neutral at rest has 1 / (1 + 6 / e^margin), e.g. 25%),
-    and the calibration margin is already what an emotion must pass to be shown.
+    and the baseline's margin is already what an emotion must pass to be shown.
     """
     if face.calibrated:
         text = f"{face.label}{CALIBRATED_MARK}"

@@ -114,7 +114,7 @@ def analyse_image(
 
     ``aligned=True`` treats the whole image as one face crop (FER2013-style input), and
     then no detector is needed. With a ``baseline`` every face is read against that
-    person's neutral face (made by the same model, or a ``CalibrationError``).
+    person's neutral face (made by the same model, or a ``BaselineError``).
     """
     if aligned:
         boxes, crops = [Box(0, 0, rgb.shape[1], rgb.shape[0])], [rgb]
@@ -128,7 +128,7 @@ def analyse_image(
 def classify_faces(boxes: list[Box], crops: list[np.ndarray], classifier: Classifier, *, tta: str | None = None,
                    baseline: NeutralBaseline | None = None) -> list[Face]:
     """The faces of these boxes and their crops, classified in one batch (against ``baseline`` when given:
-    made by the same model, or a ``CalibrationError``)."""
+    made by the same model, or a ``BaselineError``)."""
     probabilities = classifier.predict_proba(crops, tta)
     if baseline is None:
         return faces_from_probabilities(boxes, probabilities, classifier.labels)

@@ -1,4 +1,4 @@
-"""Personal calibration on the photo and video pages (AppTest, real model, real photo and clip)."""
+"""The neutral baseline on the photo, video and webcam pages (AppTest, real model, real photo and clip)."""
 from __future__ import annotations
 
 import json
@@ -17,9 +17,9 @@ def test_video_page_reads_faces_against_its_first_seconds(without_data, astronau
     at.run()
     at.button[0].click().run()  # Analyse video
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert any("Calibration on: every face is read against the largest face of the first 0.6 s (from 2 frames"
+    assert any("Neutral baseline on: every face is read against the largest face of the first 0.6 s (from 2 frames"
                in s.value for s in at.success), [s.value for s in at.success]
-    assert any("Faces are **calibrated**" in c.value for c in at.caption)
+    assert any("against a neutral baseline**" in c.value for c in at.caption)
     outcome = at.session_state["video_outcome"]
     faces = [f for r in outcome.result.results for f in r.faces]
     assert faces and all(f.calibrated for f in faces) and faces[0].label == "Neutral"
@@ -41,7 +41,7 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize("content, message", BAD_FILES)
-def test_photo_page_refuses_a_bad_calibration_file_and_analyses_as_before(without_data, astronaut_jpeg, content,
+def test_photo_page_refuses_a_bad_baseline_file_and_analyses_as_before(without_data, astronaut_jpeg, content,
                                                                          message):
     at = open_page("photo")
     at.file_uploader(key="photo-reference").set_value(("mine.json", content, "application/json"))
@@ -49,18 +49,18 @@ def test_photo_page_refuses_a_bad_calibration_file_and_analyses_as_before(withou
     at.run()
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert len(errors) == 1 and errors[0].startswith("No calibration: mine.json: ") and message in errors[0]
-    assert [m.value for m in at.metric if m.label == "Face 1"] == ["Happy"]  # read as without calibration
+    assert len(errors) == 1 and errors[0].startswith("No neutral baseline: mine.json: ") and message in errors[0]
+    assert [m.value for m in at.metric if m.label == "Face 1"] == ["Happy"]  # read as without a baseline
     assert not any("calibrated" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("content, message", BAD_FILES[2:])
-def test_webcam_page_refuses_a_bad_calibration_file_and_keeps_working(without_data, no_webrtc_session, content,
+def test_webcam_page_refuses_a_bad_baseline_file_and_keeps_working(without_data, no_webrtc_session, content,
                                                                       message):
     from tests.test_app import open_webcam
 
     at = open_webcam()
-    at.file_uploader(key="webcam-calibration-load").set_value(("mine.json", content, "application/json"))
+    at.file_uploader(key="webcam-baseline-load").set_value(("mine.json", content, "application/json"))
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     errors = [e.value for e in at.error]

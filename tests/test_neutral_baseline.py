@@ -1,4 +1,4 @@
-"""Personal calibration (fer_core.inference.neutral_baseline, fer_core.inference.live_baseline) on real faces: the astronaut
+"""The neutral baseline (fer_core.inference.neutral_baseline, fer_core.inference.live_baseline) on real faces: the astronaut
 (a smiling person), FER2013 faces, and clips and live frames made from them."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fer_core.inference.baseline_file import baseline_from_dict, parse_baseline,
 from tests.face_frames import astronaut_frame as make_frame
 from tests.test_baseline_file import GOOD
 from fer_core.inference.neutral_baseline import (
-    KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, CalibrationError, NeutralBaseline, baseline_from_images, choose_margin,
+    KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, BaselineError, NeutralBaseline, baseline_from_images, choose_margin,
     leave_one_out_gaps, log_probabilities,
 )
 from fer_core.inference.detect import LIVE_DETECTOR, make_detector
@@ -119,17 +119,17 @@ def test_another_models_baseline_is_refused(fast, detector, astronaut):
 
     baseline = baseline_from_images([("astronaut", astronaut)], fast, detector)
     other = Classifier.load(OTHER)
-    with pytest.raises(CalibrationError, match="made with the model 'student16', not 'vgg32b'"):
+    with pytest.raises(BaselineError, match="made with the model 'student16', not 'vgg32b'"):
         analyse_image(astronaut, other, detector, baseline=baseline)
     renamed = baseline_from_dict({**baseline.to_dict(), "labels": list(reversed(baseline.labels))})
-    with pytest.raises(CalibrationError, match="made with the labels"):
+    with pytest.raises(BaselineError, match="made with the labels"):
         renamed.check_classifier(fast)
 
 
 def test_a_reference_without_a_face_is_a_clear_error(fast, detector):
     from skimage import data
 
-    with pytest.raises(CalibrationError, match="coffee.png: no face found in this neutral reference"):
+    with pytest.raises(BaselineError, match="coffee.png: no face found in this neutral reference"):
         baseline_from_images([("coffee.png", data.coffee())], fast, detector)
 
 
@@ -157,18 +157,18 @@ def _cli(*args):
                           text=True, timeout=300)
 
 
-def test_predict_neutral_saves_and_loads_a_calibration(tmp_path, astronaut_jpeg):
+def test_predict_neutral_saves_and_loads_a_baseline_file(tmp_path, astronaut_jpeg):
     photo = tmp_path / "astronaut.jpg"
     photo.write_bytes(astronaut_jpeg)
     saved = tmp_path / "me.json"
-    made = _cli("predict", "--model", FAST, "--neutral", photo, "--save-calibration", saved, photo, "--json")
+    made = _cli("predict", "--model", FAST, "--neutral", photo, "--save-baseline", saved, photo, "--json")
     assert made.returncode == 0, made.stderr
     [entry] = json.loads(made.stdout)
     assert entry["calibrated"] is True and entry["faces"][0]["calibrated"] is True
     assert entry["faces"][0]["label"] == "Neutral"  # the reference itself
-    assert "calibrated" in made.stderr and read_baseline_file(saved).model == "student16"
+    assert "every face is read against it" in made.stderr and read_baseline_file(saved).model == "student16"
     csv = tmp_path / "rows.csv"
-    loaded = _cli("predict", "--model", FAST, "--calibration", saved, photo, "--json", "--csv", csv)
+    loaded = _cli("predict", "--model", FAST, "--baseline", saved, photo, "--json", "--csv", csv)
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout) == [entry]
     header, row = csv.read_text().splitlines()[:2]
@@ -187,10 +187,10 @@ def test_predict_refuses_a_reference_without_a_face_and_another_models_file(tmp_
     assert f"error: {coffee}: no face found in this neutral reference" in result.stderr
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**GOOD, "model": "vgg32b"}))
-    result = _cli("predict", "--model", FAST, "--calibration", other, photo)
+    result = _cli("predict", "--model", FAST, "--baseline", other, photo)
     assert result.returncode == 2 and result.stdout == ""
     assert "made with the model 'vgg32b', not 'student16'" in result.stderr
-    result = _cli("predict", "--model", FAST, "--save-calibration", tmp_path / "x.json", photo)
+    result = _cli("predict", "--model", FAST, "--save-baseline", tmp_path / "x.json", photo)
     assert result.returncode == 2 and "--neutral" in result.stderr
 
 
@@ -221,7 +221,7 @@ def test_batch_reads_every_face_against_the_baseline_and_resumes_only_with_it(tm
     rows = pd.read_parquet(out)
     assert rows["calibrated"].tolist() == [True] * 4 and set(rows["label"]) == {"Neutral"}
     with pytest.raises(batch.BatchError, match="calibrated"):
-        batch.run_batch([str(folder)], out, model=FAST, every=2)  # the same table without the calibration
+        batch.run_batch([str(folder)], out, model=FAST, every=2)  # the same table without the baseline
     plain = batch.run_batch([str(folder)], tmp_path / "plain.parquet", model=FAST, every=2)
     assert plain.faces == 4 and set(pd.read_parquet(tmp_path / "plain.parquet")["label"]) == {"Happy"}
 
@@ -234,7 +234,7 @@ def test_video_baseline_from_its_first_seconds(tmp_path, fast, detector):
     result = analyse_video(clip, fast, detector, baseline=baseline, every=5)
     assert [r.faces[0].label for r in result.results if r.faces] == ["Neutral", "Neutral"]
     blank = _clip(tmp_path / "blank.mp4", [np.full((480, 640, 3), 90, np.uint8)] * 10)
-    with pytest.raises(CalibrationError, match="no face in its first 0.5 s"):
+    with pytest.raises(BaselineError, match="no face in its first 0.5 s"):
         baseline_from_video(blank, fast, detector, seconds=0.5)
 
 
@@ -257,53 +257,53 @@ def _run(analyzer, clock, frame, seconds, fps=10):
     return result
 
 
-def test_live_calibration_collects_the_main_face_then_reads_it_as_neutral(fast):
+def test_live_baseline_collects_the_main_face_then_reads_it_as_neutral(fast):
     clock = FakeClock()
     analyzer = LiveAnalyzer(fast, make_detector(LIVE_DETECTOR), clock=clock)
     face, blank = make_frame(), np.full((480, 640, 3), 90, np.uint8)
     assert _run(analyzer, clock, face, 0.5).faces[0].label == "Happy"
-    calibration = analyzer.calibration
-    assert calibration.status().state == OFF
-    # no face while calibrating: says so, and stays off
-    calibration.start()
+    live = analyzer.baseline
+    assert live.status().state == OFF
+    # no face while making the baseline: says so, and stays off
+    live.start()
     _run(analyzer, clock, blank, 2.5)
-    status = calibration.status()
+    status = live.status()
     assert status.state == OFF and "No face was seen" in status.message
     # the astronaut's face as the "neutral" one: afterwards it reads as Neutral, marked calibrated
-    calibration.start()
+    live.start()
     _run(analyzer, clock, face, 1.0)
-    assert calibration.status().state == COLLECTING and 0.4 <= calibration.status().progress <= 0.6
+    assert live.status().state == COLLECTING and 0.4 <= live.status().progress <= 0.6
     _run(analyzer, clock, face, 1.5)
-    status = calibration.status()
+    status = live.status()
     assert status.state == ON and status.frames >= MIN_FRAMES and status.message is None
     result = _run(analyzer, clock, face, 2.0)  # the temporal EMA settles on the calibrated reading
     assert [(f.label, f.calibrated) for f in result.faces] == [("Neutral", True)]
-    # a stream restart keeps the person's baseline; a failed recalibration keeps it too
+    # a stream restart keeps the person's baseline; a failed new baseline keeps it too
     analyzer.reset()
-    calibration.start()
+    live.start()
     _run(analyzer, clock, blank, 2.5)
-    assert calibration.status().state == ON and calibration.status().message
+    assert live.status().state == ON and live.status().message
     assert _run(analyzer, clock, face, 2.0).faces[0].calibrated
-    calibration.reset()
-    assert calibration.status().state == OFF
+    live.reset()
+    assert live.status().state == OFF
     assert _run(analyzer, clock, face, 2.0).faces[0].label == "Happy"
 
 
-def test_live_calibration_follows_its_face_and_leaves_the_other_uncalibrated(fast):
+def test_live_baseline_follows_its_face_and_leaves_the_other_uncalibrated(fast):
     clock = FakeClock()
     analyzer = LiveAnalyzer(fast, make_detector(), clock=clock)  # multi-scale: two faces in a wide frame
     face = make_frame()
-    calibration = analyzer.calibration
-    calibration.load(baseline_from_images([("astronaut", face)], fast, make_detector()))
+    live = analyzer.baseline
+    live.load(baseline_from_images([("astronaut", face)], fast, make_detector()))
     two = np.concatenate([face, face], axis=1)  # the same person twice, side by side (1280 x 480)
     result = _run(analyzer, clock, two, 1.0)
     assert sorted(f.calibrated for f in result.faces) == [False, True]
     followed = next(f for f in result.faces if f.calibrated)
     assert followed.label == "Neutral"
     assert next(f for f in result.faces if not f.calibrated).label == "Happy"
-    # the calibrated face keeps its calibration wherever it is matched, not by size order
+    # the followed face keeps its baseline wherever it is matched, not by size order
     x = followed.box.x
     result = _run(analyzer, clock, two, 0.5)
     assert next(f for f in result.faces if f.calibrated).box.x == pytest.approx(x, abs=8)
-    with pytest.raises(CalibrationError, match="not 'student16'"):
-        calibration.load(baseline_from_dict({**GOOD, "model": "vgg32b"}))
+    with pytest.raises(BaselineError, match="not 'student16'"):
+        live.load(baseline_from_dict({**GOOD, "model": "vgg32b"}))
