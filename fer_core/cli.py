@@ -322,14 +322,13 @@ def _baseline(args, classifier, detector):
         BaselineError: a reference without a face, a bad file, another model's baseline.
     """
     from fer_core.inference.baseline_file import read_baseline_file
-    from fer_core.inference.images import read_image
-    from fer_core.inference.neutral_baseline import baseline_from_images
+    from fer_core.inference.neutral_reference import baseline_from_images, read_reference
 
     if args.baseline:
         return read_baseline_file(args.baseline, classifier)
     if not args.neutral:
         return None
-    references = [(path, read_image(path)) for path in args.neutral]
+    references = [(path, read_reference(path)) for path in args.neutral]
     return baseline_from_images(references, classifier, detector, aligned=getattr(args, "aligned", False),
                                 tta=getattr(args, "tta", None))
 

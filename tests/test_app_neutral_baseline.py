@@ -67,3 +67,29 @@ def test_webcam_page_refuses_a_bad_baseline_file_and_keeps_working(without_data,
     assert len(errors) == 1 and errors[0].startswith("Not loaded: mine.json: ") and message in errors[0], errors
     at.run()  # the page goes on (the file is still there, and still refused)
     assert not at.exception and len(at.error) == 1
+
+
+def test_a_reference_without_a_face_is_refused_once_and_never_decoded_again(without_data, monkeypatch, astronaut_jpeg):
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    from ui import neutral_baseline as panel
+
+    decoded = []
+    read = panel.read_reference
+    monkeypatch.setattr(panel, "read_reference", lambda data, name: decoded.append(name) or read(data, name))
+    buffer = io.BytesIO()
+    Image.fromarray(data.coffee()).save(buffer, format="PNG")
+    at = open_page("photo")
+    at.file_uploader(key="photo-reference").set_value(("coffee.png", buffer.getvalue(), "image/png"))
+    at.run()
+    at.file_uploader(key="photo_uploads").set_value(("astronaut.jpg", astronaut_jpeg, "image/jpeg"))
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["No neutral baseline: coffee.png: no face found in this neutral reference; "
+                                           "give a photo in which the person's face is upright, well lit and looking "
+                                           "at the camera"]
+    assert decoded == ["coffee.png"]  # the second run found the failure in the cache
+    assert [m.value for m in at.metric if m.label == "Face 1"] == ["Happy"]  # the Photos uploader works on

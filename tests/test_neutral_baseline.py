@@ -13,11 +13,12 @@ import pytest
 from PIL import Image
 
 from fer_core.drivers import batch
+from fer_core.inference.neutral_reference import baseline_from_images
 from fer_core.inference.baseline_file import baseline_from_dict, parse_baseline, read_baseline_file
 from tests.face_frames import astronaut_frame as make_frame
 from tests.test_baseline_file import GOOD
 from fer_core.inference.neutral_baseline import (
-    KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, BaselineError, NeutralBaseline, baseline_from_images, choose_margin,
+    KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, BaselineError, NeutralBaseline, choose_margin,
     leave_one_out_gaps, log_probabilities,
 )
 from fer_core.inference.detect import LIVE_DETECTOR, make_detector
@@ -307,3 +308,27 @@ def test_live_baseline_follows_its_face_and_leaves_the_other_uncalibrated(fast):
     assert next(f for f in result.faces if f.calibrated).box.x == pytest.approx(x, abs=8)
     with pytest.raises(BaselineError, match="not 'student16'"):
         live.load(baseline_from_dict({**GOOD, "model": "vgg32b"}))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_large_reference_is_decoded_no_larger_than_the_detector_needs(fast, detector, astronaut, fmt):
+    import io
+
+    from fer_core.inference.neutral_reference import REFERENCE_PIXELS, read_reference
+
+    large = np.asarray(Image.fromarray(astronaut).resize((3000, 2000)))  # 6 MP, 3:2
+    buffer = io.BytesIO()
+    Image.fromarray(large).save(buffer, format=fmt)
+    rgb = read_reference(buffer.getvalue(), f"large.{fmt.lower()}")
+    assert rgb.shape[0] * rgb.shape[1] <= REFERENCE_PIXELS and rgb.shape[1] / rgb.shape[0] == pytest.approx(1.5, abs=0.01)
+    assert rgb.shape[0] * rgb.shape[1] > REFERENCE_PIXELS * 0.9 or fmt == "JPEG"  # a JPEG may decode at 1/2 scale
+    assert read_reference(_png(astronaut), "small.png").shape == astronaut.shape  # within the limit: as it is
+    assert baseline_from_images([("large", rgb)], fast, detector).frames == 1
+
+
+def _png(rgb) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -7,13 +7,15 @@ reaches another's. Every problem is one ``st.error`` or ``st.warning``; the stat
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import streamlit as st
 
 from fer_core.inference.baseline_file import parse_baseline
-from fer_core.inference.neutral_baseline import BASELINE_SECONDS, BaselineError, NeutralBaseline, baseline_from_images
 from fer_core.common.memory import return_freed_memory
-from fer_core.inference.images import IMAGE_TYPES, ImageError, check_size, read_image
+from fer_core.inference.images import IMAGE_TYPES, ImageError, check_size
+from fer_core.inference.neutral_baseline import BASELINE_SECONDS, BaselineError, NeutralBaseline
+from fer_core.inference.neutral_reference import baseline_from_images, read_reference
 from fer_core.inference.live_baseline import COLLECTING, ON, BaselineStatus, LiveBaseline
 
 #: what the person should do while the webcam collects their baseline
@@ -25,13 +27,28 @@ WHAT_IT_DOES = ("A neutral baseline reads each face against this person's own ne
 BASELINE_FILE = "neutral-baseline.json"
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """What a reference photo gave: a baseline, or why it gave none (cached alike: never decoded twice)."""
+
+    baseline: NeutralBaseline | None
+    error: str | None = None
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def _reference_baseline(digest: str, name: str, _data: bytes, model_dir: str, detector_name: str) -> NeutralBaseline:
-    """The baseline of a reference photo's largest face (cached by the photo's hash, model and detector)."""
+def _reference_baseline(digest: str, name: str, _data: bytes, model_dir: str, detector_name: str) -> _Reference:
+    """The baseline of a reference photo's largest face, or the reason there is none (cached by the photo's
+    hash, model and detector). The photo is decoded no larger than the detector needs, and the heap its
+    decoding used goes back to the OS, as the photo path's does."""
     from ui import resources
 
     classifier, detector = resources.classifier(model_dir), resources.detector(detector_name)
-    return baseline_from_images([(name, read_image(_data, name))], classifier, detector)
+    try:
+        return _Reference(baseline_from_images([(name, read_reference(_data, name))], classifier, detector))
+    except (BaselineError, ImageError) as exc:
+        return _Reference(None, str(exc))
+    finally:
+        return_freed_memory()
 
 
 def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> NeutralBaseline:
@@ -47,7 +64,10 @@ def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> N
     check_size(len(data), upload.name)
     digest = hashlib.sha256(data).hexdigest()
     with st.spinner(f"Reading the neutral face in {upload.name}…"):
-        baseline = _reference_baseline(digest, upload.name, data, model_dir, detector_name)
+        reference = _reference_baseline(digest, upload.name, data, model_dir, detector_name)
+    if reference.baseline is None:
+        raise BaselineError(reference.error)
+    baseline = reference.baseline
     try:
         baseline.check_classifier(model)
     except BaselineError as exc:

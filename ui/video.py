@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fer_core.common.memory import return_freed_memory
 from fer_core.reports import timeline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.rows import rows_to_csv
@@ -67,6 +68,7 @@ def kept_outcome(state: MutableMapping, file_id: str | None) -> VideoOutcome | N
     outcome = state.get(OUTCOME_KEY)
     if outcome is not None and outcome.job[0] != file_id:
         del state[OUTCOME_KEY]
+        return_freed_memory()  # its annotated MP4
         return None
     return outcome
 
@@ -84,15 +86,18 @@ def analyse(name: str, data: bytes, model, detector, *, every: int, min_confiden
         BaselineError: no face in the neutral seconds, or another model's baseline.
     """
     started = time.perf_counter()
-    baseline = reference
-    if isinstance(reference, (int, float)):
-        baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(reference), every=every,
-                                       name=name)
-    output = io.BytesIO()
-    result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
-                           min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
-    return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
-                        tuple(model.labels), baseline)
+    try:
+        baseline = reference
+        if isinstance(reference, (int, float)):
+            baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(reference), every=every,
+                                           name=name)
+        output = io.BytesIO()
+        result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
+                               min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
+        return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
+                            tuple(model.labels), baseline)
+    finally:
+        return_freed_memory()  # the decoded frames and codec buffers, as the photo path gives its pixels back
 
 
 def progress_updater(bar, min_step: float = 0.01) -> Callable[[int, int], None]:

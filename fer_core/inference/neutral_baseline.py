@@ -32,7 +32,6 @@ import numpy as np
 
 if TYPE_CHECKING:  # the types only: this module needs neither TensorFlow nor OpenCV
     from fer_core.inference.classifier import Classifier
-    from fer_core.inference.detect import FaceDetector
 
 #: the label a person's resting face is read as
 NEUTRAL = "Neutral"
@@ -227,30 +226,3 @@ class NeutralBaseline:
         return (f"the {self.frames} baseline frames disagreed (spread {self.spread:.2f} over the largest margin "
                 f"{MAX_MARGIN:.2f}): the face moved or changed expression while it was made, or they show several "
                 "people. Set it again holding a relaxed face still")
-
-
-def baseline_from_images(images: Sequence[tuple[str, np.ndarray]], classifier: Classifier,
-                         detector: FaceDetector | None, *, aligned: bool = False,
-                         tta: str | None = None) -> NeutralBaseline:
-    """The baseline of the largest face of each reference image (``(name, rgb)`` pairs).
-
-    ``aligned=True`` takes each whole image as the face crop.
-
-    Raises:
-        BaselineError: a reference image in which no face is found.
-    """
-    from fer_core.inference.infer import detect_and_crop
-
-    crops = []
-    for name, rgb in images:
-        if aligned:
-            crops.append(rgb)
-            continue
-        if detector is None:
-            raise ValueError("a face detector is needed unless aligned=True")
-        _, found = detect_and_crop(rgb, detector)
-        if not found:
-            raise BaselineError(f"{name}: no face found in this neutral reference; give a photo in which "
-                                "the person's face is upright, well lit and looking at the camera")
-        crops.append(found[0])
-    return NeutralBaseline.from_faces(crops, classifier, tta)
