@@ -58,8 +58,8 @@ owner = live.session_owner()
 admission = live.admit(slots, owner, live.stream_requested(st.session_state.get(STREAM_KEY)))
 if not admission.can_start:  # queued, or idle while no slot is free for this session (Start joins the queue)
     live.waiting_room(slots, owner, queued=live.waiting(admission))
-elif admission.position:
-    st.info(live.turn_message(slots))
+elif admission.position:  # first in the queue, and a slot is free: its turn, while it lasts
+    live.turn_notice(slots, owner)
 
 # The callbacks run in streamlit-webrtc's worker threads (no st.* in there); only the newest frame is
 # analysed. desired_playing_state=False hides Start while queued and stops a stream that holds no slot.
