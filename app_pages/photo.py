@@ -3,7 +3,7 @@ import streamlit as st
 
 from fer_core.catalog.evaluations import tta_name
 from fer_core.common.memory import photo_cache_bytes
-from ui import calibration, photo, photo_faces, sidebar
+from ui import neutral_baseline, photo, photo_faces, sidebar
 
 settings = sidebar.current()
 st.title("Photo analysis")
@@ -20,7 +20,7 @@ model, detector = sidebar.require_pipeline(settings)
 st.caption(f"Model **{model.name}** on {model.runtime_label}, {tta_name(model.tta)}, detector {settings.detector}, "
            f"minimum confidence {settings.min_confidence:.0%}.")
 
-baseline = calibration.reference_panel("photo", model, str(settings.model_dir), settings.detector)
+baseline = neutral_baseline.reference_panel("photo", model, str(settings.model_dir), settings.detector)
 uploads = st.file_uploader("Photos", type=photo.IMAGE_TYPES, accept_multiple_files=True, key="photo_uploads")
 with st.expander("Take a snapshot with your camera"):
     snapshot = st.camera_input("Snapshot", key="photo_camera")
@@ -32,7 +32,7 @@ if not files:
     st.info("Upload one or more photos, or take a snapshot, to analyse them.")
     st.stop()
 if baseline is not None:
-    st.caption(calibration.calibrated_caption(baseline))
+    st.caption(neutral_baseline.calibrated_caption(baseline))
 
 results = []
 for number, (name, data) in enumerate(files):

@@ -4,7 +4,7 @@ import streamlit as st
 from fer_core.reports import plots
 from fer_core.catalog.evaluations import tta_name
 from fer_core.drivers.video import VideoError
-from ui import calibration, people, sidebar, video
+from ui import neutral_baseline, people, sidebar, video
 
 settings = sidebar.current()
 st.title("Video analysis")
@@ -16,7 +16,7 @@ model, detector = sidebar.require_pipeline(settings, live=True)
 st.caption(f"Model **{model.name}** on {model.runtime_label} (the fast model; choose another in the sidebar), "
            f"{tta_name(model.tta)}, detector {settings.detector}.")
 
-reference = calibration.reference_panel("video", model, str(settings.live_model_dir), settings.detector,
+reference = neutral_baseline.reference_panel("video", model, str(settings.live_model_dir), settings.detector,
                                        first_seconds=True)
 upload = st.file_uploader("Video", type=video.VIDEO_TYPES, key="video_upload")
 every = st.slider("Analyse every N-th frame", 1, 30, 5, key="video_every",
@@ -36,7 +36,7 @@ if outcome is None or outcome.job != job:
     try:
         outcome = video.analyse(upload.name, upload.getvalue(), model, detector, every=every,
                                 min_confidence=settings.min_confidence, job=job, progress=video.progress_updater(bar),
-                                calibration=reference)
+                                reference=reference)
     except (VideoError, ValueError, OSError) as exc:
         bar.empty()
         st.error(str(exc))
@@ -50,9 +50,9 @@ st.success(f"{upload.name}: {r.frames_total} frames at {r.fps:.1f} fps, {r.frame
 if r.warning:
     st.warning(f"{upload.name}: {r.warning}.")
 if outcome.baseline is not None:
-    if not isinstance(reference, calibration.NeutralBaseline):  # made from the video's first seconds
-        calibration.show_baseline(outcome.baseline, f"the largest face of the first {reference:g} s", "video-first")
-    st.caption(calibration.calibrated_caption(outcome.baseline))
+    if not isinstance(reference, neutral_baseline.NeutralBaseline):  # made from the video's first seconds
+        neutral_baseline.show_baseline(outcome.baseline, f"the largest face of the first {reference:g} s", "video-first")
+    st.caption(neutral_baseline.calibrated_caption(outcome.baseline))
 st.video(outcome.video, format="video/mp4")
 cols = st.columns(2)
 cols[0].download_button("Annotated video (MP4)", outcome.video, outcome.stem + ".annotated.mp4", "video/mp4",

@@ -9,7 +9,7 @@ from fer_core.reports import plots
 from fer_core.reports import timeline
 from fer_core.inference.rows import rows_to_csv
 from fer_core.inference.live_baseline import COLLECTING
-from ui import calibration, live, people, sidebar
+from ui import live, neutral_baseline, people, sidebar
 
 STREAM_KEY = "webcam"  # the component's key; its context lives in st.session_state[STREAM_KEY]
 REDRAW_S = 1.0  # charts redraw at most once a second; the label text more often
@@ -56,8 +56,8 @@ owner = live.session_owner()
 admission = live.admit(slots, owner, live.stream_requested(st.session_state.get(STREAM_KEY)))
 if not admission.can_start:  # queued, or idle while no slot is free for this session (Start joins the queue)
     live.waiting_room(slots, owner, queued=live.waiting(admission))
-elif admission.position:
-    st.info(live.turn_message(slots))
+elif admission.position:  # first in the queue, and a slot is free: its turn, while it lasts
+    live.turn_notice(slots, owner)
 
 # The callbacks run in streamlit-webrtc's worker threads (no st.* in there); only the newest frame is
 # analysed. desired_playing_state=False hides Start while queued and stops a stream that holds no slot.
@@ -70,10 +70,10 @@ ctx = webrtc_streamer(key=STREAM_KEY, mode=WebRtcMode.SENDRECV, rtc_configuratio
 recording = live.recording()
 history = recording.history
 current, status = st.empty(), st.empty()
-# Personal calibration: the analyser collects and applies it in the worker thread; this page starts and shows it.
-calibrating = calibration.webcam_panel(session.analyzer.calibration, admission.granted and ctx.state.playing)
-shown_calibration = session.analyzer.calibration.status()
-calibration.show_status(calibrating, shown_calibration)
+# The neutral baseline: the analyser collects and applies it in the worker thread; this page starts and shows it.
+baseline_panel = neutral_baseline.webcam_panel(session.analyzer.baseline, admission.granted and ctx.state.playing)
+shown_baseline = session.analyzer.baseline.status()
+neutral_baseline.show_status(baseline_panel, shown_baseline)
 chart, summary = st.empty(), st.empty()
 
 
@@ -93,12 +93,12 @@ if admission.granted and ctx.state.playing:  # (a stream without a slot is being
     current.caption("Waiting for the first frame…")
     while ctx.state.playing:  # ends when a rerun (e.g. Stop) interrupts the script
         live.keep_slot(slots, owner)  # the heartbeat that keeps this stream's slot
-        now_calibration = session.analyzer.calibration.status()
-        if now_calibration != shown_calibration:
-            if shown_calibration.state == COLLECTING and now_calibration.state != COLLECTING:
+        now_baseline = session.analyzer.baseline.status()
+        if now_baseline != shown_baseline:
+            if shown_baseline.state == COLLECTING and now_baseline.state != COLLECTING:
                 st.rerun()  # finished: redraw the panel with its download
-            calibration.show_status(calibrating, now_calibration)
-            shown_calibration = now_calibration
+            neutral_baseline.show_status(baseline_panel, now_baseline)
+            shown_baseline = now_baseline
         batch = session.drain(timeout=1.0)
         if not batch:
             # Also a Streamlit call each second: only at such calls can a rerun (Stop) end this loop.

@@ -82,15 +82,14 @@ def analyse_video(path: str | os.PathLike, model: Classifier | None = None, *, e
 def make_baseline(neutral_images: list[str | os.PathLike], model: Classifier) -> NeutralBaseline:
     """A person's neutral baseline from photos of their relaxed face (the largest face of each)."""
     from fer_core.inference.detect import DEFAULT_DETECTOR, make_detector
-    from fer_core.inference.images import read_image
-    from fer_core.inference.neutral_baseline import baseline_from_images
+    from fer_core.inference.neutral_reference import baseline_from_images, read_reference
 
-    images = [(str(path), read_image(path)) for path in neutral_images]
+    images = [(str(path), read_reference(path)) for path in neutral_images]
     return baseline_from_images(images, model, make_detector(DEFAULT_DETECTOR))
 
 
 def load_baseline(path: str | os.PathLike, model: Classifier | None = None) -> NeutralBaseline:
     """A saved neutral baseline file, checked against ``model`` when given."""
-    from fer_core.inference.neutral_baseline import read_calibration
+    from fer_core.inference.baseline_file import read_baseline_file
 
-    return read_calibration(str(path), model)
+    return read_baseline_file(path, model)

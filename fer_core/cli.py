@@ -291,9 +291,11 @@ def _add_predict(sub) -> None:
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
     p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns)")
-    _add_calibration_options(p)
-    p.add_argument("--save-calibration", metavar="FILE",
-                   help="with --neutral: also save the baseline as a calibration file, for --calibration next time")
+    _add_baseline_options(p)
+    p.add_argument("--save-baseline", metavar="FILE",
+                   help="with --neutral: also save the neutral baseline as a file, for --baseline next time")
+    p.add_argument("--save-calibration", metavar="FILE", dest="save_baseline", action=_DeprecatedAlias,
+                   help="deprecated alias of --save-baseline (removed in the next release)")
     p.add_argument("--annotate", metavar="DIR", help="also save each image with its faces drawn, as PNG")
     from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE
 
@@ -302,29 +304,31 @@ def _add_predict(sub) -> None:
                         "as the app)")
 
 
-def _add_calibration_options(p) -> None:
+def _add_baseline_options(p) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--neutral", action="append", metavar="REF_IMAGE",
-                       help="personal calibration: a photo of the person's relaxed, neutral face (repeatable); the "
+                       help="neutral baseline: a photo of the person's relaxed, neutral face (repeatable); the "
                             "largest face of each makes the baseline, and every face is read against it")
-    group.add_argument("--calibration", metavar="FILE",
-                       help="personal calibration from a saved file (--save-calibration, or the app's download)")
+    group.add_argument("--baseline", metavar="FILE",
+                       help="a neutral baseline from a saved file (--save-baseline, or the app's download)")
+    group.add_argument("--calibration", metavar="FILE", dest="baseline", action=_DeprecatedAlias,
+                       help="deprecated alias of --baseline (removed in the next release)")
 
 
 def _baseline(args, classifier, detector):
-    """The personal baseline the options ask for (None without one), made before any other work.
+    """The neutral baseline the options ask for (None without one), made before any other work.
 
     Raises:
-        CalibrationError: a reference without a face, a bad file, another model's calibration.
+        BaselineError: a reference without a face, a bad file, another model's baseline.
     """
-    from fer_core.inference.neutral_baseline import baseline_from_images, read_calibration
-    from fer_core.inference.images import read_image
+    from fer_core.inference.baseline_file import read_baseline_file
+    from fer_core.inference.neutral_reference import baseline_from_images, read_reference
 
-    if args.calibration:
-        return read_calibration(args.calibration, classifier)
+    if args.baseline:
+        return read_baseline_file(args.baseline, classifier)
     if not args.neutral:
         return None
-    references = [(path, read_image(path)) for path in args.neutral]
+    references = [(path, read_reference(path)) for path in args.neutral]
     return baseline_from_images(references, classifier, detector, aligned=getattr(args, "aligned", False),
                                 tta=getattr(args, "tta", None))
 
@@ -345,18 +349,18 @@ def _run_predict(args) -> int:
     annotate_dir = _output_folder(args.annotate, "--annotate") if args.annotate else None
     if args.csv:
         _check_output(args.csv, "--csv", folder=False)
-    if args.save_calibration:
+    if args.save_baseline:
         if not args.neutral:
-            raise CliError("--save-calibration: give the neutral reference photos with --neutral")
-        _check_output(args.save_calibration, "--save-calibration", folder=False)
+            raise CliError("--save-baseline: give the neutral reference photos with --neutral")
+        _check_output(args.save_baseline, "--save-baseline", folder=False)
     classifier = Classifier.load(args.model)
     detector = None if args.aligned else make_detector(args.detector)
     baseline = _baseline(args, classifier, detector)
-    if args.save_calibration:
-        with _writing(args.save_calibration, "--save-calibration"):
-            Path(args.save_calibration).write_text(baseline.to_json())
+    if args.save_baseline:
+        with _writing(args.save_baseline, "--save-baseline"):
+            Path(args.save_baseline).write_text(baseline.to_json())
     if baseline is not None:
-        print(f"calibrated: every face is read against a neutral baseline {baseline.describe()}", file=sys.stderr)
+        print(f"neutral baseline {baseline.describe()}: every face is read against it", file=sys.stderr)
     results, rows, failed = [], [], 0
     for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta,
                                 baseline=baseline):
@@ -432,7 +436,7 @@ def _add_batch(sub) -> None:
                                    "model, the most accurate; the app's video page uses the faster live model)")
     p.add_argument("--every", type=int, default=5, help="analyse every N-th video frame (default 5, as the app's "
                                                         "video page; 1 = every frame)")
-    _add_calibration_options(p)
+    _add_baseline_options(p)
 
 
 def _progress_line(what: str) -> Callable[[int, int], None]:
@@ -462,11 +466,11 @@ def _run_batch(args) -> int:
         raise CliError(f"--out {args.out}: is a folder; give a file path, e.g. {Path(args.out) / 'results.parquet'}")
     _check_output(args.out, "--out", folder=False)
     baseline = None
-    if args.neutral or args.calibration:
+    if args.neutral or args.baseline:
         from fer_core.drivers.batch_engines import load_worker
 
         baseline = _baseline(args, *load_worker(args.model))
-        print(f"calibrated: every face is read against a neutral baseline {baseline.describe()}", file=sys.stderr)
+        print(f"neutral baseline {baseline.describe()}: every face is read against it", file=sys.stderr)
     summary = run_batch(args.inputs, args.out, engine=args.engine, model=args.model, every=args.every,
                         ray_address=args.ray_address, progress=_progress_line("files"), baseline=baseline)
     print(summary.describe())

@@ -498,7 +498,7 @@ def test_webcam_live_loop_with_frames(without_data, monkeypatch, stream_slots):
     assert all(not np.array_equal(out, frame) for out in call["returned"])  # boxes and labels drawn
     last = history[-1]["label"]
     assert any(m.value.startswith(f"### Last emotion: {last}") for m in at.markdown)
-    assert sorted(b.proto.label for b in at.download_button) == ["Download calibration", "Per-person summary (CSV)",
+    assert sorted(b.proto.label for b in at.download_button) == ["Download neutral baseline", "Per-person summary (CSV)",
                                                                  "Session summary (CSV)", "Timeline (CSV)"]
     assert len(at.get("plotly_chart")) >= 3  # the main face's timeline, the shares, P1's timeline
     assert {row["person"] for row in history} == {1}  # the same face in every frame: one person

@@ -105,11 +105,11 @@ def test_photo_and_image_are_the_hand_composition(classifier, detector, baseline
 
 
 def test_one_baseline_at_a_time_and_a_detector_unless_aligned(classifier, detector, baseline):
-    from fer_core.inference.live_baseline import LiveCalibration
+    from fer_core.inference.live_baseline import LiveBaseline
 
     with pytest.raises(ValueError, match="one neutral baseline"):
         make_pipeline(classifier, detector, baseline=baseline,
-                      live_baseline=LiveCalibration(classifier.name, classifier.labels))
+                      live_baseline=LiveBaseline(classifier.name, classifier.labels))
     with pytest.raises(ValueError, match="detector"):
         make_pipeline(classifier, None)
     faces = make_pipeline(classifier, None, aligned=True).faces(np.full((48, 48, 3), 128, np.uint8))

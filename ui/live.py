@@ -175,10 +175,10 @@ class WebcamRecording:
         self.playing = False
 
     def current_text(self, verb: str = "Current") -> str:
-        """The newest frame's main face for people: "### Current emotion: Happy (87%)", or "Sad (calibrated)"."""
+        """The newest frame's main face for people: "### Current emotion: Happy (87%)", or "Sad (vs neutral)"."""
         row = latest_row(self.history)
         if row.get("calibrated"):  # its score is odds against the person's neutral face: not shown
-            return f"### {verb} emotion: {row['label']} (calibrated)"
+            return f"### {verb} emotion: {row['label']} (vs neutral)"
         confidence = f" ({row['confidence']:.0%})" if row["confidence"] is not None else ""
         return f"### {verb} emotion: {row['label']}{confidence}"
 
@@ -301,9 +301,34 @@ def busy_message(admission: Admission) -> str:
             f"{QUEUE_POLL_S:.0f} s and offers **Start** as soon as a slot is free for you.")
 
 
-def turn_message(slots: StreamSlots) -> str:
-    """For the first in the queue once a slot is free: it is kept only while the place is (``ttl``)."""
-    return f"A live slot is free for you: press **Start** (your turn is kept for about {slots.ttl:.0f} s)."
+def turn_message(seconds_left: float) -> str:
+    """For the first in the queue once a slot is free: its turn lasts ``seconds_left`` more."""
+    return f"A live slot is free for you: press **Start** (your turn is kept for {seconds_left:.0f} s more)."
+
+
+def turn_left(slots: StreamSlots, owner: str, poll_s: float = QUEUE_POLL_S) -> float | None:
+    """Seconds left of ``owner``'s turn, or None when it has none to be told of.
+
+    A turn that would lapse before the next look (``poll_s``) is given up now, so that the page
+    stops offering the slot before the next in line can be offered it: at most one page at a
+    time says a slot is free for it.
+    """
+    left = slots.turn_left(owner)
+    if left is not None and left <= poll_s:
+        slots.leave(owner)
+        return None
+    return left
+
+
+@st.fragment(run_every=QUEUE_POLL_S)
+def turn_notice(slots: StreamSlots, owner: str) -> None:
+    """"A live slot is free for you", refreshed every ``QUEUE_POLL_S`` while shown (its seconds count
+    down); once the turn has lapsed or gone to another session, the whole page reruns and says where
+    this session stands now."""
+    left = turn_left(slots, owner)
+    if left is None:
+        st.rerun()
+    st.info(turn_message(left), icon=":material/play_circle:")
 
 
 @st.fragment(run_every=QUEUE_POLL_S)

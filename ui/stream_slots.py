@@ -153,6 +153,18 @@ class StreamSlots:
             del self._holders[owner]
             return True
 
+    def turn_left(self, owner: str) -> float | None:
+        """Seconds until ``owner``'s turn lapses, when a slot is free for it (first in line), else None.
+
+        A look that refreshes nothing: a turn lasts ``ttl`` from the owner's last ``check`` or
+        ``acquire``, so a page that only shows the notice never holds a slot's turn forever.
+        """
+        with self._lock:
+            now = self._expire()
+            if owner not in self._waiters or not self._free_for(owner):
+                return None
+            return max(0.0, self.ttl - (now - self._waiters[owner]))
+
     def leave(self, owner: str) -> None:
         """Take ``owner`` out of the queue (it no longer wants a slot)."""
         with self._lock:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fer_core.common.memory import return_freed_memory
 from fer_core.reports import timeline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.rows import rows_to_csv
@@ -34,7 +35,7 @@ class VideoOutcome:
     video: bytes
     seconds: float
     labels: tuple[str, ...]
-    #: the neutral baseline every face was read against (personal calibration), if any
+    #: the neutral baseline every face was read against , if any
     baseline: NeutralBaseline | None = None
 
     @property
@@ -51,13 +52,13 @@ class VideoOutcome:
         return timeline.shares(self.timeline(), self.labels)
 
 
-def job_key(file_id: str, every: int, settings: Settings, calibration: NeutralBaseline | float | None = None) -> tuple:
+def job_key(file_id: str, every: int, settings: Settings, reference: NeutralBaseline | float | None = None) -> tuple:
     """What a video analysis depends on: the upload, the frame step, the live model, detector, threshold and
-    calibration (a baseline, or the seconds at the start that are neutral).
+    neutral reference (a baseline, or the seconds at the start that are neutral).
 
     Not the photo model: choosing another one for photos keeps an analysed video.
     """
-    reference = calibration.fingerprint if isinstance(calibration, NeutralBaseline) else calibration
+    reference = reference.fingerprint if isinstance(reference, NeutralBaseline) else reference
     return (file_id, every, str(settings.live_model_dir), settings.detector, settings.min_confidence, reference)
 
 
@@ -67,32 +68,36 @@ def kept_outcome(state: MutableMapping, file_id: str | None) -> VideoOutcome | N
     outcome = state.get(OUTCOME_KEY)
     if outcome is not None and outcome.job[0] != file_id:
         del state[OUTCOME_KEY]
+        return_freed_memory()  # its annotated MP4
         return None
     return outcome
 
 
 def analyse(name: str, data: bytes, model, detector, *, every: int, min_confidence: float, job: tuple,
             progress: Callable[[int, int], None] | None = None, max_frames: int = MAX_FRAMES,
-            calibration: NeutralBaseline | float | None = None) -> VideoOutcome:
+            reference: NeutralBaseline | float | None = None) -> VideoOutcome:
     """Analyse uploaded video bytes, decoding and encoding in memory: no user file is written.
 
-    ``calibration``: a neutral baseline every face is read against, or the seconds at the start of
+    ``reference``: a neutral baseline every face is read against, or the seconds at the start of
     the video whose largest face makes that baseline.
 
     Raises:
         VideoError: not a decodable video.
-        CalibrationError: no face in the neutral seconds, or another model's baseline.
+        BaselineError: no face in the neutral seconds, or another model's baseline.
     """
     started = time.perf_counter()
-    baseline = calibration
-    if isinstance(calibration, (int, float)):
-        baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(calibration), every=every,
-                                       name=name)
-    output = io.BytesIO()
-    result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
-                           min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
-    return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
-                        tuple(model.labels), baseline)
+    try:
+        baseline = reference
+        if isinstance(reference, (int, float)):
+            baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(reference), every=every,
+                                           name=name)
+        output = io.BytesIO()
+        result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
+                               min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
+        return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
+                            tuple(model.labels), baseline)
+    finally:
+        return_freed_memory()  # the decoded frames and codec buffers, as the photo path gives its pixels back
 
 
 def progress_updater(bar, min_step: float = 0.01) -> Callable[[int, int], None]:

@@ -68,11 +68,11 @@ def run_batch(inputs: Sequence[str], out: str | os.PathLike, *, engine: str = "l
 
     Everything that can be refused is checked before the model is loaded. With a ``baseline``
     every face is read against that person's neutral face; a table is resumed only with the
-    same model and the same calibration (or none).
+    same model and the same neutral baseline (or none).
 
     Raises:
         BatchError: nothing matched, ``out`` cannot be resumed or written, a bad engine or ``every``.
-        CalibrationError: ``baseline`` was made with another model.
+        BaselineError: ``baseline`` was made with another model.
     """
     from fer_core.catalog.model import default_model_dir, read_metadata
 

@@ -11,6 +11,7 @@ import numpy as np
 from fer_core.common.paths import ROOT_DIR
 from fer_core.drivers.batch_inputs import is_video
 from fer_core.drivers.batch_sink import BatchError, ResultsFile, error_row, results_identity, to_table
+from fer_core.inference.baseline_file import baseline_from_dict
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import DEFAULT_DETECTOR, FaceDetector, make_detector
@@ -77,7 +78,7 @@ class RayWorker:
     def __init__(self, model: str, every: int, threads: int = 1, baseline: dict | None = None) -> None:
         self.classifier, self.detector = load_worker(model, threads=threads)
         self.every = every
-        self.baseline = None if baseline is None else NeutralBaseline.from_dict(baseline)
+        self.baseline = None if baseline is None else baseline_from_dict(baseline)
 
     def __call__(self, batch: dict[str, np.ndarray]):
         rows = [row for path in batch["file"].tolist()

@@ -19,7 +19,7 @@ from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import FaceDetector
 from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE, annotate, draw_message
 from fer_core.inference.faces import Face
-from fer_core.inference.live_baseline import LiveCalibration
+from fer_core.inference.live_baseline import LiveBaseline
 from fer_core.inference.pipeline import make_pipeline
 from fer_core.inference.temporal import DEFAULT_TEMPORAL_EMA, ProbabilityEMA
 from fer_core.inference.rows import NO_FACE
@@ -60,8 +60,8 @@ class LiveAnalyzer:
     """Per-stream state for live video: the face tracker, the per-person temporal EMA and an FPS meter.
 
     ``min_confidence`` only changes how faces are drawn, so the app updates it in place on a
-    running analyser (no rebuild, the temporal averages are kept). ``calibration`` reads one followed
-    face against that person's neutral baseline once the page has calibrated it.
+    running analyser (no rebuild, the temporal averages are kept). ``baseline`` reads one followed
+    face against that person's neutral baseline once the page has set it.
     """
 
     def __init__(self, classifier: Classifier, detector: FaceDetector, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
@@ -71,9 +71,9 @@ class LiveAnalyzer:
         self.tracker = FaceTracker(LIVE_FRAME_RATE)
         self.ema = ProbabilityEMA(alpha=temporal_ema)
         self.fps_meter = FpsMeter(clock=clock)
-        self.calibration = LiveCalibration(classifier.name, classifier.labels, clock=clock)
+        self.baseline = LiveBaseline(classifier.name, classifier.labels, clock=clock)
         self.pipeline = make_pipeline(classifier, detector, tta=tta, tracker=self.tracker,
-                                      live_baseline=self.calibration, temporal=self.ema)
+                                      live_baseline=self.baseline, temporal=self.ema)
 
     def process(self, rgb: np.ndarray) -> tuple[np.ndarray, FrameResult]:
         """Annotated copy of the frame and what was found in it."""
@@ -86,8 +86,8 @@ class LiveAnalyzer:
     def reset(self) -> None:
         """Start the next stream afresh: no tracks or temporal averages carried over, no FPS averaged over the pause.
 
-        A calibration is kept (it is the person's, not the stream's) and attaches to the next main face."""
+        A neutral baseline is kept (it is the person's, not the stream's) and attaches to the next main face."""
         self.tracker.reset()
         self.ema.reset()
         self.fps_meter.reset()
-        self.calibration.forget_face()
+        self.baseline.forget_face()

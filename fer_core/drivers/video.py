@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.inference.neutral_baseline import CalibrationError, NeutralBaseline
+from fer_core.inference.neutral_baseline import BaselineError, NeutralBaseline
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import FaceDetector
 from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE, annotate
@@ -153,7 +153,7 @@ def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classi
     For a video that starts with the person's relaxed face ("the first N seconds are neutral").
 
     Raises:
-        CalibrationError: no face in those seconds.
+        BaselineError: no face in those seconds.
         VideoError: not a decodable video.
     """
     if seconds <= 0:
@@ -163,8 +163,8 @@ def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classi
         source.seek(0)
     main_faces = [r.faces[0] for r in first.results if r.faces and r.time_s < seconds]
     if not main_faces:
-        raise CalibrationError(f"{first.source}: no face in its first {seconds:g} s to calibrate with; choose a video "
-                               "that starts with the person's relaxed face, or a neutral reference photo")
+        raise BaselineError(f"{first.source}: no face in its first {seconds:g} s to make a neutral baseline from; "
+                            "choose a video that starts with the person's relaxed face, or a neutral reference photo")
     probabilities = np.array([[face.scores[label] for label in classifier.labels] for face in main_faces])
     return NeutralBaseline.from_probabilities(probabilities, classifier.name, classifier.labels)
 

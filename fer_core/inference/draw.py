@@ -26,7 +26,7 @@ def hex_color(label: str) -> str:
 
 def label_text(face: Face, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> str:
     """What is drawn beside a face: its person, then its kind of score's text (:meth:`ScoreKind.label_text
-    <fer_core.inference.faces.ScoreKind.label_text>`): "P1 Happy 87%", "P1 ?" below ``min_confidence``, "P1 Sad (cal)"."""
+    <fer_core.inference.faces.ScoreKind.label_text>`): "P1 Happy 87%", "P1 ?" below ``min_confidence``, "P1 Sad (vs neutral)"."""
     text = face.kind.label_text(face.label, face.confidence, min_confidence)
     return text if face.person is None else f"{person_name(face.person)} {text}"
 

@@ -39,7 +39,7 @@ class ScoreKind(str, Enum):
 
     def label_text(self, label: str, score: float, min_confidence: float) -> str:
         """What is drawn beside a face after its person: "Happy 87%", "?" below ``min_confidence``, or
-        "Sad (cal)".
+        "Sad (vs neutral)".
 
         A face read against its neutral baseline shows no percentage and never "?": its scores are odds
         against the person's own neutral face (Neutral at rest has 1 / (1 + 6 / e^margin), e.g. 25%), and the
@@ -55,15 +55,15 @@ class ScoreKind(str, Enum):
 
     def printed(self) -> str:
         """The words the CLI prints after a face's label and score."""
-        return ", calibrated" if self.vs_neutral else ""
+        return ", vs neutral" if self.vs_neutral else ""
 
     def caption(self, score: float) -> str | None:
         """A line for people under a face's scores (None for plain probabilities)."""
-        return f"calibrated: {score:.0%} odds against the neutral reference" if self.vs_neutral else None
+        return f"vs neutral: {score:.0%} odds against the neutral reference" if self.vs_neutral else None
 
 
 #: after the label of a face read against its person's neutral baseline
-VS_NEUTRAL_MARK = " (cal)"
+VS_NEUTRAL_MARK = " (vs neutral)"
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,13 @@ class ImageError(ValueError):
     """A file that cannot be read as an image; the message names it and says why."""
 
 
-def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
+def read_image(source: str | os.PathLike | bytes, name: str | None = None, *,
+               max_pixels: int | None = None) -> np.ndarray:
     """Decode an image file (a path or its bytes) into an ``(H, W, 3)`` RGB uint8 array.
+
+    With ``max_pixels``, a larger image comes back shrunk to about that many pixels (aspect kept),
+    and a JPEG is decoded at a reduced scale to begin with (libjpeg's 1/2, 1/4 or 1/8), so that
+    its full-size pixels never exist in memory.
 
     Raises:
         ImageError: empty, corrupt, truncated, unsupported or too large.
@@ -48,9 +53,16 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
                         f"{label}: {image.width}x{image.height} pixels is too large "
                         f"(limit {MAX_PIXELS // 1_000_000} megapixels)"
                     )
+                if max_pixels is not None:
+                    image.draft(None, _fit(image.size, max_pixels))  # JPEG only; a no-op elsewhere
                 image.load()
                 image = ImageOps.exif_transpose(image)
-                return _to_rgb(image)
+                if max_pixels is not None and image.width * image.height > max_pixels and image.mode in _RESIZABLE:
+                    image = image.resize(_fit(image.size, max_pixels), Image.Resampling.BOX)
+                rgb = _to_rgb(image)
+                if max_pixels is not None and rgb.shape[0] * rgb.shape[1] > max_pixels:  # modes PIL cannot resize
+                    rgb = np.asarray(Image.fromarray(rgb).resize(_fit(rgb.shape[1::-1], max_pixels), Image.Resampling.BOX))
+                return rgb
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -59,6 +71,17 @@ def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
         raise ImageError(f"{label}: not an image file, or a format that is not supported") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{label}: corrupt or truncated image ({exc})") from exc
+
+
+#: modes PIL resizes with a box filter (other modes are shrunk after their conversion to RGB)
+_RESIZABLE = ("RGB", "RGBA", "L", "LA", "RGBX", "CMYK", "YCbCr")
+
+
+def _fit(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
+    """``(width, height)`` scaled down to at most ``max_pixels`` (unchanged when already within it)."""
+    width, height = size
+    scale = min(1.0, (max_pixels / float(width * height)) ** 0.5)
+    return max(1, int(width * scale)), max(1, int(height * scale))
 
 
 def check_size(size: int, label: str) -> None:

@@ -43,7 +43,7 @@ def analyse_image(
 
     ``aligned=True`` treats the whole image as one face crop (FER2013-style input), and
     then no detector is needed. With a ``baseline`` every face is read against that
-    person's neutral face (made by the same model, or a ``CalibrationError``).
+    person's neutral face (made by the same model, or a ``BaselineError``).
     """
     return make_pipeline(classifier, detector, aligned=aligned, tta=tta, baseline=baseline).faces(rgb)
 

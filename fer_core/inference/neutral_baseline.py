@@ -1,4 +1,4 @@
-"""Personal calibration: read one person's emotions against their own neutral face.
+"""The neutral baseline: read one person's emotions against their own neutral face.
 
 A model trained on FER2013 reads some people's resting face as Sad or Angry, and misses a
 subtle frown because it never moves the label away from that resting face. A
@@ -13,10 +13,10 @@ The result is a probability row like any other, so labels, bars, the temporal EM
 unchanged. Each face's row says ``calibrated``.
 
 The margin is chosen by a rule, never tuned on a test set (see :func:`choose_margin`):
-the smallest margin that keeps :data:`KEEP_NEUTRAL` of the calibration frames Neutral when
+the smallest margin that keeps :data:`KEEP_NEUTRAL` of the baseline's frames Neutral when
 each is read against a baseline made without it (leave-one-out), and never below
 :data:`MIN_MARGIN` = ln 2 (an emotion must at least double its odds against Neutral) nor
-above :data:`MAX_MARGIN` = ln 4. Calibration assumes the reference face is truly neutral: a
+above :data:`MAX_MARGIN` = ln 4. A baseline assumes the reference face is truly neutral: a
 smiling reference makes later smiles read as Neutral and a relaxed face read as Sad.
 """
 from __future__ import annotations
@@ -30,31 +30,34 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core.inference.crops import detect_and_crop
-
 if TYPE_CHECKING:  # the types only: this module needs neither TensorFlow nor OpenCV
     from fer_core.inference.classifier import Classifier
-    from fer_core.inference.detect import FaceDetector
 
 #: the label a person's resting face is read as
 NEUTRAL = "Neutral"
 #: an emotion must at least double its odds against Neutral over the baseline (ln 2 nats)
 MIN_MARGIN = math.log(2)
-#: at most four times: a noisier calibration than that is reported, not absorbed (ln 4 nats)
+#: at most four times: a noisier baseline than that is reported, not absorbed (ln 4 nats)
 MAX_MARGIN = math.log(4)
-#: the share of leave-one-out calibration frames the margin keeps Neutral
+#: the share of leave-one-out baseline frames the margin keeps Neutral
 KEEP_NEUTRAL = 0.95
 #: probabilities are clipped here before the logarithm (a zero would be minus infinity)
 EPSILON = 1e-6
-#: the live webcam collects this long of the main face to calibrate
-CALIBRATION_SECONDS = 2.0
-#: what a saved calibration file says it is
-FORMAT = "fer-studio-calibration"
+#: the lowest log-probability a baseline can hold: ln of the probability floor
+LOG_FLOOR = math.log(EPSILON)
+#: a saved file rounds its values to 6 decimals; bounds are checked this loosely
+TOLERANCE = 1e-5
+#: the live webcam collects this long of the main face to make its baseline
+BASELINE_SECONDS = 2.0
+#: what a saved baseline file says it is
+FORMAT = "fer-studio-neutral-baseline"
+#: what older versions wrote (still read)
+OLD_FORMATS = ("fer-studio-calibration",)
 VERSION = 1
 
 
-class CalibrationError(ValueError):
-    """A calibration that cannot be made or used: no face, a bad file, another model's baseline."""
+class BaselineError(ValueError):
+    """A neutral baseline that cannot be made or used: no face, a bad file, another model's baseline."""
 
 
 def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
@@ -69,7 +72,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def leave_one_out_gaps(log_probs: np.ndarray, neutral: int) -> np.ndarray:
-    """For each calibration frame, how far its strongest other label is above Neutral when it is read
+    """For each baseline frame, how far its strongest other label is above Neutral when it is read
     against the mean of the other frames: the margin that frame needs to stay Neutral (<= 0: none).
 
     Needs at least two frames.
@@ -85,7 +88,7 @@ def choose_margin(log_probs: np.ndarray, neutral: int) -> tuple[float, float | N
     """The margin for a baseline of these frames, and the leave-one-out spread it came from.
 
     The rule: the :data:`KEEP_NEUTRAL` quantile of :func:`leave_one_out_gaps` (the smallest margin
-    that keeps that share of the calibration frames Neutral), clipped to
+    that keeps that share of the baseline's frames Neutral), clipped to
     [:data:`MIN_MARGIN`, :data:`MAX_MARGIN`]. With one frame there is no spread to measure, and the
     margin is the floor. The spread is None then.
     """
@@ -100,10 +103,10 @@ def _require_neutral(labels: tuple[str, ...]) -> tuple[str, ...]:
     """``labels``, if they have the label a resting face is read as.
 
     Raises:
-        CalibrationError: they have none.
+        BaselineError: they have none.
     """
     if NEUTRAL not in labels:
-        raise CalibrationError(f"calibration needs a {NEUTRAL!r} label; this model's labels are {', '.join(labels)}")
+        raise BaselineError(f"a neutral baseline needs a {NEUTRAL!r} label; this model's labels are {', '.join(labels)}")
     return labels
 
 
@@ -122,14 +125,18 @@ class NeutralBaseline:
     def __post_init__(self) -> None:
         _require_neutral(self.labels)
         if len(self.log_probabilities) != len(self.labels):
-            raise CalibrationError(f"the baseline has {len(self.log_probabilities)} values for "
-                                   f"{len(self.labels)} labels")
-        if not all(math.isfinite(v) and v <= 0 for v in self.log_probabilities):
-            raise CalibrationError("the baseline's log-probabilities must be finite and at most 0")
-        if not (isinstance(self.frames, int) and self.frames >= 1):
-            raise CalibrationError(f"a baseline is made from at least 1 frame, not {self.frames!r}")
-        if not (math.isfinite(self.margin) and 0 <= self.margin <= 10):
-            raise CalibrationError(f"the margin must be a number from 0 to 10 (log-probability), not {self.margin!r}")
+            raise BaselineError(f"the baseline has {len(self.log_probabilities)} values for "
+                                f"{len(self.labels)} labels")
+        if not all(math.isfinite(v) and LOG_FLOOR - TOLERANCE <= v <= 0 for v in self.log_probabilities):
+            raise BaselineError(f"the baseline's log-probabilities must be numbers from ln {EPSILON:g} "
+                                f"({LOG_FLOOR:.4f}, the probability floor) to 0")
+        if not (isinstance(self.frames, int) and not isinstance(self.frames, bool) and self.frames >= 1):
+            raise BaselineError(f"a baseline is made from at least 1 frame, not {self.frames!r}")
+        if not (math.isfinite(self.margin) and MIN_MARGIN - TOLERANCE <= self.margin <= MAX_MARGIN + TOLERANCE):
+            raise BaselineError(f"the margin must be a number from {MIN_MARGIN:.4f} (ln 2) to {MAX_MARGIN:.4f} "
+                                f"(ln 4), not {self.margin!r}")
+        if self.spread is not None and not math.isfinite(self.spread):
+            raise BaselineError(f"the spread must be a finite number, not {self.spread!r}")
 
     # ------------------------------------------------------------------ making one
 
@@ -138,13 +145,13 @@ class NeutralBaseline:
         """The baseline of these probability rows (one per neutral frame), its margin by :func:`choose_margin`.
 
         Raises:
-            CalibrationError: no rows, or rows that do not match ``labels``.
+            BaselineError: no rows, or rows that do not match ``labels``.
         """
         rows = np.asarray(probabilities, dtype=np.float64)
         if rows.ndim != 2 or len(rows) == 0:
-            raise CalibrationError("no neutral face to calibrate with: give at least one face")
+            raise BaselineError("no neutral face to make a baseline from: give at least one face")
         if rows.shape[1] != len(labels):
-            raise CalibrationError(f"{rows.shape[1]} probabilities per face for {len(labels)} labels")
+            raise BaselineError(f"{rows.shape[1]} probabilities per face for {len(labels)} labels")
         labels = _require_neutral(tuple(labels))
         logs = log_probabilities(rows)
         margin, spread = choose_margin(logs, labels.index(NEUTRAL))
@@ -154,7 +161,7 @@ class NeutralBaseline:
     def from_faces(cls, crops: Sequence[np.ndarray], classifier: Classifier, tta: str | None = None) -> NeutralBaseline:
         """The baseline of face crops of one person's neutral face, read by ``classifier`` (with ``tta``)."""
         if len(crops) == 0:
-            raise CalibrationError("no neutral face to calibrate with: give at least one face")
+            raise BaselineError("no neutral face to make a baseline from: give at least one face")
         return cls.from_probabilities(classifier.predict_proba(list(crops), tta), classifier.name, classifier.labels)
 
     # ------------------------------------------------------------------ using one
@@ -167,25 +174,25 @@ class NeutralBaseline:
         """Refuse a model other than the one that made this baseline.
 
         Raises:
-            CalibrationError: another model name or another label list.
+            BaselineError: another model name or another label list.
         """
         if tuple(labels) != self.labels:
-            raise CalibrationError(f"this calibration was made with the labels {', '.join(self.labels)}; the model "
-                                   f"{model!r} has {', '.join(labels)}. Calibrate again with this model")
+            raise BaselineError(f"this baseline was made with the labels {', '.join(self.labels)}; the model "
+                                f"{model!r} has {', '.join(labels)}. Set the neutral baseline again with this model")
         if model != self.model:
-            raise CalibrationError(f"this calibration was made with the model {self.model!r}, not {model!r}: each "
-                                   "model reads a face its own way. Choose that model, or calibrate again with this one")
+            raise BaselineError(f"this baseline was made with the model {self.model!r}, not {model!r}: each "
+                                "model reads a face its own way. Choose that model, or set the neutral baseline again with this one")
 
     def check_classifier(self, classifier: Classifier) -> None:
         """:meth:`check` against a loaded classifier."""
         self.check(classifier.name, classifier.labels)
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
-        """Calibrated probability rows (float32, same shape): the softmax of ``log p - baseline`` with
+        """Probability rows read against the baseline (float32, same shape): the softmax of ``log p - baseline`` with
         the margin added to Neutral. One subtraction and a softmax of a few numbers per face."""
         rows = np.asarray(probabilities)
         if rows.shape[-1] != len(self.labels):
-            raise CalibrationError(f"{rows.shape[-1]} probabilities per face for a baseline of {len(self.labels)} labels")
+            raise BaselineError(f"{rows.shape[-1]} probabilities per face for a baseline of {len(self.labels)} labels")
         adjusted = log_probabilities(rows) - np.asarray(self.log_probabilities)
         adjusted[..., self.neutral_index] += self.margin
         return _softmax(adjusted).astype(np.float32)
@@ -198,49 +205,14 @@ class NeutralBaseline:
                 "margin": round(self.margin, 6), "spread": None if self.spread is None else round(self.spread, 6)}
 
     def to_json(self) -> str:
-        """A small JSON document (a few hundred bytes) that :meth:`from_json` reads back."""
+        """A small JSON document (a few hundred bytes) that :func:`fer_core.inference.baseline_file.parse_baseline`
+        reads back."""
         return json.dumps(self.to_dict(), indent=2)
 
     @property
     def fingerprint(self) -> str:
         """A short id of this baseline (its JSON), for cache keys and table metadata."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
-
-    @classmethod
-    def from_dict(cls, document: Any, name: str = "calibration") -> NeutralBaseline:
-        """The baseline a :meth:`to_dict` document describes; ``name`` says which file in errors.
-
-        Raises:
-            CalibrationError: not such a document, or one with missing or bad values.
-        """
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise CalibrationError(f"{name}: not a calibration file (expected a JSON object with "
-                                   f'"format": "{FORMAT}", as "Download calibration" or --save-calibration write)')
-        if document.get("version") != VERSION:
-            raise CalibrationError(f"{name}: calibration version {document.get('version')!r}; this studio reads "
-                                   f"version {VERSION}")
-        missing = [key for key in ("model", "labels", "log_probabilities", "frames", "margin") if key not in document]
-        if missing:
-            raise CalibrationError(f"{name}: the calibration lacks {', '.join(missing)}")
-        try:
-            labels = tuple(str(v) for v in document["labels"])
-            values = tuple(float(v) for v in document["log_probabilities"])
-            spread = document.get("spread")
-            return cls(str(document["model"]), labels, values, document["frames"], float(document["margin"]),
-                       None if spread is None else float(spread))
-        except CalibrationError as exc:
-            raise CalibrationError(f"{name}: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise CalibrationError(f"{name}: a value of the wrong kind in the calibration ({exc})") from None
-
-    @classmethod
-    def from_json(cls, text: str | bytes, name: str = "calibration") -> NeutralBaseline:
-        """:meth:`from_dict` of a JSON document (a saved calibration file's content)."""
-        try:
-            document = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CalibrationError(f"{name}: not a calibration file: not valid JSON ({exc})") from None
-        return cls.from_dict(document, name)
 
     def describe(self) -> str:
         """For people: "from 30 frames, margin 0.69"."""
@@ -251,48 +223,6 @@ class NeutralBaseline:
         """Why this baseline may be poor (its frames disagreed more than :data:`MAX_MARGIN` allows), or None."""
         if self.spread is None or self.spread <= MAX_MARGIN:
             return None
-        return (f"the {self.frames} calibration frames disagreed (spread {self.spread:.2f} over the largest margin "
-                f"{MAX_MARGIN:.2f}): the face moved or changed expression while calibrating, or they show several "
-                "people. Calibrate again holding a relaxed face still")
-
-
-def read_calibration(path: str, classifier: Classifier | None = None) -> NeutralBaseline:
-    """A saved calibration file, checked against ``classifier`` when given.
-
-    Raises:
-        CalibrationError: unreadable, malformed, or made with another model.
-    """
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read(1_000_000)
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read this calibration file ({exc.strerror or exc})") from None
-    baseline = NeutralBaseline.from_json(text, path)
-    if classifier is not None:
-        baseline.check_classifier(classifier)
-    return baseline
-
-
-def baseline_from_images(images: Sequence[tuple[str, np.ndarray]], classifier: Classifier,
-                         detector: FaceDetector | None, *, aligned: bool = False,
-                         tta: str | None = None) -> NeutralBaseline:
-    """The baseline of the largest face of each reference image (``(name, rgb)`` pairs).
-
-    ``aligned=True`` takes each whole image as the face crop.
-
-    Raises:
-        CalibrationError: a reference image in which no face is found.
-    """
-    crops = []
-    for name, rgb in images:
-        if aligned:
-            crops.append(rgb)
-            continue
-        if detector is None:
-            raise ValueError("a face detector is needed unless aligned=True")
-        _, found = detect_and_crop(rgb, detector)
-        if not found:
-            raise CalibrationError(f"{name}: no face found in this neutral reference; give a photo in which "
-                                   "the person's face is upright, well lit and looking at the camera")
-        crops.append(found[0])
-    return NeutralBaseline.from_faces(crops, classifier, tta)
+        return (f"the {self.frames} baseline frames disagreed (spread {self.spread:.2f} over the largest margin "
+                f"{MAX_MARGIN:.2f}): the face moved or changed expression while it was made, or they show several "
+                "people. Set it again holding a relaxed face still")

@@ -12,7 +12,7 @@ import numpy as np
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import FaceDetector
 from fer_core.inference.faces import Face, FaceBatch
-from fer_core.inference.live_baseline import LiveCalibration
+from fer_core.inference.live_baseline import LiveBaseline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.stages import (Classify, Detect, EveryFaceBaseline, FollowedFaceBaseline, Stage,
                                        TemporalAverage, Track, WholeImage)
@@ -40,7 +40,7 @@ class Pipeline:
 
 def make_pipeline(classifier: Classifier, detector: FaceDetector | None, *, tta: str | None = None,
                   aligned: bool = False, tracker: FaceTracker | None = None,
-                  baseline: NeutralBaseline | None = None, live_baseline: LiveCalibration | None = None,
+                  baseline: NeutralBaseline | None = None, live_baseline: LiveBaseline | None = None,
                   temporal: ProbabilityEMA | None = None) -> Pipeline:
     """The pipeline for these options, its stages in the one order.
 
@@ -50,7 +50,7 @@ def make_pipeline(classifier: Classifier, detector: FaceDetector | None, *, tta:
 
     Raises:
         ValueError: no ``detector`` without ``aligned``, or both kinds of baseline.
-        CalibrationError: ``baseline`` was made by another model.
+        BaselineError: ``baseline`` was made by another model.
     """
     if not aligned and detector is None:
         raise ValueError("a face detector is needed unless aligned=True")

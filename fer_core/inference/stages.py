@@ -16,7 +16,7 @@ from fer_core.inference.classifier import Classifier
 from fer_core.inference.crops import detect_and_crop
 from fer_core.inference.detect import Box, FaceDetector
 from fer_core.inference.faces import FaceBatch, ScoreKind
-from fer_core.inference.live_baseline import LiveCalibration
+from fer_core.inference.live_baseline import LiveBaseline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.rows import MAIN_FACE
 from fer_core.inference.temporal import ProbabilityEMA
@@ -81,7 +81,7 @@ class EveryFaceBaseline:
     """Read every face against one person's neutral baseline (photos, videos, batch: the baseline is theirs).
 
     Raises:
-        CalibrationError: at construction, when ``baseline`` was made by another model than ``classifier``.
+        BaselineError: at construction, when ``baseline`` was made by another model than ``classifier``.
     """
 
     def __init__(self, baseline: NeutralBaseline, classifier: Classifier) -> None:
@@ -98,7 +98,7 @@ class EveryFaceBaseline:
 class FollowedFaceBaseline:
     """Read one followed face against its neutral baseline (the webcam), collecting one while asked to."""
 
-    def __init__(self, live: LiveCalibration) -> None:
+    def __init__(self, live: LiveBaseline) -> None:
         self.live = live
 
     def __call__(self, batch: FaceBatch) -> FaceBatch:

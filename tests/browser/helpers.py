@@ -94,7 +94,7 @@ def rss_mb(pid: int) -> float:
 
 def file_uploader(page, label: str):
     """The page's file uploader labelled exactly ``label`` (the photo and video pages have two: the
-    calibration reference's and the main one)."""
+    neutral reference's and the main one)."""
     return page.locator('[data-testid="stFileUploader"]').filter(
         has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
 

@@ -2,7 +2,9 @@
 
 Five distinct 8000x8000 PNGs (64 megapixels each, 192 MB of pixels once decoded) are uploaded
 one after another, each in its own browser session. The server keeps display-size results
-only, in a cache bounded by bytes, and hands the decoding memory back to the OS.
+only, in a cache bounded by bytes, and hands the decoding memory back to the OS. The same
+photos as neutral references: only a baseline of a few numbers is kept, and the decoding
+memory goes back as well.
 """
 from __future__ import annotations
 
@@ -47,7 +49,12 @@ def large_photos(tmp_path_factory) -> list[Path]:
     return paths
 
 
-def _upload_and_wait(browser, server, photo: Path) -> tuple[float, float]:
+#: what four more 64-megapixel neutral references may grow the server by (issue 41)
+MAX_REFERENCE_GROWTH_MB = 100
+REFERENCE_UPLOADER = "A neutral reference photo of this person, or a saved baseline file"
+
+
+def _upload_and_wait(browser, server, photo: Path, reference: bool = False) -> tuple[float, float]:
     """One session uploads one photo and waits for its analysis.
 
     Returns the server's peak RSS while it analysed the photo (the decoded 64-megapixel arrays
@@ -59,10 +66,12 @@ def _upload_and_wait(browser, server, photo: Path) -> tuple[float, float]:
     try:
         page = context.new_page()
         goto(page, "photo")
-        uploader = file_uploader(page, "Photos")
+        if reference:
+            page.get_by_text("Neutral baseline (optional)").click()
+        uploader = file_uploader(page, REFERENCE_UPLOADER if reference else "Photos")
         uploader.locator('input[type="file"]').set_input_files(str(photo))
         uploader.locator('[data-testid="stFileChipName"]', has_text=photo.name).wait_for()
-        caption = page.get_by_text(f"{photo.name}: ")
+        caption = page.get_by_text(f"the neutral face in {photo.name}" if reference else f"{photo.name}: ")
         deadline = time.monotonic() + 3 * PAGE_TIMEOUT
         while time.monotonic() < deadline and not caption.count():
             peak = max(peak, rss_mb(server.proc.pid))
@@ -96,3 +105,16 @@ def test_large_photos_grow_the_server_by_a_bounded_amount(browser, streamlit_ser
         left = rss_mb(pid) - baseline
     print(f"server RSS once the sessions ended: {rss_mb(pid):.0f} MB ({left:+.0f} MB from the baseline)")
     assert left <= MAX_LEFT_MB, f"{left:.0f} MB more than after the first photo stayed after the sessions ended"
+
+
+def test_large_neutral_references_grow_the_server_by_a_bounded_amount(browser, streamlit_server, large_photos):
+    pid = streamlit_server.proc.pid
+    _upload_and_wait(browser, streamlit_server, large_photos[0], reference=True)
+    time.sleep(2)
+    baseline = rss_mb(pid)
+    rss = [_upload_and_wait(browser, streamlit_server, photo, reference=True) for photo in large_photos[1:]]
+    growth = max(settled for _, settled in rss) - baseline
+    print(f"server RSS after the first 8000x8000 neutral reference {baseline:.0f} MB; after each of the next "
+          f"{len(rss)}: {', '.join(f'{s:.0f}' for _, s in rss)} MB (growth {growth:.0f} MB; peaks while decoding "
+          f"{', '.join(f'{p:.0f}' for p, _ in rss)} MB)")
+    assert growth < MAX_REFERENCE_GROWTH_MB, f"the server grew by {growth:.0f} MB over {len(rss)} large references"

@@ -1,4 +1,4 @@
-"""Personal calibration (fer_core.inference.neutral_baseline, fer_core.inference.live_baseline) on real faces: the astronaut
+"""The neutral baseline (fer_core.inference.neutral_baseline, fer_core.inference.live_baseline) on real faces: the astronaut
 (a smiling person), FER2013 faces, and clips and live frames made from them."""
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ import pytest
 from PIL import Image
 
 from fer_core.drivers import batch
+from fer_core.inference.neutral_reference import baseline_from_images
+from fer_core.inference.baseline_file import baseline_from_dict, parse_baseline, read_baseline_file
 from fer_core.evaluation.sample_frames import astronaut_frame as make_frame
+from tests.test_baseline_file import GOOD
 from fer_core.inference.neutral_baseline import (
-    KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, CalibrationError, NeutralBaseline, baseline_from_images, choose_margin,
+    KEEP_NEUTRAL, MAX_MARGIN, MIN_MARGIN, BaselineError, NeutralBaseline, choose_margin,
     leave_one_out_gaps, log_probabilities,
 )
 from fer_core.inference.detect import LIVE_DETECTOR, make_detector
@@ -117,17 +120,17 @@ def test_another_models_baseline_is_refused(fast, detector, astronaut):
 
     baseline = baseline_from_images([("astronaut", astronaut)], fast, detector)
     other = Classifier.load(OTHER)
-    with pytest.raises(CalibrationError, match="made with the model 'student16', not 'vgg32b'"):
+    with pytest.raises(BaselineError, match="made with the model 'student16', not 'vgg32b'"):
         analyse_image(astronaut, other, detector, baseline=baseline)
-    renamed = NeutralBaseline.from_dict({**baseline.to_dict(), "labels": list(reversed(baseline.labels))})
-    with pytest.raises(CalibrationError, match="made with the labels"):
+    renamed = baseline_from_dict({**baseline.to_dict(), "labels": list(reversed(baseline.labels))})
+    with pytest.raises(BaselineError, match="made with the labels"):
         renamed.check_classifier(fast)
 
 
 def test_a_reference_without_a_face_is_a_clear_error(fast, detector):
     from skimage import data
 
-    with pytest.raises(CalibrationError, match="coffee.png: no face found in this neutral reference"):
+    with pytest.raises(BaselineError, match="coffee.png: no face found in this neutral reference"):
         baseline_from_images([("coffee.png", data.coffee())], fast, detector)
 
 
@@ -138,37 +141,13 @@ def test_json_round_trips(fast, detector, astronaut):
     baseline = baseline_from_images([("a", astronaut), ("b", astronaut[:, ::-1])], fast, detector)
     text = baseline.to_json()
     assert len(text) < 1000
-    again = NeutralBaseline.from_json(text)
+    again = parse_baseline(text, "me.json")
     assert again.model == "student16" and again.labels == fast.labels and again.frames == 2
     assert again.log_probabilities == pytest.approx(baseline.log_probabilities, abs=1e-6)
     assert again.margin == pytest.approx(baseline.margin, abs=1e-6)
     probabilities = fast.predict_proba([astronaut])
     assert again.apply(probabilities) == pytest.approx(baseline.apply(probabilities), abs=1e-5)
-    assert again.fingerprint == NeutralBaseline.from_json(again.to_json()).fingerprint
-
-
-GOOD = {"format": "fer-studio-calibration", "version": 1, "model": "m", "frames": 3, "margin": 0.7,
-        "labels": ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"],
-        "log_probabilities": [-3.0, -4.0, -2.5, -2.0, -1.5, -3.0, -0.5]}
-
-
-@pytest.mark.parametrize("text, message", [
-    ("not json {", "not valid JSON"),
-    ("[1, 2]", "not a calibration file"),
-    (json.dumps({**GOOD, "format": "something-else"}), "not a calibration file"),
-    (json.dumps({**GOOD, "version": 7}), "version 7"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "margin"}), "lacks margin"),
-    (json.dumps({**GOOD, "log_probabilities": [-1.0] * 6}), "6 values for 7 labels"),
-    (json.dumps({**GOOD, "log_probabilities": ["x"] * 7}), "wrong kind"),
-    (json.dumps({**GOOD, "log_probabilities": [1.0] * 7}), "finite and at most 0"),
-    (json.dumps({**GOOD, "labels": ["Happy", "Sad"], "log_probabilities": [-1.0, -1.0]}), "needs a 'Neutral' label"),
-    (json.dumps({**GOOD, "frames": 0}), "at least 1 frame"),
-    (json.dumps({**GOOD, "margin": -1}), "margin must be a number from 0 to 10"),
-])
-def test_a_malformed_calibration_file_is_one_clear_error(text, message):
-    with pytest.raises(CalibrationError, match=message) as caught:
-        NeutralBaseline.from_json(text, "mine.json")
-    assert str(caught.value).startswith("mine.json: ")
+    assert again.fingerprint == parse_baseline(again.to_json(), "me.json").fingerprint
 
 
 # ------------------------------------------------------------------ the command line
@@ -179,18 +158,18 @@ def _cli(*args):
                           text=True, timeout=300)
 
 
-def test_predict_neutral_saves_and_loads_a_calibration(tmp_path, astronaut_jpeg):
+def test_predict_neutral_saves_and_loads_a_baseline_file(tmp_path, astronaut_jpeg):
     photo = tmp_path / "astronaut.jpg"
     photo.write_bytes(astronaut_jpeg)
     saved = tmp_path / "me.json"
-    made = _cli("predict", "--model", FAST, "--neutral", photo, "--save-calibration", saved, photo, "--json")
+    made = _cli("predict", "--model", FAST, "--neutral", photo, "--save-baseline", saved, photo, "--json")
     assert made.returncode == 0, made.stderr
     [entry] = json.loads(made.stdout)
     assert entry["calibrated"] is True and entry["faces"][0]["calibrated"] is True
     assert entry["faces"][0]["label"] == "Neutral"  # the reference itself
-    assert "calibrated" in made.stderr and NeutralBaseline.from_json(saved.read_text()).model == "student16"
+    assert "every face is read against it" in made.stderr and read_baseline_file(saved).model == "student16"
     csv = tmp_path / "rows.csv"
-    loaded = _cli("predict", "--model", FAST, "--calibration", saved, photo, "--json", "--csv", csv)
+    loaded = _cli("predict", "--model", FAST, "--baseline", saved, photo, "--json", "--csv", csv)
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout) == [entry]
     header, row = csv.read_text().splitlines()[:2]
@@ -209,10 +188,10 @@ def test_predict_refuses_a_reference_without_a_face_and_another_models_file(tmp_
     assert f"error: {coffee}: no face found in this neutral reference" in result.stderr
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**GOOD, "model": "vgg32b"}))
-    result = _cli("predict", "--model", FAST, "--calibration", other, photo)
+    result = _cli("predict", "--model", FAST, "--baseline", other, photo)
     assert result.returncode == 2 and result.stdout == ""
     assert "made with the model 'vgg32b', not 'student16'" in result.stderr
-    result = _cli("predict", "--model", FAST, "--save-calibration", tmp_path / "x.json", photo)
+    result = _cli("predict", "--model", FAST, "--save-baseline", tmp_path / "x.json", photo)
     assert result.returncode == 2 and "--neutral" in result.stderr
 
 
@@ -243,7 +222,7 @@ def test_batch_reads_every_face_against_the_baseline_and_resumes_only_with_it(tm
     rows = pd.read_parquet(out)
     assert rows["calibrated"].tolist() == [True] * 4 and set(rows["label"]) == {"Neutral"}
     with pytest.raises(batch.BatchError, match="calibrated"):
-        batch.run_batch([str(folder)], out, model=FAST, every=2)  # the same table without the calibration
+        batch.run_batch([str(folder)], out, model=FAST, every=2)  # the same table without the baseline
     plain = batch.run_batch([str(folder)], tmp_path / "plain.parquet", model=FAST, every=2)
     assert plain.faces == 4 and set(pd.read_parquet(tmp_path / "plain.parquet")["label"]) == {"Happy"}
 
@@ -256,7 +235,7 @@ def test_video_baseline_from_its_first_seconds(tmp_path, fast, detector):
     result = analyse_video(clip, fast, detector, baseline=baseline, every=5)
     assert [r.faces[0].label for r in result.results if r.faces] == ["Neutral", "Neutral"]
     blank = _clip(tmp_path / "blank.mp4", [np.full((480, 640, 3), 90, np.uint8)] * 10)
-    with pytest.raises(CalibrationError, match="no face in its first 0.5 s"):
+    with pytest.raises(BaselineError, match="no face in its first 0.5 s"):
         baseline_from_video(blank, fast, detector, seconds=0.5)
 
 
@@ -279,53 +258,77 @@ def _run(analyzer, clock, frame, seconds, fps=10):
     return result
 
 
-def test_live_calibration_collects_the_main_face_then_reads_it_as_neutral(fast):
+def test_live_baseline_collects_the_main_face_then_reads_it_as_neutral(fast):
     clock = FakeClock()
     analyzer = LiveAnalyzer(fast, make_detector(LIVE_DETECTOR), clock=clock)
     face, blank = make_frame(), np.full((480, 640, 3), 90, np.uint8)
     assert _run(analyzer, clock, face, 0.5).faces[0].label == "Happy"
-    calibration = analyzer.calibration
-    assert calibration.status().state == OFF
-    # no face while calibrating: says so, and stays off
-    calibration.start()
+    live = analyzer.baseline
+    assert live.status().state == OFF
+    # no face while making the baseline: says so, and stays off
+    live.start()
     _run(analyzer, clock, blank, 2.5)
-    status = calibration.status()
+    status = live.status()
     assert status.state == OFF and "No face was seen" in status.message
     # the astronaut's face as the "neutral" one: afterwards it reads as Neutral, marked calibrated
-    calibration.start()
+    live.start()
     _run(analyzer, clock, face, 1.0)
-    assert calibration.status().state == COLLECTING and 0.4 <= calibration.status().progress <= 0.6
+    assert live.status().state == COLLECTING and 0.4 <= live.status().progress <= 0.6
     _run(analyzer, clock, face, 1.5)
-    status = calibration.status()
+    status = live.status()
     assert status.state == ON and status.frames >= MIN_FRAMES and status.message is None
     result = _run(analyzer, clock, face, 2.0)  # the temporal EMA settles on the calibrated reading
     assert [(f.label, f.kind.vs_neutral) for f in result.faces] == [("Neutral", True)]
-    # a stream restart keeps the person's baseline; a failed recalibration keeps it too
+    # a stream restart keeps the person's baseline; a failed new baseline keeps it too
     analyzer.reset()
-    calibration.start()
+    live.start()
     _run(analyzer, clock, blank, 2.5)
-    assert calibration.status().state == ON and calibration.status().message
+    assert live.status().state == ON and live.status().message
     assert _run(analyzer, clock, face, 2.0).faces[0].kind.vs_neutral
-    calibration.reset()
-    assert calibration.status().state == OFF
+    live.reset()
+    assert live.status().state == OFF
     assert _run(analyzer, clock, face, 2.0).faces[0].label == "Happy"
 
 
-def test_live_calibration_follows_its_face_and_leaves_the_other_uncalibrated(fast):
+def test_live_baseline_follows_its_face_and_leaves_the_other_uncalibrated(fast):
     clock = FakeClock()
     analyzer = LiveAnalyzer(fast, make_detector(), clock=clock)  # multi-scale: two faces in a wide frame
     face = make_frame()
-    calibration = analyzer.calibration
-    calibration.load(baseline_from_images([("astronaut", face)], fast, make_detector()))
+    live = analyzer.baseline
+    live.load(baseline_from_images([("astronaut", face)], fast, make_detector()))
     two = np.concatenate([face, face], axis=1)  # the same person twice, side by side (1280 x 480)
     result = _run(analyzer, clock, two, 1.0)
     assert sorted(f.kind.vs_neutral for f in result.faces) == [False, True]
     followed = next(f for f in result.faces if f.kind.vs_neutral)
     assert followed.label == "Neutral"
     assert next(f for f in result.faces if not f.kind.vs_neutral).label == "Happy"
-    # the calibrated face keeps its calibration wherever it is matched, not by size order
+    # the followed face keeps its baseline wherever it is matched, not by size order
     x = followed.box.x
     result = _run(analyzer, clock, two, 0.5)
     assert next(f for f in result.faces if f.kind.vs_neutral).box.x == pytest.approx(x, abs=8)
-    with pytest.raises(CalibrationError, match="not 'student16'"):
-        calibration.load(NeutralBaseline.from_dict({**GOOD, "model": "vgg32b"}))
+    with pytest.raises(BaselineError, match="not 'student16'"):
+        live.load(baseline_from_dict({**GOOD, "model": "vgg32b"}))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_large_reference_is_decoded_no_larger_than_the_detector_needs(fast, detector, astronaut, fmt):
+    import io
+
+    from fer_core.inference.neutral_reference import REFERENCE_PIXELS, read_reference
+
+    large = np.asarray(Image.fromarray(astronaut).resize((3000, 2000)))  # 6 MP, 3:2
+    buffer = io.BytesIO()
+    Image.fromarray(large).save(buffer, format=fmt)
+    rgb = read_reference(buffer.getvalue(), f"large.{fmt.lower()}")
+    assert rgb.shape[0] * rgb.shape[1] <= REFERENCE_PIXELS and rgb.shape[1] / rgb.shape[0] == pytest.approx(1.5, abs=0.01)
+    assert rgb.shape[0] * rgb.shape[1] > REFERENCE_PIXELS * 0.9 or fmt == "JPEG"  # a JPEG may decode at 1/2 scale
+    assert read_reference(_png(astronaut), "small.png").shape == astronaut.shape  # within the limit: as it is
+    assert baseline_from_images([("large", rgb)], fast, detector).frames == 1
+
+
+def _png(rgb) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
