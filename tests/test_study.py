@@ -224,9 +224,9 @@ def test_local_and_ray_give_the_same_tables(design_dir, tmp_path):
     small = design_dir / "study_small.csv"
     small.write_text("participant,video,neutral_image,neutral_seconds,group\n"
                      "P3,videos/p3.mp4,p3_neutral.png,,A\nP4,videos/p4.mp4,,,B\n")
-    local = run_study(small, design_dir / "markers_small.csv" if False else _markers_for(design_dir, ["P3"]),
-                      tmp_path / "local", every=4)
-    ray = run_study(small, _markers_for(design_dir, ["P3"]), tmp_path / "ray", every=4, engine="ray")
+    markers = _markers_for(design_dir, ["P3"])
+    local = run_study(small, markers, tmp_path / "local", every=4)
+    ray = run_study(small, markers, tmp_path / "ray", every=4, engine="ray")
     assert ray.failed.keys() == local.failed.keys() == {"P4"}
     for name in ("frames", "epochs", "summary", "exclusions"):
         pd.testing.assert_frame_equal(local.tables[name], ray.tables[name])
