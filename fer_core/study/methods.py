@@ -69,6 +69,7 @@ def manifest(design: Design, outcomes: Sequence[Outcome], *, model_dir: str | os
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "software": versions(),
         "model": {"folder": str(model_dir), "name": info.name, "display_name": info.display_name, "tta": info.tta,
+                  "labels": list(info.labels),
                   "privatetest_accuracy": None if private is None else private.accuracy,
                   "weights_sha256": model_sha256(model_dir)},
         "detector": DEFAULT_DETECTOR,

@@ -21,7 +21,7 @@ RESAMPLES = 9999
 SEED = 0
 
 
-def bootstrap_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+def bootstrap_ci(values: np.ndarray, confidence: float = CONFIDENCE, resamples: int = RESAMPLES) -> tuple[float, float]:
     """The BCa bootstrap interval of the mean of ``values`` (NaN, NaN for fewer than two values)."""
     from scipy.stats import bootstrap
 
@@ -32,7 +32,7 @@ def bootstrap_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[fl
         return float(values[0]), float(values[0])
     with warnings.catch_warnings():  # BCa warns on small, lumpy samples; the interval is still its answer
         warnings.simplefilter("ignore")
-        result = bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=RESAMPLES,
+        result = bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=resamples,
                            method="BCa", vectorized=True, rng=np.random.default_rng(SEED))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
