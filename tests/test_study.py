@@ -86,6 +86,10 @@ def test_outputs_have_the_issue_columns(study):
     assert [p["participant"] for p in failed] == ["P4"] and "line 5" in failed[0]["error"]
     methods = (out / "methods.md").read_text()
     assert "tracked longest" in methods and "P4" in methods and "excluded" in methods
+    # P1: 10 analysed frames with the face, 8 without, then 2 with it again under a new person ID (ByteTrack gives
+    # an ID from a new track's second frame): the returning track is joined to P1's face
+    shares = {p["participant"]: p.get("face_share") for p in manifest["participants"]}
+    assert shares["P1"] == pytest.approx((10 + 1) / 20) and shares["P3"] == 1.0 and shares["P4"] is None
 
 
 def test_window_means_match_a_hand_computation(study, design_dir):
@@ -101,9 +105,10 @@ def test_window_means_match_a_hand_computation(study, design_dir):
             continue
         rows = frames[(frames["participant"] == window.participant)]
         inside = rows[(rows["time_s"] >= window.onset) & (rows["time_s"] < window.offset)]
-        # the participant's face: the person in the most frames of their video
-        person = rows["person"].dropna().value_counts().idxmax()
-        valid = inside[(inside["person"] == person) & (inside["quality"].fillna("") == "")]
+        # the participant's face: the person in the most frames of their video (here the only face in each frame,
+        # so every track continues it: P1's face comes back with a new ID after 1.6 s away)
+        assert rows.groupby("frame")["face"].count().max() == 1
+        valid = inside[inside["person"].notna() & (inside["quality"].fillna("") == "")]
         assert (mine["frames"] == inside["frame"].nunique()).all()
         assert (mine["valid_frames"] == len(valid)).all()
         for emotion in LABELS:
@@ -220,6 +225,8 @@ def _markers_for(design_dir: Path, participants: list[str]) -> Path:
     ("participant,video\nP1,a.mp4\n", "participant,stimulus,onset,offset\nP9,A,0,1\n",
      "markers.csv: line 2: participant 'P9' is not in the study"),
     ("participant,video\nP1,a.mp4\n", "stimulus,onset\nA,0\n", "markers.csv: line 1: missing column offset"),
+    ("participant,video,label\nP1,a.mp4,x\n", "stimulus,onset,offset\nA,0,1\n",
+     "study.csv: line 1: covariate column 'label' has the name of a column"),
     ("participant,video,neutral_seconds\nP1,a.mp4,soon\n", "stimulus,onset,offset\nA,0,1\n",
      "study.csv: line 2: neutral_seconds 'soon' is not a number"),
 ])
@@ -232,3 +239,18 @@ def test_bad_design_files_name_the_file_and_line(tmp_path, capsys, study_text, m
                  "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_the_participant_is_the_longest_track_and_the_tracks_that_continue_it():
+    from fer_core.study.epochs import main_people
+
+    def track(person: int, frames: range, width: int) -> list[dict]:
+        return [{"frame": f, "person": person, "w": width} for f in frames]
+
+    rows = pd.DataFrame(track(1, range(0, 10), 100)  # the participant
+                        + track(2, range(12, 16), 90)  # back after leaving the view: a new ID
+                        + track(3, range(3, 6), 100)  # someone beside them
+                        + track(4, range(16, 18), 30)  # a small face in the background while they are away
+                        + [{"frame": 11, "person": None, "w": 95}])  # not yet tracked
+    assert main_people(rows) == {1, 2}
+    assert main_people(rows[rows["person"].isna()]) == set()

@@ -141,8 +141,9 @@ def analyse_participant(participant: Participant, classifier: Classifier, detect
         log.debug("%s failed", participant.video, exc_info=True)
         return Outcome(participant.id, key, error=f"{where}: unexpected {type(exc).__name__}: {exc}")
     rows = []
+    start = result.results[0].time_s if result.results else 0.0  # a stream whose first timestamp is not 0
     for frame, flags in zip(result.results, flagging.frames, strict=True):
-        context = {"participant": participant.id, "frame": frame.index, "time_s": round(frame.time_s, 3)}
+        context = {"participant": participant.id, "frame": frame.index, "time_s": round(frame.time_s - start, 3)}
         if not frame.faces:
             rows.append({**context, "face": None, "label": "No face"})
         for number, face in enumerate(frame.faces, 1):

@@ -18,11 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_core.common.labels import LABELS
+
 STUDY_REQUIRED = ("participant", "video")
 NEUTRAL_COLUMNS = ("neutral_image", "neutral_seconds")
 MARKERS_REQUIRED = ("stimulus", "onset", "offset")
 #: the optional markers column that gives a participant their own schedule
 MARKER_PARTICIPANT = "participant"
+#: column names of the study's tables that a covariate may not take (it would overwrite them)
+RESERVED = ("stimulus", "emotion", "mean", "frames", "valid_frames", "ci_low", "ci_high", "participants",
+            "pct_participants", "frame", "time_s", "face", "person", "main", "valid", "label", "confidence",
+            "calibrated", "x", "y", "w", "h", "detector_score", "quality", "onset", "offset", "key", "status",
+            "error", "reason", *LABELS)
 #: the first data row's line number (line 1 is the header)
 FIRST_LINE = 2
 
@@ -138,6 +145,10 @@ def read_study(path: str | os.PathLike) -> tuple[tuple[Participant, ...], tuple[
     if table.empty:
         raise StudyError(f"{path}: no participant rows under the header")
     covariates = tuple(c for c in table.columns if c not in STUDY_REQUIRED + NEUTRAL_COLUMNS)
+    clashing = [c for c in covariates if c in RESERVED or not c]
+    if clashing:
+        raise StudyError(f"{path}: line 1: covariate column {clashing[0]!r} has the name of a column of the study's "
+                         "tables (or none); rename it")
     base, seen, participants = path.parent, {}, []
     for line, row in enumerate(table.to_dict("records"), FIRST_LINE):
         pid, video = row["participant"], row["video"]

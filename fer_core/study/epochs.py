@@ -1,8 +1,9 @@
 """Cutting each participant's rows by stimulus window: per participant x stimulus x emotion means, and exclusions.
 
 - The participant's face is the person tracked longest in their video (the most analysed
-  frames; a tie goes to the lower track ID, the one seen first). Other faces stay in
-  ``frames.parquet`` but count for nothing.
+  frames; a tie goes to the lower track ID, the one seen first), with the tracks that continue
+  it after the face left the view (:func:`main_people`). Other faces stay in ``frames.parquet``
+  but count for nothing.
 - A window's ``frames`` are the analysed frames with ``onset <= time_s < offset``; its
   ``valid_frames`` are those in which the participant's face was found without a quality flag
   (:mod:`fer_core.inference.quality`). ``mean`` is the mean score over the valid frames.
@@ -22,17 +23,35 @@ from fer_core.study.design import Design
 MIN_VALID_SHARE = 0.5
 #: epochs.csv's columns, before the covariates
 EPOCH_COLUMNS = ("participant", "stimulus", "emotion", "mean", "frames", "valid_frames")
+#: a track continues the participant's only if its median face width is at least this share of theirs
+SAME_SIZE = 0.5
 #: how frames.parquet joins the names of overlapping windows in its ``stimulus`` column
 STIMULUS_JOIN = ";"
 
 
-def main_person(rows: pd.DataFrame) -> int | None:
-    """The person ID tracked in the most frames of one participant's rows (None: no face at all)."""
-    counts = rows["person"].dropna().value_counts()
-    if counts.empty:
-        return None
-    most = counts.max()
-    return int(min(counts[counts == most].index))
+def main_people(rows: pd.DataFrame) -> set[int]:
+    """The person IDs that are the participant in one participant's rows (empty: no face at all).
+
+    The person tracked in the most frames (a tie: the lower ID), joined by every track that continues it: a
+    face that leaves the view for longer than the tracker's buffer comes back with a new ID. A track continues
+    the participant when it never appears in a frame beside a track already chosen and its median face is at
+    least :data:`SAME_SIZE` of the longest track's (a smaller face elsewhere in the picture is someone else).
+    Longer tracks are considered first.
+    """
+    faces = rows.dropna(subset=["person"])
+    if faces.empty:
+        return set()
+    by_person = {int(p): group for p, group in faces.groupby("person")}
+    order = sorted(by_person, key=lambda p: (-by_person[p]["frame"].nunique(), p))
+    main = order[0]
+    size = float(by_person[main]["w"].median())
+    chosen, seen = {main}, set(by_person[main]["frame"])
+    for person in order[1:]:
+        frames = set(by_person[person]["frame"])
+        if not frames & seen and float(by_person[person]["w"].median()) >= SAME_SIZE * size:
+            chosen.add(person)
+            seen |= frames
+    return chosen
 
 
 def label_frames(frames: pd.DataFrame, design: Design) -> pd.DataFrame:
@@ -41,8 +60,7 @@ def label_frames(frames: pd.DataFrame, design: Design) -> pd.DataFrame:
     out = []
     for pid, rows in frames.groupby("participant", sort=False):
         rows = rows.copy()
-        person = main_person(rows)
-        rows["main"] = rows["person"].eq(person).fillna(False).astype(bool) if person is not None else False
+        rows["main"] = rows["person"].isin(main_people(rows)).fillna(False).astype(bool)
         rows["valid"] = rows["main"] & rows["quality"].fillna("").eq("")
         names = np.full(len(rows), "", dtype=object)
         times = rows["time_s"].to_numpy()

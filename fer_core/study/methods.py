@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fer_core import __version__
@@ -74,13 +75,21 @@ def manifest(design: Design, outcomes: Sequence[Outcome], *, model_dir: str | os
                   "weights_sha256": model_sha256(model_dir)},
         "detector": DEFAULT_DETECTOR,
         "settings": {"engine": engine, "every": every, "by": by, "min_valid_share": MIN_VALID_SHARE,
-                     "quality_thresholds": asdict(THRESHOLDS), "participant_face": "the person tracked longest",
+                     "quality_thresholds": asdict(THRESHOLDS), "participant_face": "the person tracked longest, with the tracks that continue it",
                      "bootstrap": {"method": "BCa", "confidence": CONFIDENCE, "resamples": RESAMPLES, "seed": SEED}},
         "inputs": inputs(design),
         "participants": [{"participant": o.participant, "status": "failed" if o.error else "analysed",
                           "error": o.error, "baseline": o.baseline, "fps": o.fps, "frames_total": o.frames_total,
                           "warning": o.warning} for o in outcomes],
     }
+
+
+def _coverage(analysed: list[dict]) -> str:
+    shares = sorted(p["face_share"] for p in analysed if p.get("face_share") is not None)
+    if not shares:
+        return ""
+    return (f" That face was found in a median of {np.median(shares):.0%} of a participant's analysed frames "
+            f"(range {shares[0]:.0%}-{shares[-1]:.0%}).")
 
 
 def methods_text(design: Design, record: dict, epochs: pd.DataFrame, exclusions: pd.DataFrame) -> str:
@@ -103,7 +112,10 @@ def methods_text(design: Design, record: dict, epochs: pd.DataFrame, exclusions:
         f"Faces were found with the {record['detector']} detector in {sampling}, and each face was classified "
         f"into seven emotions (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral) by the {model['display_name']} "
         f"model ({model['name']}, run with {tta_name(model['tta'])}; {accuracy}). In each video the participant's face was taken to be the person "
-        "tracked longest (ByteTrack person IDs); other faces were not counted.",
+        "tracked longest (ByteTrack person IDs), joined by the tracks that continue it after the face left the "
+        "view (person IDs never seen in the same frame as it, with a median face at least half as wide); other "
+        "faces were not counted."
+        + _coverage(analysed),
         f"{with_baseline} of {len(analysed)} participants had a neutral baseline (a photo of their neutral face or "
         "the first seconds of their video): their scores were read against it as softmax(log p - baseline + margin "
         "for Neutral), the margin set by a leave-one-out rule on the neutral frames."

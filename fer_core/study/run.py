@@ -77,8 +77,11 @@ def run_study(study_csv: str | os.PathLike, markers_csv: str | os.PathLike, out:
     out.mkdir(parents=True, exist_ok=True)
     outcomes = _analyse(design, out, engine=engine, every=every, model_dir=model_dir, labels=labels,
                         ray_address=ray_address, progress=progress)
-    record = manifest(design, [o for o, _ in outcomes], model_dir=model_dir, engine=engine, every=every, by=by)
     tables = _tables(design, [o for o, _ in outcomes], labels, by)
+    record = manifest(design, [o for o, _ in outcomes], model_dir=model_dir, engine=engine, every=every, by=by)
+    shares = face_shares(tables["frames"])
+    for entry in record["participants"]:
+        entry["face_share"] = shares.get(entry["participant"])
     _write(out, tables, record, methods_text(design, record, tables["epochs"], tables["exclusions"]), by)
     return StudyRun(out, tables,
                     analysed=tuple(o.participant for o, reused in outcomes if not reused and not o.error),
@@ -108,6 +111,15 @@ def _analyse(design: Design, out: Path, *, engine: str, every: int, model_dir: P
         fresh = run_local(todo, [keys[p.id] for p in todo], model=model_dir, every=every, progress=progress)
     fresh_by_id = {o.participant: o for o in fresh}
     return [(kept[p.id], True) if p.id in kept else (fresh_by_id[p.id], False) for p in design.participants]
+
+
+def face_shares(frames: pd.DataFrame) -> dict[str, float]:
+    """Per participant, the share of their analysed frames in which their face (the ``main`` person) was found."""
+    if frames.empty:
+        return {}
+    found = frames[frames["main"]].groupby("participant")["frame"].nunique()
+    total = frames.groupby("participant")["frame"].nunique()
+    return {str(pid): round(float(found.get(pid, 0) / n), 4) for pid, n in total.items()}
 
 
 def _value(value):
