@@ -5,6 +5,7 @@ import streamlit as st
 
 from fer_core.drivers.video import VIDEO_TYPES
 from fer_core.reports import plots
+from fer_core.reports.indices import NOT_VALIDATED
 from fer_core.study.store import StoreError
 from ui import sidebar, study
 
@@ -113,6 +114,11 @@ if results is not None:
     st.markdown("**Participants** (a participant is left out of a window's group figures when under half of its "
                 "frames show their face unflagged):")
     st.dataframe(results.participant_table(), hide_index=True)
+    indices = results.indices()
+    st.markdown(f"**Derived indices** ({NOT_VALIDATED}): expressiveness = 1 − P(Neutral); valence index = "
+                "P(Happy) − max(P(Sad), P(Angry), P(Fear), P(Disgust)), after FaceReader's definition. "
+                "Mean over participants with 95 % intervals.")
+    st.dataframe(indices[indices["stimulus"] == stimulus], hide_index=True)
     with st.expander("Methods (to paste into a paper)"):
         st.markdown((folder / "methods.md").read_text() if (folder / "methods.md").is_file() else "")
     st.markdown("**Downloads**")

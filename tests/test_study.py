@@ -254,3 +254,13 @@ def test_the_participant_is_the_longest_track_and_the_tracks_that_continue_it():
                         + [{"frame": 11, "person": None, "w": 95}])  # not yet tracked
     assert main_people(rows) == {1, 2}
     assert main_people(rows[rows["person"].isna()]) == set()
+
+
+def test_the_derived_indices_follow_their_formulas():
+    from fer_core.reports.indices import with_indices
+
+    scores = pd.DataFrame({"Angry": [0.1, 0.0], "Disgust": [0.05, 0.0], "Fear": [0.2, 0.0], "Happy": [0.3, 0.9],
+                           "Sad": [0.15, 0.05], "Surprise": [0.1, 0.0], "Neutral": [0.1, 0.05]})
+    out = with_indices(scores)
+    assert out["expressiveness"].tolist() == pytest.approx([0.9, 0.95])
+    assert out["valence_index"].tolist() == pytest.approx([0.3 - 0.2, 0.9 - 0.05])

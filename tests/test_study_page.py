@@ -67,8 +67,12 @@ def test_a_study_is_created_run_reopened_and_deleted(videos, tmp_path, monkeypat
     titles = chart_titles(at)
     assert "stimulus 1: mean over participants, 95 % band" in titles
     assert "stimulus 1: window means with 95 % intervals" in titles
-    table = at.dataframe[-1].value
+    table = next(d.value for d in at.dataframe if "valid_frames" in d.value.columns)
     assert sorted(table["participant"]) == ["anna", "ben", "carl"]
+    assert any("index, not validated" in m.value for m in at.markdown)
+    indices = next(d.value for d in at.dataframe if "formula" in d.value.columns)
+    assert set(indices["index"]) == {"expressiveness", "valence_index"}
+    assert indices["mean"].between(-1, 1).all()
 
     # a fresh app (a server restart) lists the study and shows its results from the store
     again = open_study_page(tmp_path)

@@ -181,6 +181,35 @@ class StudyResults:
         table["excluded because"] = table["excluded because"].astype("string").fillna("")
         return table
 
+    def indices(self) -> pd.DataFrame:
+        """Per stimulus, the two derived indices (:mod:`fer_core.reports.indices`): each participant's mean over the
+        valid frames of the window, then the mean over the participants counted there with a 95 % bootstrap
+        interval."""
+        from fer_core.reports.indices import FORMULAS, with_indices
+        from fer_core.study.epochs import included
+        from fer_core.study.summary import bootstrap_ci
+
+        frames, windows = self.tables["frames"], self.tables["markers"]
+        counted = self.tables["epochs"][included(self.tables["epochs"])]
+        keep = set(zip(counted["participant"], counted["stimulus"]))
+        valid = with_indices(frames[frames["valid"].astype(bool)])
+        per = []
+        for w in windows.itertuples():
+            rows = valid[(valid["participant"] == w.participant) & (valid["time_s"] >= w.onset)
+                         & (valid["time_s"] < w.offset)]
+            if (w.participant, w.stimulus) in keep and len(rows):
+                per.append({"stimulus": w.stimulus, **{name: rows[name].mean() for name in FORMULAS}})
+        per = pd.DataFrame(per, columns=["stimulus", *FORMULAS])
+        records = []
+        for stimulus, group in per.groupby("stimulus", sort=False):
+            for name in FORMULAS:
+                low, high = bootstrap_ci(group[name].to_numpy())
+                records.append({"stimulus": stimulus, "index": name, "formula": FORMULAS[name],
+                                "mean": group[name].mean(), "ci_low": low, "ci_high": high,
+                                "participants": len(group)})
+        return pd.DataFrame(records, columns=["stimulus", "index", "formula", "mean", "ci_low", "ci_high",
+                                              "participants"])
+
     def downloads(self, folder: Path) -> list[Path]:
         """The output files there are, in :data:`FILES` order, then the store and any grouped summary."""
         extra = sorted(folder.glob("summary_by_*.csv"))
