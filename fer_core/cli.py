@@ -477,6 +477,35 @@ def _run_batch(args) -> int:
     return 1 if summary.errors else 0
 
 
+def _add_study(sub) -> None:
+    p = sub.add_parser("study", help="a study: many participants' videos, stimulus windows, group figures with 95%% CIs")
+    p.add_argument("action", choices=["run"], help="run: analyse the study (participants already in --out's store "
+                                                   "with the same video and settings are not analysed again)")
+    p.add_argument("study_csv", metavar="study.csv", help="participant, video[, neutral_image | neutral_seconds], "
+                                                          "covariates...")
+    p.add_argument("--markers", required=True, metavar="markers.csv",
+                   help="stimulus, onset, offset in seconds[, participant for per-participant timings]")
+    p.add_argument("--out", required=True, metavar="DIR", help="the study's folder: tables, methods, manifest, store")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local (default): in this process; ray: an actor per CPU with Ray Data")
+    p.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: join this running cluster")
+    p.add_argument("--every", type=int, default=5, help="analyse every N-th video frame (default 5)")
+    p.add_argument("--by", metavar="COLUMN", help="also summarise per value of this covariate column")
+    p.add_argument("--model", help="model folder (default: the fast model, as the app's video page)")
+
+
+def _run_study(args) -> int:
+    from fer_core.study.run import run_study
+
+    if args.ray_address and args.engine != "ray":
+        raise CliError(f"--ray-address {args.ray_address}: only with --engine ray")
+    out = _output_folder(args.out, "--out")
+    result = run_study(args.study_csv, args.markers, out, engine=args.engine, every=args.every, by=args.by,
+                       model=args.model, ray_address=args.ray_address, progress=_progress_line("participants"))
+    print(result.describe())
+    return 1 if result.failed else 0
+
+
 COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
@@ -486,6 +515,7 @@ COMMANDS = {
     "predict": (_add_predict, _run_predict),
     "bench": (_add_bench, _run_bench),
     "batch": (_add_batch, _run_batch),
+    "study": (_add_study, _run_study),
 }
 
 

@@ -34,6 +34,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Real-time emotions from your camera, with a timeline and a session summary."),
     PageSpec("app_pages/video.py", "Video analysis", "video", ":material/movie:",
              "An annotated copy of a video and a per-frame emotion timeline."),
+    PageSpec("app_pages/study.py", "Studies", "study", ":material/groups:",
+             "Many participants' videos, stimulus windows, group curves and figures with 95 % intervals."),
     PageSpec("app_pages/evaluation.py", "Model evaluation", "evaluation", ":material/analytics:",
              "Test-set accuracy, confusion matrix, calibration, training curves and misclassified faces."),
 )

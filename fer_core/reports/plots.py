@@ -156,3 +156,46 @@ def intensity_histogram(table: pd.DataFrame, title: str | None = None) -> go.Fig
     fig = px.line(table, x="intensity", y="fraction", color="group", color_discrete_map=colors or {}, title=title)
     fig.update_layout(xaxis=dict(range=[0, 255], title="pixel intensity"), yaxis=dict(tickformat=".1%", title="share of pixels"))
     return fig
+
+
+def _rgba(label: str, alpha: float) -> str:
+    colour = hex_color(label).lstrip("#")
+    r, g, b = (int(colour[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def stimulus_curves(curves: pd.DataFrame, labels: Sequence[str] = LABELS, title: str | None = None) -> go.Figure:
+    """A study's group curves for one stimulus (:func:`fer_core.study.curves.stimulus_curves` rows): each emotion's
+    mean over participants against time from onset, with its 95 % band (none where fewer than two participants)."""
+    fig = go.Figure()
+    for label in labels:
+        rows = curves[curves["emotion"] == label].sort_values("t")
+        if rows.empty:
+            continue
+        band = rows.dropna(subset=["ci_low", "ci_high"])
+        if len(band):
+            fig.add_trace(go.Scatter(x=list(band["t"]) + list(band["t"])[::-1],
+                                     y=list(band["ci_high"]) + list(band["ci_low"])[::-1], fill="toself",
+                                     fillcolor=_rgba(label, 0.15), line=dict(width=0), hoverinfo="skip",
+                                     legendgroup=label, showlegend=False, name=f"{label} 95% band"))
+        fig.add_trace(go.Scatter(x=rows["t"], y=rows["mean"], mode="lines", name=label, legendgroup=label,
+                                 line=dict(color=hex_color(label)), customdata=rows["participants"],
+                                 hovertemplate="%{y:.1%} (%{customdata} participants)"))
+    fig.update_layout(title=title, xaxis_title="time from onset (s)",
+                      yaxis=dict(range=[0, 1], tickformat=".0%", title="mean over participants"),
+                      legend_title="emotion", height=340, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+def stimulus_bars(summary: pd.DataFrame, labels: Sequence[str] = LABELS, title: str | None = None) -> go.Figure:
+    """One stimulus's summary rows as bars per emotion: the mean over participants with its 95 % interval."""
+    rows = summary.set_index("emotion").reindex([label for label in labels if label in set(summary["emotion"])])
+    fig = go.Figure(go.Bar(
+        x=rows.index, y=rows["mean"], marker_color=[hex_color(k) for k in rows.index],
+        error_y=dict(type="data", symmetric=False, array=(rows["ci_high"] - rows["mean"]).fillna(0),
+                     arrayminus=(rows["mean"] - rows["ci_low"]).fillna(0)),
+        customdata=rows[["ci_low", "ci_high", "participants"]].to_numpy(),
+        hovertemplate="%{y:.1%} [%{customdata[0]:.1%}, %{customdata[1]:.1%}], %{customdata[2]} participants"))
+    fig.update_layout(title=title, yaxis=dict(range=[0, 1], tickformat=".0%", title="mean over participants"),
+                      height=300, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig

@@ -1,0 +1,1 @@
+"""Studies: many participants, stimulus windows, group results with confidence intervals."""
