@@ -244,6 +244,42 @@ def _run_select_tta(args) -> int:
     return 0
 
 
+def _add_fit_temperature(sub) -> None:
+    p = sub.add_parser("fit-temperature",
+                       help="fit the model's confidence temperature on PublicTest (stored in its metadata); "
+                            "reports PrivateTest calibration error before and after")
+    p.add_argument("--data", help=DATA_HELP)
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--tta", nargs="+", choices=TTA_MODES,
+                   help="the TTAs to fit (default: the model's default TTA and none, which the live path runs)")
+
+
+def _run_fit_temperature(args) -> int:
+    from fer_core.data.fer2013 import load_fer2013
+    from fer_core.evaluation.evaluate import require_fer2013_labels
+    from fer_core.evaluation.temperature import FIT_SPLIT, REPORT_SPLIT, calibration_report, raw_probabilities, store_temperatures
+    from fer_core.inference.classifier import Classifier
+
+    data = load_fer2013(args.data)
+    classifier = Classifier.load(args.model)
+    require_fer2013_labels(classifier)
+    ttas = list(dict.fromkeys(args.tta or [classifier.tta, "none"]))
+    fit_images, fit_labels = data.require_split(FIT_SPLIT)  # the temperature never sees PrivateTest
+    test_images, test_labels = data.require_split(REPORT_SPLIT)
+    print(f"{classifier.name} ({classifier.precision}, {classifier.runtime_label}): scoring {FIT_SPLIT} and "
+          f"{REPORT_SPLIT} at {', '.join(ttas)}", file=sys.stderr)
+    report = calibration_report(raw_probabilities(classifier, fit_images, ttas), fit_labels,
+                                raw_probabilities(classifier, test_images, ttas), test_labels)
+    for tta, row in report.items():
+        print(f"{classifier.name} tta={tta:<6} T={row['temperature']:.3f}  {REPORT_SPLIT} ECE "
+              f"{row[f'{REPORT_SPLIT}_ece_before']:.4f} -> {row[f'{REPORT_SPLIT}_ece_after']:.4f}  NLL "
+              f"{row[f'{REPORT_SPLIT}_nll_before']:.4f} -> {row[f'{REPORT_SPLIT}_nll_after']:.4f}")
+    store_temperatures(classifier.folder, classifier.precision, report,
+                       "python -m fer_core " + " ".join(sys.argv[1:] or ["fit-temperature"]))
+    print(f"stored in {classifier.folder}/metadata.json (inference.temperature.{classifier.precision})")
+    return 0
+
+
 def _add_ensemble(sub) -> None:
     p = sub.add_parser("ensemble", help="make a model folder that averages the probabilities of trained models")
     p.add_argument("out", help="the ensemble's folder (gets metadata.json only; members are not copied)")
@@ -477,6 +513,7 @@ COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
     "select-tta": (_add_select_tta, _run_select_tta),
+    "fit-temperature": (_add_fit_temperature, _run_fit_temperature),
     "ensemble": (_add_ensemble, _run_ensemble),
     "export": (_add_export, _run_export),
     "predict": (_add_predict, _run_predict),
@@ -485,9 +522,24 @@ COMMANDS = {
 }
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version and the default models' weight hashes (hashed only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from fer_core.catalog.provenance import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action=_Version,
+                        help="print the version and the sha256 of the default models' weights, and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)

@@ -124,6 +124,30 @@ def input_blur_sigma(metadata: dict) -> float:
     return float(inference.get("input_blur_sigma", inference.get(_OLD_INPUT_BLUR_KEY, DEFAULT_INPUT_BLUR_SIGMA)))
 
 
+#: The network precision the bundled runtimes run today; temperatures are stored per precision.
+DEFAULT_PRECISION = "float32"
+
+
+def stored_temperature(metadata: dict, tta: str, precision: str = DEFAULT_PRECISION) -> float:
+    """The confidence temperature fitted on PublicTest for this precision and TTA (1.0: none stored).
+
+    ``inference.temperature`` is ``{precision: {tta: T}}`` (``python -m fer_core fit-temperature``
+    writes it); a plain number, or a precision's plain number, applies to every TTA. A TTA that was
+    not fitted falls back to the model's default TTA's temperature: closer than none at all.
+    """
+    stored = (metadata.get("inference") or {}).get("temperature")
+    if isinstance(stored, dict):
+        stored = stored.get(precision)
+    if isinstance(stored, dict):
+        default_tta = (metadata.get("inference") or {}).get("tta", "none")
+        stored = stored.get(tta, stored.get(default_tta))
+    try:
+        value = float(stored) if stored is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+    return value if 0.05 <= value <= 20 else 1.0
+
+
 def load_keras_model(folder: str | os.PathLike) -> tuple[Any, dict]:
     """Load ``model.keras`` (safe mode, not compiled), or build an ensemble, and check it against its metadata."""
     from fer_core.common.quiet import import_tensorflow_quietly

@@ -1,0 +1,53 @@
+"""Outputs a user can trust and cite: the licences, the citation file, ``--version``, provenance records."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fer_core
+from fer_core.catalog.model import default_model_dir, live_model_dir, weight_files
+from fer_core.catalog.provenance import provenance, version_text, weights_sha256
+from fer_core.common.hashing import file_sha256
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_code_weights_and_detector_have_stated_licences():
+    assert "MIT License" in (REPO / "LICENSE").read_text()
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'^license = \{ text = "MIT" \}', pyproject, re.M)
+    weights = (REPO / "models" / "LICENSE.md").read_text()
+    assert "FER2013" in weights and "commercial" in weights
+    assert "Apache License" in (REPO / "fer_core" / "assets" / "NOTICE").read_text()
+
+
+def test_citation_file_names_this_version():
+    citation = (REPO / "CITATION.cff").read_text()
+    assert "cff-version: 1.2.0" in citation
+    assert re.search(rf"^version: {re.escape(fer_core.__version__)}$", citation, re.M)
+
+
+def test_version_prints_the_package_version_and_the_default_weights_hashes():
+    result = subprocess.run([sys.executable, "-m", "fer_core", "--version"], capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"fer-studio {fer_core.__version__}"
+    for folder in (default_model_dir(), live_model_dir()):
+        for path, digest in weights_sha256(folder).items():
+            assert f"sha256 {digest}  {path}" in result.stdout
+    assert result.stdout == version_text() + "\n"
+
+
+def test_provenance_names_the_weights_run_and_their_hashes():
+    folder = live_model_dir()
+    keras = provenance(folder, runtime="keras", detector="blazeface", tta="none")
+    assert keras["version"] == fer_core.__version__ and keras["detector"] == "blazeface"
+    assert keras["model"]["weights_sha256"] == {
+        path.resolve().relative_to(REPO).as_posix(): file_sha256(path) for path in weight_files(folder)}
+    aligned = provenance(folder, detector=None, baseline_fingerprint="abc")
+    assert aligned["detector"].startswith("none") and aligned["neutral_baseline"] == "abc"
+    assert all(path.endswith(".tflite") for path in aligned["model"]["weights_sha256"])
