@@ -51,3 +51,36 @@ def test_provenance_names_the_weights_run_and_their_hashes():
     aligned = provenance(folder, detector=None, baseline_fingerprint="abc")
     assert aligned["detector"].startswith("none") and aligned["neutral_baseline"] == "abc"
     assert all(path.endswith(".tflite") for path in aligned["model"]["weights_sha256"])
+
+
+def test_home_states_the_limits_describes_the_loaded_model_and_links_the_card(monkeypatch):
+    import streamlit_webrtc.component  # before TensorFlow (see conftest)
+    from streamlit.testing.v1 import AppTest
+
+    from fer_core.catalog.model_info import describe
+    from ui import about
+
+    monkeypatch.setattr(streamlit_webrtc.component, "get_this_session_info", lambda: None)
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=300)
+    at.session_state["fer_model"] = str(default_model_dir())
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = "\n".join(e.value for e in at.markdown)
+    assert about.markdown() in shown
+    info = describe(default_model_dir())
+    assert about.model_summary(info) in shown
+    assert "ensemble averaging the probabilities of 3 networks" in about.model_summary(info)
+    assert "compact CNN" not in shown
+    assert any("Model card" in e.label for e in at.expander)
+    assert about.model_card().splitlines()[0] in shown  # the card itself, rendered
+
+
+def test_readme_and_model_card_state_the_limits_home_shows():
+    from ui import about
+
+    readme = (REPO / "README.md").read_text()
+    assert f"## {about.TITLE}" in readme
+    assert about.markdown() in readme  # the same words as Home (edit ui/about.py, then paste)
+    card = about.model_card()
+    assert "Art. 5(1)(f)" in card and "Art. 50(3)" in card
+    assert '"looks Happy"' not in card  # the app draws "P1 Happy 87%": the card quotes that
