@@ -47,3 +47,4 @@ if len(results) > 1:
     st.dataframe(table, hide_index=True)
     st.download_button("All results CSV", photo.to_csv(table), "emotions.csv", "text/csv",
                        on_click="ignore", icon=":material/download:")
+    photo.provenance_button(st, results[0].provenance, "emotions.csv", key="photo-all-provenance")

@@ -326,7 +326,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--aligned", action="store_true", help="each image is already one face crop (FER2013-style)")
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
-    p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns)")
+    p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns), and "
+                                                 "what made it (model, weights' sha256, detector, TTA) as FILE.provenance.json")
     _add_calibration_options(p)
     p.add_argument("--save-calibration", metavar="FILE",
                    help="with --neutral: also save the baseline as a calibration file, for --calibration next time")
@@ -393,10 +394,13 @@ def _run_predict(args) -> int:
             Path(args.save_calibration).write_text(baseline.to_json())
     if baseline is not None:
         print(f"calibrated: every face is read against a neutral baseline {baseline.describe()}", file=sys.stderr)
+    from fer_core.catalog.provenance import of_classifier, sidecar_path, to_json
+
+    made_by = of_classifier(classifier, None if args.aligned else args.detector, args.tta, baseline)
     results, rows, failed = [], [], 0
     for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta,
                                 baseline=baseline):
-        results.append({**result.to_dict(), "calibrated": baseline is not None})
+        results.append({**result.to_dict(), "calibrated": baseline is not None, "provenance": made_by})
         rows += result.rows()
         if result.error:
             failed += 1
@@ -417,6 +421,7 @@ def _run_predict(args) -> int:
     if args.csv:
         with _writing(args.csv, "--csv"):
             Path(args.csv).write_bytes(rows_to_csv(rows, face_columns(classifier.labels, ("file", "face"))))
+            sidecar_path(args.csv).write_text(to_json(made_by))  # beside the CSV: CSV readers never see it
     return 1 if failed else 0
 
 

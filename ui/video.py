@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fer_core.catalog import provenance
 from fer_core.reports import timeline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.rows import rows_to_csv
@@ -36,6 +37,8 @@ class VideoOutcome:
     labels: tuple[str, ...]
     #: the neutral baseline every face was read against (personal calibration), if any
     baseline: NeutralBaseline | None = None
+    #: what made the rows (:func:`fer_core.catalog.provenance.provenance`), for the CSV's sidecar
+    provenance: dict | None = None
 
     @property
     def frames_with_face(self) -> int:
@@ -91,8 +94,9 @@ def analyse(name: str, data: bytes, model, detector, *, every: int, min_confiden
     output = io.BytesIO()
     result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
                            min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
+    made_by = provenance.of_classifier(model, getattr(detector, "name", None), baseline=baseline)
     return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
-                        tuple(model.labels), baseline)
+                        tuple(model.labels), baseline, made_by)
 
 
 def progress_updater(bar, min_step: float = 0.01) -> Callable[[int, int], None]:

@@ -48,10 +48,10 @@ def _sha256(path: str, mtime_ns: int, size: int) -> str:  # keyed by mtime and s
     return file_sha256(path)
 
 
-def weights_sha256(folder: str | os.PathLike, runtime: str = "litert") -> dict[str, str]:
+def weights_sha256(folder: str | os.PathLike, runtime: str = "auto") -> dict[str, str]:
     """``{weight file: sha256}`` of the files a model folder runs (its members' for an ensemble):
-    the ``.tflite`` files under LiteRT (when up to date), the ``.keras`` files otherwise."""
-    files = litert_files(folder) if runtime == "litert" else []
+    the ``.tflite`` files under LiteRT (``auto``: when up to date), the ``.keras`` files otherwise."""
+    files = litert_files(folder) if runtime != "keras" else []
     files = files or weight_files(folder)
     hashes = {}
     for path in files:
@@ -60,7 +60,14 @@ def weights_sha256(folder: str | os.PathLike, runtime: str = "litert") -> dict[s
     return hashes
 
 
-def provenance(folder: str | os.PathLike, *, runtime: str = "litert", precision: str = DEFAULT_PRECISION,
+def resolved_runtime(folder: str | os.PathLike, runtime: str = "auto") -> str:
+    """The runtime ``Classifier.load(folder, runtime)`` runs: ``auto`` is LiteRT where the folder's exports are up to date."""
+    if runtime != "auto":
+        return runtime
+    return "litert" if litert_files(folder) else "keras"
+
+
+def provenance(folder: str | os.PathLike, *, runtime: str = "auto", precision: str = DEFAULT_PRECISION,
                detector: str | None, tta: str | None = None, baseline_fingerprint: str | None = None) -> dict[str, Any]:
     """The provenance record of outputs made with this model folder and these settings.
 
@@ -68,6 +75,7 @@ def provenance(folder: str | os.PathLike, *, runtime: str = "litert", precision:
     ``tta`` None means the model's default.
     """
     metadata = read_metadata(folder)
+    runtime = resolved_runtime(folder, runtime)
     tta = tta or (metadata.get("inference") or {}).get("tta", "none")
     return {
         "format": FORMAT, "format_version": VERSION,
