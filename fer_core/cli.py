@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core {train,evaluate,select-tta,ensemble,predict,batch,bench,export}``."""
+"""Command line: ``python -m fer_core {train,evaluate,select-tta,fit-temperature,ensemble,export,predict,validate,bench,batch}``."""
 from __future__ import annotations
 
 import argparse
@@ -425,6 +425,41 @@ def _run_predict(args) -> int:
     return 1 if failed else 0
 
 
+def _add_validate(sub) -> None:
+    p = sub.add_parser("validate", help="score the whole pipeline (detector + model) on your own labelled photos, "
+                                        "with 95%% bootstrap intervals")
+    p.add_argument("folder", help="a folder with one sub-folder per emotion, named as the model's labels in any case "
+                                  "(happy/, sad/, ...), holding full-size photos")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    from fer_core.inference.detect import DEFAULT_DETECTOR, DETECTORS
+
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                   help=f"face detector (default {DEFAULT_DETECTOR})")
+    p.add_argument("--json", metavar="OUT", help="also write the figures as JSON (accuracy, ci_low, ci_high, macro_f1, "
+                                                 "per_class, no_face, confusion_matrix, provenance)")
+
+
+def _run_validate(args) -> int:
+    import json
+
+    from fer_core.catalog.provenance import of_classifier
+    from fer_core.evaluation.validate import format_validation, labelled_photos, validate
+    from fer_core.inference.classifier import Classifier
+    from fer_core.inference.detect import make_detector
+
+    if args.json:
+        _check_output(args.json, "--json", folder=False)
+    classifier = Classifier.load(args.model)
+    labelled_photos(args.folder, classifier.labels)  # a bad folder is refused before the detector loads
+    metrics = validate(args.folder, classifier, make_detector(args.detector), progress=_progress_line("photos"))
+    metrics["provenance"] = of_classifier(classifier, args.detector)
+    print(format_validation(metrics))
+    if args.json:
+        with _writing(args.json, "--json"):
+            Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n")
+    return 0
+
+
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="speed benchmark beside the seed's approach")
     p.add_argument("--model", help="time this model folder only (default: both paths, the default model and the live model)")
@@ -522,6 +557,7 @@ COMMANDS = {
     "ensemble": (_add_ensemble, _run_ensemble),
     "export": (_add_export, _run_export),
     "predict": (_add_predict, _run_predict),
+    "validate": (_add_validate, _run_validate),
     "bench": (_add_bench, _run_bench),
     "batch": (_add_batch, _run_batch),
 }
