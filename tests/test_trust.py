@@ -84,3 +84,31 @@ def test_readme_and_model_card_state_the_limits_home_shows():
     card = about.model_card()
     assert "Art. 5(1)(f)" in card and "Art. 50(3)" in card
     assert '"looks Happy"' not in card  # the app draws "P1 Happy 87%": the card quotes that
+
+
+def test_fer_models_dir_adds_a_folder_of_models_to_the_bundled_ones(monkeypatch, tmp_path):
+    import shutil
+
+    from fer_core.catalog.model import BUNDLED_MODELS_DIR, DEFAULT_MODEL_NAME, MODELS_DIR_ENV, list_models
+
+    bundled = list_models()
+    mine = tmp_path / "mine"
+    shutil.copytree(live_model_dir(), mine / "my-model", ignore=shutil.ignore_patterns("evaluation"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(mine))
+    monkeypatch.delenv("FER_MODEL", raising=False)
+    listed = list_models()
+    assert listed == bundled + [mine / "my-model"]
+    assert default_model_dir() == BUNDLED_MODELS_DIR / DEFAULT_MODEL_NAME  # the CLI default still works
+
+
+def test_the_stream_limit_sees_a_container_cpu_quota(tmp_path):
+    from ui.stream_slots import available_cores, cgroup_cpu_limit, derived_max_streams
+
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")  # docker run --cpus 1.5
+    assert cgroup_cpu_limit(str(quota)) == 1.5
+    assert available_cores(str(quota)) <= 1.5
+    assert derived_max_streams(available_cores(str(quota))) <= derived_max_streams(1.5)
+    quota.write_text("max 100000\n")
+    assert cgroup_cpu_limit(str(quota)) is None
+    assert cgroup_cpu_limit(str(tmp_path / "missing")) is None
