@@ -5,17 +5,29 @@ from fer_core.catalog.evaluations import tta_name
 from fer_core.common.labels import LABELS
 from fer_core.catalog.model import ModelError
 from fer_core.catalog.model_info import describe, format_params
-from ui import navigation, resources, sidebar
+from ui import about, navigation, resources, sidebar
 
 settings = sidebar.current()
 
 st.title("FER Studio")
+try:
+    loaded = describe(settings.model_dir) if settings.model_dir is not None else None
+except ModelError:
+    loaded = None  # said below, under "Loaded model"
 st.markdown(
-    f"Facial-emotion recognition on **FER2013**'s {len(LABELS)} emotions ({', '.join(LABELS)}). "
-    "Faces are found with a face detector, cropped, reduced to 48×48 grey and classified by a compact CNN "
-    "trained on FER2013. Explore the data, analyse photos, videos or your webcam live, and see how well the "
-    "model does and where it fails."
+    f"Facial-expression recognition on **FER2013**'s {len(LABELS)} labels ({', '.join(LABELS)}). "
+    "Faces are found with a face detector, cropped, reduced to 48×48 grey and classified by "
+    + (about.model_summary(loaded) if loaded else "the model chosen in the sidebar")
+    + ", trained on FER2013. Explore the data, analyse photos, videos or your webcam live, and see how well "
+    "the model does and where it fails."
 )
+
+st.header(about.TITLE)
+st.markdown(about.markdown())
+card = about.model_card()
+if card is not None:
+    with st.expander("Model card: what the models are for, their data, figures and limits"):
+        st.markdown(card)
 
 st.header("Loaded model")
 if settings.model_dir is None:

@@ -3,7 +3,7 @@ import streamlit as st
 
 from fer_core.catalog.evaluations import tta_name
 from fer_core.common.memory import photo_cache_bytes
-from ui import neutral_baseline, photo, photo_faces, sidebar
+from ui import downloads, neutral_baseline, photo, photo_faces, sidebar
 
 settings = sidebar.current()
 st.title("Photo analysis")
@@ -47,3 +47,4 @@ if len(results) > 1:
     st.dataframe(table, hide_index=True)
     st.download_button("All results CSV", photo_faces.to_csv(table), "emotions.csv", "text/csv",
                        on_click="ignore", icon=":material/download:")
+    downloads.provenance_button(st, results[0].provenance, "emotions.csv", key="photo-all-provenance")

@@ -4,7 +4,7 @@ import streamlit as st
 from fer_core.reports import plots
 from fer_core.catalog.evaluations import tta_name
 from fer_core.drivers.video import VideoError
-from ui import neutral_baseline, people, sidebar, video
+from ui import downloads, neutral_baseline, people, sidebar, video
 
 settings = sidebar.current()
 st.title("Video analysis")
@@ -54,11 +54,13 @@ if outcome.baseline is not None:
         neutral_baseline.show_baseline(outcome.baseline, f"the largest face of the first {reference:g} s", "video-first")
     st.caption(neutral_baseline.calibrated_caption(outcome.baseline))
 st.video(outcome.video, format="video/mp4")
-cols = st.columns(2)
+cols = st.columns(3)
 cols[0].download_button("Annotated video (MP4)", outcome.video, outcome.stem + ".annotated.mp4", "video/mp4",
                         on_click="ignore", icon=":material/download:")
 cols[1].download_button("Per-frame results (CSV)", outcome.csv(), outcome.stem + ".emotions.csv", "text/csv",
                         on_click="ignore", icon=":material/download:")
+if outcome.provenance:
+    downloads.provenance_button(cols[2], outcome.provenance, outcome.stem + ".emotions.csv")
 if outcome.frames_with_face:
     st.plotly_chart(plots.emotion_timeline(outcome.timeline(), model.labels, title="Emotions over time (largest face)"),
                     key="video-timeline")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fer_core.common.labels import LABELS, NUM_CLASSES
+from fer_core.common.version import __version__
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LABELS", "NUM_CLASSES", "analyse_image", "analyse_video", "list_models", "load_baseline", "load_model",
            "make_baseline"]
-__version__ = "0.1.0"
 
 
 def list_models() -> list[ModelInfo]:

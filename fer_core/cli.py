@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core {train,evaluate,select-tta,ensemble,predict,batch,bench,export}``."""
+"""Command line: ``python -m fer_core {train,evaluate,select-tta,fit-temperature,ensemble,export,predict,validate,bench,batch}``."""
 from __future__ import annotations
 
 import argparse
@@ -244,6 +244,42 @@ def _run_select_tta(args) -> int:
     return 0
 
 
+def _add_fit_temperature(sub) -> None:
+    p = sub.add_parser("fit-temperature",
+                       help="fit the model's confidence temperature on PublicTest (stored in its metadata); "
+                            "reports PrivateTest calibration error before and after")
+    p.add_argument("--data", help=DATA_HELP)
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--tta", nargs="+", choices=TTA_MODES,
+                   help="the TTAs to fit (default: the model's default TTA and none, which the live path runs)")
+
+
+def _run_fit_temperature(args) -> int:
+    from fer_core.data.fer2013 import load_fer2013
+    from fer_core.evaluation.evaluate import require_fer2013_labels
+    from fer_core.evaluation.temperature import FIT_SPLIT, REPORT_SPLIT, calibration_report, raw_probabilities, store_temperatures
+    from fer_core.inference.classifier import Classifier
+
+    data = load_fer2013(args.data)
+    classifier = Classifier.load(args.model)
+    require_fer2013_labels(classifier)
+    ttas = list(dict.fromkeys(args.tta or [classifier.tta, "none"]))
+    fit_images, fit_labels = data.require_split(FIT_SPLIT)  # the temperature never sees PrivateTest
+    test_images, test_labels = data.require_split(REPORT_SPLIT)
+    print(f"{classifier.name} ({classifier.precision}, {classifier.runtime_label}): scoring {FIT_SPLIT} and "
+          f"{REPORT_SPLIT} at {', '.join(ttas)}", file=sys.stderr)
+    report = calibration_report(raw_probabilities(classifier, fit_images, ttas), fit_labels,
+                                raw_probabilities(classifier, test_images, ttas), test_labels)
+    for tta, row in report.items():
+        print(f"{classifier.name} tta={tta:<6} T={row['temperature']:.3f}  {REPORT_SPLIT} ECE "
+              f"{row[f'{REPORT_SPLIT}_ece_before']:.4f} -> {row[f'{REPORT_SPLIT}_ece_after']:.4f}  NLL "
+              f"{row[f'{REPORT_SPLIT}_nll_before']:.4f} -> {row[f'{REPORT_SPLIT}_nll_after']:.4f}")
+    store_temperatures(classifier.folder, classifier.precision, report,
+                       "python -m fer_core " + " ".join(sys.argv[1:] or ["fit-temperature"]))
+    print(f"stored in {classifier.folder}/metadata.json (inference.temperature.{classifier.precision})")
+    return 0
+
+
 def _add_ensemble(sub) -> None:
     p = sub.add_parser("ensemble", help="make a model folder that averages the probabilities of trained models")
     p.add_argument("out", help="the ensemble's folder (gets metadata.json only; members are not copied)")
@@ -290,7 +326,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--aligned", action="store_true", help="each image is already one face crop (FER2013-style)")
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
-    p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns)")
+    p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns), and "
+                                                 "what made it (model, weights' sha256, detector, TTA) as FILE.provenance.json")
     _add_baseline_options(p)
     p.add_argument("--save-baseline", metavar="FILE",
                    help="with --neutral: also save the neutral baseline as a file, for --baseline next time")
@@ -361,10 +398,13 @@ def _run_predict(args) -> int:
             Path(args.save_baseline).write_text(baseline.to_json())
     if baseline is not None:
         print(f"neutral baseline {baseline.describe()}: every face is read against it", file=sys.stderr)
+    from fer_core.catalog.provenance import of_classifier, sidecar_path, to_json
+
+    made_by = of_classifier(classifier, None if args.aligned else args.detector, args.tta, baseline)
     results, rows, failed = [], [], 0
     for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta,
                                 baseline=baseline):
-        results.append({**result.to_dict(), "calibrated": baseline is not None})
+        results.append({**result.to_dict(), "calibrated": baseline is not None, "provenance": made_by})
         rows += result.rows()
         if result.error:
             failed += 1
@@ -385,7 +425,43 @@ def _run_predict(args) -> int:
     if args.csv:
         with _writing(args.csv, "--csv"):
             Path(args.csv).write_bytes(rows_to_csv(rows, face_columns(classifier.labels, ("file", "face"))))
+            sidecar_path(args.csv).write_text(to_json(made_by))  # beside the CSV: CSV readers never see it
     return 1 if failed else 0
+
+
+def _add_validate(sub) -> None:
+    p = sub.add_parser("validate", help="score the whole pipeline (detector + model) on your own labelled photos, "
+                                        "with 95%% bootstrap intervals")
+    p.add_argument("folder", help="a folder with one sub-folder per emotion, named as the model's labels in any case "
+                                  "(happy/, sad/, ...), holding full-size photos")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    from fer_core.inference.detect import DEFAULT_DETECTOR, DETECTORS
+
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                   help=f"face detector (default {DEFAULT_DETECTOR})")
+    p.add_argument("--json", metavar="OUT", help="also write the figures as JSON (accuracy, ci_low, ci_high, macro_f1, "
+                                                 "per_class, no_face, confusion_matrix, provenance)")
+
+
+def _run_validate(args) -> int:
+    import json
+
+    from fer_core.catalog.provenance import of_classifier
+    from fer_core.evaluation.validate import format_validation, labelled_photos, validate
+    from fer_core.inference.classifier import Classifier
+    from fer_core.inference.detect import make_detector
+
+    if args.json:
+        _check_output(args.json, "--json", folder=False)
+    classifier = Classifier.load(args.model)
+    labelled_photos(args.folder, classifier.labels)  # a bad folder is refused before the detector loads
+    metrics = validate(args.folder, classifier, make_detector(args.detector), progress=_progress_line("photos"))
+    metrics["provenance"] = of_classifier(classifier, args.detector)
+    print(format_validation(metrics))
+    if args.json:
+        with _writing(args.json, "--json"):
+            Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n")
+    return 0
 
 
 def _add_bench(sub) -> None:
@@ -510,18 +586,35 @@ COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
     "select-tta": (_add_select_tta, _run_select_tta),
+    "fit-temperature": (_add_fit_temperature, _run_fit_temperature),
     "ensemble": (_add_ensemble, _run_ensemble),
     "export": (_add_export, _run_export),
     "predict": (_add_predict, _run_predict),
+    "validate": (_add_validate, _run_validate),
     "bench": (_add_bench, _run_bench),
     "batch": (_add_batch, _run_batch),
     "study": (_add_study, _run_study),
 }
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version and the default models' weight hashes (hashed only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from fer_core.catalog.provenance import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action=_Version,
+                        help="print the version and the sha256 of the default models' weights, and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)

@@ -50,10 +50,11 @@ def test_shift_tta_is_flip_tta_over_the_face_moved_two_pixels_each_way(classifie
     moved = [faces] + [np.stack([cv2.warpAffine(face, np.float32([[1, 0, dx], [0, 1, dy]]), (48, 48),
                                                 borderMode=cv2.BORDER_REFLECT) for face in faces])
                        for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))]
-    expected = np.mean([classifier.predict_proba(m, "flip", input_blur_sigma=0.0) for m in moved], axis=0)
-    shifted = classifier.predict_proba(faces, "shift", input_blur_sigma=0.0)
+    raw = {"input_blur_sigma": 0.0, "temperature": 1.0}  # the views' mean, before the confidence temperature
+    expected = np.mean([classifier.predict_proba(m, "flip", **raw) for m in moved], axis=0)
+    shifted = classifier.predict_proba(faces, "shift", **raw)
     np.testing.assert_allclose(shifted, expected, atol=1e-5)
-    assert not np.allclose(shifted, classifier.predict_proba(faces, "flip", input_blur_sigma=0.0), atol=1e-3)
+    assert not np.allclose(shifted, classifier.predict_proba(faces, "flip", **raw), atol=1e-3)
 
 
 def test_crop_near_the_edge_is_padded(astronaut):

@@ -9,6 +9,7 @@ The confidence threshold only changes the drawing, so moving the slider redraws 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from fer_core.inference.images import IMAGE_TYPES as _IMAGE_TYPES
 from fer_core.inference.images import ImageError, check_size, encode_png, read_image
 from fer_core.inference.faces import Face
 from fer_core.common.memory import ByteBoundedCache, photo_cache_bytes, return_freed_memory
+from fer_core.catalog import provenance
 from fer_core.catalog.model_info import model_version
 from fer_core.drivers.photo import PhotoResult, analyse_photo, draw_photo
-from ui import resources
+from ui import downloads, resources
 from ui.photo_faces import render_face
 from ui.sidebar import Settings
 
@@ -38,6 +40,8 @@ class PhotoAnalysis:
     detector: str
     result: PhotoResult = field(repr=False)
     key: tuple = field(repr=False)
+    #: what made it (model, weights' sha256, detector, TTA, baseline): :func:`fer_core.catalog.provenance.provenance`
+    provenance: dict = field(repr=False, default_factory=dict)
 
     @property
     def faces(self) -> list[Face]:
@@ -49,6 +53,11 @@ class PhotoAnalysis:
 
     def rows(self) -> list[dict]:
         return self.result.rows(self.name)
+
+    def json(self) -> bytes:
+        """The JSON download: the file's faces, with what made them under ``provenance``."""
+        document = json.loads(self.result.json(self.name, self.model, self.detector))
+        return json.dumps({**document, "provenance": self.provenance}, indent=2).encode()
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,9 @@ def analyse(name: str, data: bytes, settings: Settings, baseline: NeutralBaselin
     if analysis is None:
         with st.spinner(f"Analysing {name}…"):
             result = _analyse_uncached(data, name, model_dir, settings.detector, baseline)
-        analysis = PhotoAnalysis(name, resources.classifier(model_dir).name, settings.detector, result, key)
+        classifier = resources.classifier(model_dir)
+        analysis = PhotoAnalysis(name, classifier.name, settings.detector, result, key,
+                                 provenance.of_classifier(classifier, settings.detector, baseline=baseline))
         cache.put(key, analysis)
         return_freed_memory()
     return analysis
@@ -131,11 +142,12 @@ def render(name: str, data: bytes, settings: Settings, key: str,
     for i, face in enumerate(analysis.faces, 1):
         render_face(i, face, analysis.result.overlays[i - 1], settings, f"{key}-{i}")
     stem = Path(name).stem
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].download_button("Annotated PNG", png, f"{stem}.annotated.png", "image/png",
                             key=f"{key}-png", on_click="ignore", icon=":material/download:")
     cols[1].download_button("Results CSV", analysis.result.csv(name), f"{stem}.emotions.csv", "text/csv",
                             key=f"{key}-csv", on_click="ignore", icon=":material/download:")
-    cols[2].download_button("Results JSON", analysis.result.json(name, analysis.model, analysis.detector), f"{stem}.emotions.json", "application/json",
+    downloads.provenance_button(cols[2], analysis.provenance, f"{stem}.emotions.csv", key=f"{key}-provenance")
+    cols[3].download_button("Results JSON", analysis.json(), f"{stem}.emotions.json", "application/json",
                             key=f"{key}-json", on_click="ignore", icon=":material/download:")
     return analysis

@@ -44,12 +44,29 @@ def derived_max_streams(cores: float, stream_cores: float = STREAM_CORES, reserv
     return max(1, math.floor(max(0.0, cores - reserved) / stream_cores + 1e-9))
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity; all cores where that is unknown)."""
+#: cgroup v2's CPU limit of this container: "<quota> <period>" in microseconds, or "max <period>"
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def cgroup_cpu_limit(path: str = CGROUP_CPU_MAX) -> float | None:
+    """The cores a container's CPU quota allows (quota / period), or None without a quota or a cgroup v2 file."""
     try:
-        return len(os.sched_getaffinity(0))
+        quota, period = open(path).read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def available_cores(cpu_max: str = CGROUP_CPU_MAX) -> float:
+    """The cores this process may use: its CPU affinity, capped by its container's CPU quota (Docker's
+    ``--cpus``, Kubernetes' CPU limit), so a replica limited to 2 cores of a 16-core host counts 2.
+    Several replicas on one host without quotas each see every core: set ``FER_MAX_STREAMS`` per replica."""
+    try:
+        cores: float = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_limit(cpu_max)
+    return min(cores, quota) if quota else cores
 
 
 #: The limit when ``FER_MAX_STREAMS`` is unset: derived from this machine's cores (2 cores: 4).

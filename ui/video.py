@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fer_core.common.memory import return_freed_memory
+from fer_core.catalog import provenance
 from fer_core.reports import timeline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.rows import rows_to_csv
@@ -37,6 +38,8 @@ class VideoOutcome:
     labels: tuple[str, ...]
     #: the neutral baseline every face was read against , if any
     baseline: NeutralBaseline | None = None
+    #: what made the rows (:func:`fer_core.catalog.provenance.provenance`), for the CSV's sidecar
+    provenance: dict | None = None
 
     @property
     def frames_with_face(self) -> int:
@@ -94,8 +97,9 @@ def analyse(name: str, data: bytes, model, detector, *, every: int, min_confiden
         output = io.BytesIO()
         result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
                                min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
+        made_by = provenance.of_classifier(model, getattr(detector, "name", None), baseline=baseline)
         return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
-                            tuple(model.labels), baseline)
+                            tuple(model.labels), baseline, made_by)
     finally:
         return_freed_memory()  # the decoded frames and codec buffers, as the photo path gives its pixels back
 

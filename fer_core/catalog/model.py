@@ -26,8 +26,10 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "name", "labels", "input_spec", "architecture")
 #: The environment variables that move the model folders, the default model and the live model.
 MODELS_DIR_ENV, MODEL_ENV, LIVE_MODEL_ENV = "FER_MODELS_DIR", "FER_MODEL", "FER_LIVE_MODEL"
-#: Where bundled models live; ``$FER_MODELS_DIR`` points the CLI and the app elsewhere.
-MODELS_DIR = Path(os.environ.get(MODELS_DIR_ENV, ROOT_DIR / "models"))
+#: Where the bundled models live (the checkout's models/).
+BUNDLED_MODELS_DIR = ROOT_DIR / "models"
+#: ``$FER_MODELS_DIR`` (a folder of models *added* to the bundled ones) when set at start-up, else the bundled folder.
+MODELS_DIR = Path(os.environ.get(MODELS_DIR_ENV) or BUNDLED_MODELS_DIR)
 DEFAULT_MODEL_NAME = "mix3c"
 #: The fast path's model (live webcam, video analysis): a distilled student on LiteRT.
 LIVE_MODEL_NAME = "student16"
@@ -122,6 +124,30 @@ def input_blur_sigma(metadata: dict) -> float:
     ``inference.smoothing`` of folders written before the rename, or none."""
     inference = metadata.get("inference") or {}
     return float(inference.get("input_blur_sigma", inference.get(_OLD_INPUT_BLUR_KEY, DEFAULT_INPUT_BLUR_SIGMA)))
+
+
+#: The network precision the bundled runtimes run today; temperatures are stored per precision.
+DEFAULT_PRECISION = "float32"
+
+
+def stored_temperature(metadata: dict, tta: str, precision: str = DEFAULT_PRECISION) -> float:
+    """The confidence temperature fitted on PublicTest for this precision and TTA (1.0: none stored).
+
+    ``inference.temperature`` is ``{precision: {tta: T}}`` (``python -m fer_core fit-temperature``
+    writes it); a plain number, or a precision's plain number, applies to every TTA. A TTA that was
+    not fitted falls back to the model's default TTA's temperature: closer than none at all.
+    """
+    stored = (metadata.get("inference") or {}).get("temperature")
+    if isinstance(stored, dict):
+        stored = stored.get(precision)
+    if isinstance(stored, dict):
+        default_tta = (metadata.get("inference") or {}).get("tta", "none")
+        stored = stored.get(tta, stored.get(default_tta))
+    try:
+        value = float(stored) if stored is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+    return value if 0.05 <= value <= 20 else 1.0
 
 
 def load_keras_model(folder: str | os.PathLike) -> tuple[Any, dict]:
@@ -324,21 +350,38 @@ def create_ensemble(folder: str | os.PathLike, members: list[str | os.PathLike],
     return folder
 
 
-def list_models(root: str | os.PathLike = MODELS_DIR) -> list[Path]:
-    """Model folders under ``root`` (those with a metadata file), default model first."""
-    root = Path(root)
-    found = sorted(p.parent for p in root.glob(f"*/{METADATA_FILE}"))
+def model_roots() -> list[Path]:
+    """The folders models are listed from: the bundled models/, then ``$FER_MODELS_DIR`` (which adds to
+    them, read at each call). A root that does not exist is left out (an installed wheel has no models/)."""
+    roots = [BUNDLED_MODELS_DIR]
+    extra = os.environ.get(MODELS_DIR_ENV)
+    if extra and Path(extra).resolve() != BUNDLED_MODELS_DIR.resolve():
+        roots.append(Path(extra))
+    return [root for root in roots if root.is_dir()]
+
+
+def list_models(root: str | os.PathLike | None = None) -> list[Path]:
+    """Model folders (those with a metadata file) under ``root``, or under every :func:`model_roots`;
+    the default model first."""
+    roots = [Path(root)] if root is not None else model_roots()
+    found = [folder for each in roots for folder in sorted(p.parent for p in each.glob(f"*/{METADATA_FILE}"))]
     return sorted(found, key=lambda p: p.name != DEFAULT_MODEL_NAME)
 
 
+def _named(name: str) -> Path | None:
+    """The first model folder called ``name`` in :func:`model_roots` (the bundled one before an added one)."""
+    return next((root / name for root in model_roots() if (root / name / METADATA_FILE).is_file()), None)
+
+
 def default_model_dir() -> Path:
-    """The bundled default model, overridable with ``$FER_MODEL``."""
-    return Path(os.environ.get(MODEL_ENV, MODELS_DIR / DEFAULT_MODEL_NAME))
+    """``$FER_MODEL``, else the bundled default model (or one of that name in ``$FER_MODELS_DIR``)."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    return _named(DEFAULT_MODEL_NAME) or BUNDLED_MODELS_DIR / DEFAULT_MODEL_NAME
 
 
 def live_model_dir() -> Path:
     """The fast path's model (``$FER_LIVE_MODEL``, else the bundled student, else the default model)."""
     if os.environ.get(LIVE_MODEL_ENV):
         return Path(os.environ[LIVE_MODEL_ENV])
-    student = MODELS_DIR / LIVE_MODEL_NAME
-    return student if (student / METADATA_FILE).is_file() else default_model_dir()
+    return _named(LIVE_MODEL_NAME) or default_model_dir()

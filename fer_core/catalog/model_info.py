@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -51,6 +51,8 @@ class ModelInfo:
     history: tuple[Mapping[str, Any], ...]  # per-epoch training metrics (none for an ensemble)
     training: TrainingRun  # how it was trained (command, epochs, hardware; an ensemble's per member)
     speed: Mapping[str, Any] | None  # the stored ``bench`` figures (ms_per_face, faces_per_s, command, date, conditions)
+    #: ``fit-temperature``'s record per precision: temperature, NLL and PrivateTest ECE before and after, per TTA
+    temperature_fit: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def headline(self, split: str = HEADLINE_SPLIT) -> Evaluation | None:
         """The headline evaluation of a split at the default TTA (the rule of :func:`fer_core.evaluation.evaluate.headline`)."""
@@ -97,6 +99,7 @@ def describe(folder: str | os.PathLike) -> ModelInfo:
         class_counts=data.get("class_counts"), data_source=data.get("source"),
         history=tuple(metadata.get("history") or ()), training=TrainingRun.from_metadata(metadata.get("training")),
         speed=metadata.get("speed") or None,
+        temperature_fit=MappingProxyType(inference.get("temperature_fit") or {}),
     )
 
 

@@ -94,7 +94,12 @@ def run_batch(inputs: Sequence[str], out: str | os.PathLike, *, engine: str = "l
     previous = read_previous(out, labels, model_name)
     done = done_files(previous)
     todo = [path for path in files if path not in done]
-    results = ResultsFile(out, files, previous, labels, model_name)
+    from fer_core.catalog.provenance import provenance
+    from fer_core.inference.detect import DEFAULT_DETECTOR
+
+    made_by = provenance(model or default_model_dir(), detector=DEFAULT_DETECTOR,
+                         baseline_fingerprint=baseline.fingerprint if baseline else None)
+    results = ResultsFile(out, files, previous, labels, model_name, made_by)
     start = time.perf_counter()
     try:
         if todo and engine == "local":

@@ -12,6 +12,7 @@ them (:func:`done_files`), and tries the files with an error row again (their ol
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import re
@@ -33,6 +34,8 @@ SAVE_EVERY_S = 30.0
 #: what made the rows (:func:`results_identity`: the model, and the calibration if any) in the table's (and each
 #: part's) Parquet metadata, so a resume with another model or calibration is refused
 MODEL_KEY = b"fer_core.model"
+#: what made the rows in full (:func:`fer_core.catalog.provenance.provenance`, JSON) in the table's metadata
+PROVENANCE_KEY = b"fer_core.provenance"
 #: ``<out>`` + this: the folder of the part files a job writes between its start and its end
 PARTS_SUFFIX = ".parts"
 #: a part file's name in that folder, by its number (1, 2, ... in the order written, across runs)
@@ -193,10 +196,13 @@ class ResultsFile:
     """
 
     def __init__(self, out: str | os.PathLike, files: Sequence[str], previous, labels: Sequence[str],
-                 model_name: str) -> None:
+                 model_name: str, provenance: dict | None = None) -> None:
         self.out = Path(out)
         self.parts = parts_dir(out)
         self.schema = schema(labels, model_name)
+        if provenance is not None:  # the last run's: a resume is refused unless the model is the same (MODEL_KEY)
+            self.schema = self.schema.with_metadata({**self.schema.metadata,
+                                                     PROVENANCE_KEY: json.dumps(provenance).encode()})
         self._order = {name: i for i, name in enumerate(files)}
         self._previous = previous
         self._new: list = []  # this run's tables, in the order they came

@@ -25,12 +25,15 @@ CHUNK = 256
 
 
 def prediction_key(classifier: Classifier, images: np.ndarray, tta: str) -> str:
-    """sha256 of (the weight files' hashes, the images, the TTA, the labels)."""
+    """sha256 of (the weight files' hashes, the images, the TTA, the labels, the confidence temperature)."""
     digest = hashlib.sha256()
     for path in weight_files(classifier.folder):
         digest.update(file_sha256(path).encode())
     digest.update(np.ascontiguousarray(images).tobytes())
     digest.update(f"{images.shape}|{tta}|{','.join(classifier.labels)}".encode())
+    temperature = classifier.temperature(tta)
+    if temperature != 1.0:  # (keys of models without one are unchanged)
+        digest.update(f"|T={temperature!r}".encode())
     return digest.hexdigest()
 
 

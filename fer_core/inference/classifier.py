@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.catalog.model import TTA_MODES, default_model_dir, input_blur_sigma, litert_files, load_keras_model, read_metadata
+from fer_core.catalog.model import (DEFAULT_PRECISION, TTA_MODES, default_model_dir, input_blur_sigma, litert_files,
+                                    load_keras_model, read_metadata, stored_temperature)
 from fer_core.catalog.input_spec import InputSpec
 from fer_core.inference.preprocess import input_blur, preprocess_faces
 
@@ -39,6 +40,8 @@ class Classifier:
         self.tta: str = metadata.get("inference", {}).get("tta", "none")
         #: Gaussian blur (input pixels) before the network, chosen on PublicTest with the TTA (0: none)
         self.input_blur_sigma: float = input_blur_sigma(metadata)
+        #: the precision the network runs at: the key of its stored confidence temperatures
+        self.precision: str = DEFAULT_PRECISION
         if runners:
             self.runtime = "litert"
             self.threads = runners[0].num_threads
@@ -91,13 +94,20 @@ class Classifier:
         stored = self.metadata.get("architecture", {}).get("params")
         return int(stored) if stored and self._model is None else int(self.model.count_params())
 
-    def predict_batch(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
-                      input_blur_sigma: float | None = None) -> np.ndarray:
-        """Probabilities for preprocessed input ``(N, size, size, channels)``: the mean over the TTA's views.
+    def temperature(self, tta: str | None = None) -> float:
+        """The confidence temperature scores are made with at this TTA (1.0 where none was fitted)."""
+        return stored_temperature(self.metadata, tta or self.tta, self.precision)
 
-        ``tta`` and ``input_blur_sigma`` default to the model's stored inference settings.
+    def predict_batch(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
+                      input_blur_sigma: float | None = None, temperature: float | None = None) -> np.ndarray:
+        """Probabilities for preprocessed input ``(N, size, size, channels)``: the mean over the TTA's views,
+        rescaled by the model's confidence temperature so that a confidence means the same for every model.
+
+        ``tta``, ``input_blur_sigma`` and ``temperature`` default to the model's stored settings
+        (``temperature=1`` gives the raw mean, what fitting the temperature starts from).
         """
-        return self.predict_views(batch, tta, batch_size, input_blur_sigma).mean(axis=0).astype(np.float32)
+        mean = self.predict_views(batch, tta, batch_size, input_blur_sigma).mean(axis=0)
+        return apply_temperature(mean, self.temperature(tta) if temperature is None else temperature).astype(np.float32)
 
     def predict_views(self, batch: np.ndarray, tta: str | None = None, batch_size: int = 256,
                       input_blur_sigma: float | None = None) -> np.ndarray:
@@ -119,11 +129,23 @@ class Classifier:
         return probs.reshape(len(views), len(batch), -1)
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray], tta: str | None = None,
-                      input_blur_sigma: float | None = None) -> np.ndarray:
+                      input_blur_sigma: float | None = None, temperature: float | None = None) -> np.ndarray:
         """Probabilities for face crops of any size and colour (see :func:`preprocess_faces`)."""
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self.predict_batch(preprocess_faces(faces, self.spec), tta, input_blur_sigma=input_blur_sigma)
+        return self.predict_batch(preprocess_faces(faces, self.spec), tta, input_blur_sigma=input_blur_sigma,
+                                  temperature=temperature)
+
+
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log p / T)`` row by row: T > 1 softens over-confident scores, T < 1 sharpens
+    under-confident ones (an average over many views); the top label never changes."""
+    if temperature == 1.0:
+        return probabilities
+    logs = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)) / temperature
+    logs -= logs.max(axis=-1, keepdims=True)
+    scaled = np.exp(logs)
+    return scaled / scaled.sum(axis=-1, keepdims=True)
 
 
 def _mean_of(runners: list):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_core import __version__
+from fer_core.common.version import __version__
 from fer_core.catalog.evaluations import tta_name
 from fer_core.catalog.model_info import describe
 from fer_core.common.hashing import file_sha256
