@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core {train,evaluate,select-tta,ensemble,predict,batch,bench,export}``."""
+"""Command line: ``python -m fer_core {train,evaluate,select-tta,ensemble,predict,batch,bench,export,serve}``."""
 from __future__ import annotations
 
 import argparse
@@ -473,6 +473,36 @@ def _run_batch(args) -> int:
     return 1 if summary.errors else 0
 
 
+def _add_serve(sub) -> None:
+    from fer_core.api.server import DEFAULT_HOST, DEFAULT_PORT, default_workers
+    from fer_core.inference.detect import DEFAULT_DETECTOR, DETECTORS
+
+    p = sub.add_parser("serve", help="the HTTP API: POST /v1/analyze, GET /v1/models, /healthz; OpenAPI at /docs")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}: this machine only; "
+                                                        "0.0.0.0 for every interface, best with $FER_API_TOKEN set)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help=f"face detector (default {DEFAULT_DETECTOR})")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="requests analysed at once, each on its own copy of the model (default: the cores, at most 4)")
+
+
+def _run_serve(args) -> int:
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port {args.port}: expected a port from 1 to 65535, e.g. 8000")
+    if args.workers < 1:
+        raise CliError(f"--workers {args.workers}: expected 1 or more")
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CliError("serve needs the API's packages: pip install 'fer-studio[api]' (bash scripts/setup.sh installs them)") from None
+    from fer_core.api.server import serve
+
+    serve(args.host, args.port, args.model, args.detector, args.workers)
+    return 0
+
+
 COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
@@ -482,6 +512,7 @@ COMMANDS = {
     "predict": (_add_predict, _run_predict),
     "bench": (_add_bench, _run_bench),
     "batch": (_add_batch, _run_batch),
+    "serve": (_add_serve, _run_serve),
 }
 
 
