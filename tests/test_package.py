@@ -90,7 +90,8 @@ def _loaded_by_predict(setup: str, packages: set[str]) -> list[str]:
     """Runs ``setup`` and then ``predict`` on the sample photo in a fresh interpreter; which of
     ``packages`` were imported by then."""
     code = (setup + "import sys\n"
-            "from fer_core import bench, cli\n"
+            "from fer_core import cli\n"
+            "from fer_core.evaluation import bench\n"
             "assert cli.main(['predict', str(bench.SAMPLE_FACE)]) == 0\n"
             f"print(sorted({{n.split('.')[0] for n in sys.modules}} & set({sorted(packages)!r})))\n")
     result = _run([sys.executable, "-c", code], REPO, 300)
@@ -105,8 +106,8 @@ def test_the_app_and_predict_load_neither_scikit_image_nor_ray():
     every_module = (
         "import importlib, pkgutil\n"
         "import fer_core\n"
-        "for m in pkgutil.iter_modules(fer_core.__path__):\n"
-        "    if m.name != '__main__': importlib.import_module(f'fer_core.{m.name}')  # __main__ runs the CLI\n"
+        "for m in pkgutil.walk_packages(fer_core.__path__, 'fer_core.'):\n"
+        "    if m.name != 'fer_core.__main__': importlib.import_module(m.name)  # __main__ runs the CLI\n"
         "for m in ('ui.resources', 'ui.sidebar', 'ui.photo', 'ui.video', 'ui.live'): importlib.import_module(m)\n"
     )
     assert _loaded_by_predict(every_module, {"skimage", "ray"}) == []

@@ -18,7 +18,7 @@ import streamlit as st
 
 from fer_core.evaluation import bench
 
-from fer_core.data.fer2013 import explore
+from fer_core.data import explore
 
 from fer_core.catalog import model_info
 from fer_core.inference.classifier import Classifier
