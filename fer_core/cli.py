@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core {train,evaluate,select-tta,ensemble,predict,batch,bench,export,serve}``."""
+"""Command line: ``python -m fer_core {train,evaluate,select-tta,ensemble,predict,batch,bench,export,serve,app}``."""
 from __future__ import annotations
 
 import argparse
@@ -503,6 +503,28 @@ def _run_serve(args) -> int:
     return 0
 
 
+def _add_app(sub) -> None:
+    sub.add_parser("app", help="start the Streamlit studio (streamlit run streamlit_app.py); any other option goes to "
+                               "Streamlit, e.g. fer-studio app --server.port 8502")
+
+
+def _run_app(args) -> int:
+    import subprocess
+
+    from fer_core.common.paths import ROOT_DIR
+
+    script = ROOT_DIR / "streamlit_app.py"
+    if not script.is_file():
+        raise CliError(f"the studio's {script.name} is not beside the package ({ROOT_DIR}): the app runs from a "
+                       "checkout (pip install -e .), not from an installed wheel")
+    try:
+        import streamlit  # noqa: F401
+    except ImportError:
+        raise CliError("app needs the studio's packages: pip install 'fer-studio[app]' (bash scripts/setup.sh installs them)") from None
+    env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(script), *args.streamlit_args], cwd=ROOT_DIR, env=env)
+
+
 COMMANDS = {
     "train": (_add_train, _run_train),
     "evaluate": (_add_evaluate, _run_evaluate),
@@ -513,6 +535,7 @@ COMMANDS = {
     "bench": (_add_bench, _run_bench),
     "batch": (_add_batch, _run_batch),
     "serve": (_add_serve, _run_serve),
+    "app": (_add_app, _run_app),
 }
 
 
@@ -528,13 +551,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # No TensorFlow here: the bundled models run on LiteRT, and the modules that run Keras
     # (fer_core.training.architectures, model.load_keras_model, litert.export_tflite) import it quietly.
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "app":  # only `app` passes options on (to Streamlit)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.streamlit_args = extra
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
     )
     try:
         return COMMANDS[args.command][1](args)
+    except ModuleNotFoundError as exc:
+        from fer_core.common.quiet import TENSORFLOW_HINT, missing_tensorflow
+
+        if not missing_tensorflow(exc):
+            raise
+        log.debug("details of the error below", exc_info=True)
+        print(f"error: {args.command} needs TensorFlow, which this install leaves out; {TENSORFLOW_HINT}", file=sys.stderr)
+        return 2
     except (CliError, OSError, ValueError) as exc:
         # DataError, ModelError, ImageError and VideoError are ValueErrors; OSError covers paths no
         # runner checked (FileNotFoundError, FileExistsError, a full disk): one clear line, no traceback.
