@@ -509,8 +509,7 @@ def _add_app(sub) -> None:
 
 
 def _run_app(args) -> int:
-    import subprocess
-
+    """Replace this process with ``streamlit run`` (so signals reach Streamlit itself), MALLOC_ARENA_MAX=2 unless set."""
     from fer_core.common.paths import ROOT_DIR
 
     script = ROOT_DIR / "streamlit_app.py"
@@ -521,8 +520,11 @@ def _run_app(args) -> int:
         import streamlit  # noqa: F401
     except ImportError:
         raise CliError("app needs the studio's packages: pip install 'fer-studio[app]' (bash scripts/setup.sh installs them)") from None
-    env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(script), *args.streamlit_args], cwd=ROOT_DIR, env=env)
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # glibc reads it at start: the new process gets it
+    os.chdir(ROOT_DIR)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(script), *args.streamlit_args])
 
 
 COMMANDS = {

@@ -66,3 +66,32 @@ def test_the_runtime_requirements_leave_tensorflow_to_the_train_extra():
     assert not any(dep.startswith(("tensorflow", "keras")) for dep in project["dependencies"])
     assert {dep.split(">")[0] for dep in project["optional-dependencies"]["train"]} == {"tensorflow", "keras"}
     assert "train" in project["optional-dependencies"]["dev"][0]
+
+
+def test_fer_studio_app_starts_the_studio():
+    """``fer-studio app`` becomes ``streamlit run streamlit_app.py`` (same process) with the options given."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "fer_core", "app", "--server.headless", "true", "--server.port",
+                             str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+                            cwd=REPO, env={**os.environ, "MALLOC_ARENA_MAX": "2"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline, healthy = time.monotonic() + 60, False
+        while not healthy and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                healthy = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200
+            except OSError:
+                time.sleep(0.3)
+        assert healthy, proc.stdout.read().decode()[-2000:] if proc.poll() is not None else "not healthy in 60 s"
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"streamlit" in cmdline and any(part.endswith(b"streamlit_app.py") for part in cmdline)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
