@@ -2,9 +2,12 @@
 # FER Studio on this machine as it would run on a host: N Streamlit replicas behind HAProxy
 # (sticky sessions, websockets, health checks) and a coturn TURN server for the live webcam.
 #
-#   bash deploy/run_local.sh [--replicas N] [--port P] [--relay-only] [--run-dir DIR]
+#   bash deploy/run_local.sh [--replicas N] [--api M] [--port P] [--relay-only] [--run-dir DIR]
 #
 #   --replicas N   Streamlit replicas (default 2), on 127.0.0.1, consecutive free ports above P
+#   --api M        HTTP API servers (`fer-studio serve`, default 1; 0: none) on the next free ports;
+#                  HAProxy sends /v1/*, /healthz, /docs and /openapi.json to them ($FER_API_TOKEN,
+#                  when set, is the bearer token they require)
 #   --port P       HAProxy listens on 127.0.0.1:P (default 8500): open http://127.0.0.1:P
 #   --relay-only   browsers must relay their webcam through TURN (iceTransportPolicy "relay"),
 #                  as behind a strict NAT; same as FER_ICE_POLICY=relay
@@ -26,6 +29,7 @@ set -m  # every background child gets a process group of its own, stopped as a w
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 REPLICAS=2
+API=1
 PORT=8500
 POLICY="${FER_ICE_POLICY:-all}"
 RUN_DIR=""
@@ -41,6 +45,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --replicas) REPLICAS="${2:-}"; shift 2 ;;
     --replicas=*) REPLICAS="${1#*=}"; shift ;;
+    --api) API="${2:-}"; shift 2 ;;
+    --api=*) API="${1#*=}"; shift ;;
     --port) PORT="${2:-}"; shift 2 ;;
     --port=*) PORT="${1#*=}"; shift ;;
     --relay-only) POLICY=relay; shift ;;
@@ -51,6 +57,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ "$REPLICAS" =~ ^[1-9][0-9]?$ ]] || die "--replicas must be a whole number from 1 to 99, got '$REPLICAS'"
+[[ "$API" =~ ^[0-9]$ ]] || die "--api must be a whole number from 0 to 9, got '$API'"
 if ! [[ "$PORT" =~ ^[0-9]+$ ]] || [ "$PORT" -lt 1024 ] || [ "$PORT" -gt 65000 ]; then
   die "--port must be a number from 1024 to 65000, got '$PORT'"
 fi
@@ -85,7 +92,7 @@ COOKIE_SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
 
 # ------------------------------------------------------------------ ports
 # Prints: <first replica port> <TURN port> <first relay port>; fails when P itself is taken.
-read -r FIRST_REPLICA TURN_PORT RELAY_MIN < <("$PY" - "$PORT" "$REPLICAS" "$RELAY_PORTS" <<'EOF'
+read -r FIRST_REPLICA TURN_PORT RELAY_MIN < <("$PY" - "$PORT" "$((REPLICAS + API))" "$RELAY_PORTS" <<'EOF'
 import random, socket, sys
 
 port, replicas, relay_ports = map(int, sys.argv[1:])
@@ -115,6 +122,7 @@ EOF
 ) || exit 2
 [ -n "${FIRST_REPLICA:-}" ] || die "could not choose ports"
 RELAY_MAX=$((RELAY_MIN + RELAY_PORTS - 1))
+FIRST_API=$((FIRST_REPLICA + REPLICAS))  # the API servers' ports follow the replicas'
 
 # ------------------------------------------------------------------ run folder and configs
 if [ -z "$RUN_DIR" ]; then
@@ -131,12 +139,17 @@ SERVERS=""
 for i in $(seq 1 "$REPLICAS"); do
   SERVERS+="    server r$i 127.0.0.1:$((FIRST_REPLICA + i - 1))"$'\n'
 done
-"$PY" - "$HERE/haproxy.cfg.template" "$RUN_DIR/haproxy.cfg" "$SERVERS" <<'EOF'
+API_SERVERS=""
+for i in $(seq 1 "$API"); do
+  API_SERVERS+="    server a$i 127.0.0.1:$((FIRST_API + i - 1))"$'\n'
+done
+"$PY" - "$HERE/haproxy.cfg.template" "$RUN_DIR/haproxy.cfg" "$SERVERS" "$API_SERVERS" <<'EOF'
 import sys
-template, out, servers = sys.argv[1:]
+template, out, servers, api_servers = sys.argv[1:]
 text = open(template).read()
-assert "\n@SERVERS@\n" in text, "haproxy.cfg.template lost its @SERVERS@ line"
-open(out, "w").write(text.replace("@SERVERS@\n", servers))
+for line in ("@SERVERS@", "@API_SERVERS@"):
+    assert f"\n{line}\n" in text, f"haproxy.cfg.template lost its {line} line"
+open(out, "w").write(text.replace("@API_SERVERS@\n", api_servers).replace("@SERVERS@\n", servers))
 EOF
 sed -e "s|@LISTEN_IP@|127.0.0.1|; s|@RELAY_IP@|127.0.0.1|; s|@PORT@|$TURN_PORT|" \
     -e "s|@MIN_PORT@|$RELAY_MIN|; s|@MAX_PORT@|$RELAY_MAX|; s|@EXTERNAL_IP@||" \
@@ -153,6 +166,7 @@ URL="http://127.0.0.1:$PORT"
 {
   echo "URL=$URL"
   echo "REPLICA_PORTS=\"$(seq -s ' ' "$FIRST_REPLICA" $((FIRST_REPLICA + REPLICAS - 1)))\""
+  echo "API_PORTS=\"$(seq -s ' ' "$FIRST_API" $((FIRST_API + API - 1)))\""
   echo "TURN_URL=\"$TURN_URL\""
   echo "TURN_USER=$USER_NAME"
   echo "RELAY_PORTS=$RELAY_MIN-$RELAY_MAX"
@@ -201,10 +215,10 @@ start() {  # start NAME LOG COMMAND...: in the background, in a process group of
   echo "$name $!" >> "$RUN_DIR/pids"
 }
 
-healthy() {  # healthy PORT: GET /_stcore/health answers 200 (bash's /dev/tcp, no curl needed)
+healthy() {  # healthy PORT [PATH]: GET PATH (default /_stcore/health) answers 200 (bash's /dev/tcp, no curl needed)
   local line
   line="$( (exec 3<>"/dev/tcp/127.0.0.1/$1" \
-            && printf 'GET /_stcore/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 \
+            && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "${2:-/_stcore/health}" >&3 \
             && head -n1 <&3) 2>/dev/null)" || return 1
   [[ "$line" == HTTP/1.?\ 200* ]]
 }
@@ -220,9 +234,9 @@ check_children() {  # fails (with the end of its log) when a child has exited
   done
 }
 
-wait_healthy() {  # wait_healthy PORT WHAT
+wait_healthy() {  # wait_healthy PORT WHAT [PATH]
   local deadline=$((SECONDS + TIMEOUT))
-  until healthy "$1"; do
+  until healthy "$1" "${3:-}"; do
     check_children
     [ "$SECONDS" -lt "$deadline" ] || { say "$2 not healthy after $TIMEOUT s"; exit 1; }
     sleep 0.5
@@ -239,7 +253,12 @@ for i in $(seq 1 "$REPLICAS"); do
       --server.headless true --server.address 127.0.0.1 --server.port $((FIRST_REPLICA + i - 1)) \
       --server.fileWatcherType none --browser.gatherUsageStats false
 done
+for i in $(seq 1 "$API"); do
+  start "api-$i" "$RUN_DIR/api-$i.log" env -C "$REPO" PYTHONUNBUFFERED=1 MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" \
+    "$PY" -m fer_core serve --host 127.0.0.1 --port $((FIRST_API + i - 1))
+done
 for i in $(seq 1 "$REPLICAS"); do wait_healthy $((FIRST_REPLICA + i - 1)) "replica-$i"; done
+for i in $(seq 1 "$API"); do wait_healthy $((FIRST_API + i - 1)) "api-$i" /healthz; done
 
 # HAProxy starts once every replica answers, so no replica begins marked down.
 export FER_BIND="127.0.0.1:$PORT" FER_COOKIE_KEY="$COOKIE_KEY"
@@ -253,6 +272,7 @@ touch "$RUN_DIR/ready"
 cat >&2 <<EOF
 run_local.sh: FER Studio is up at $URL
   replicas   : $REPLICAS on 127.0.0.1 ports $(seq -s ' ' "$FIRST_REPLICA" $((FIRST_REPLICA + REPLICAS - 1))) (sticky by the SERVERID cookie; X-Replica names the one that answered)
+  API        : $API server(s) on 127.0.0.1 ports $(seq -s ' ' "$FIRST_API" $((FIRST_API + API - 1))); $URL/v1/analyze, OpenAPI at $URL/docs
   TURN       : $TURN_URL user $USER_NAME (relay ports $RELAY_MIN-$RELAY_MAX), ICE policy: $POLICY
   run folder : $RUN_DIR (logs, pids, state.env)
 Press Ctrl-C to stop everything.

@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core {train,evaluate,select-tta,fit-temperature,ensemble,export,predict,validate,bench,batch}``."""
+"""Command line: ``python -m fer_core {train,evaluate,select-tta,fit-temperature,ensemble,export,predict,validate,bench,batch,study,serve,app}``."""
 from __future__ import annotations
 
 import argparse
@@ -580,6 +580,58 @@ def _run_study(args) -> int:
                        model=args.model, ray_address=args.ray_address, progress=_progress_line("participants"))
     print(result.describe())
     return 1 if result.failed else 0
+def _add_serve(sub) -> None:
+    from fer_core.api.server import DEFAULT_HOST, DEFAULT_PORT, default_workers
+    from fer_core.inference.detect import DEFAULT_DETECTOR, DETECTORS
+
+    p = sub.add_parser("serve", help="the HTTP API: POST /v1/analyze, GET /v1/models, /healthz; OpenAPI at /docs")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}: this machine only; "
+                                                        "0.0.0.0 for every interface, best with $FER_API_TOKEN set)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--model", help="model folder (default: the bundled default model)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help=f"face detector (default {DEFAULT_DETECTOR})")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="requests analysed at once, each on its own copy of the model (default: the cores, at most 4)")
+
+
+def _run_serve(args) -> int:
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port {args.port}: expected a port from 1 to 65535, e.g. 8000")
+    if args.workers < 1:
+        raise CliError(f"--workers {args.workers}: expected 1 or more")
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CliError("serve needs the API's packages: pip install 'fer-studio[api]' (bash scripts/setup.sh installs them)") from None
+    from fer_core.api.server import serve
+
+    serve(args.host, args.port, args.model, args.detector, args.workers)
+    return 0
+
+
+def _add_app(sub) -> None:
+    sub.add_parser("app", help="start the Streamlit studio (streamlit run streamlit_app.py); any other option goes to "
+                               "Streamlit, e.g. fer-studio app --server.port 8502")
+
+
+def _run_app(args) -> int:
+    """Replace this process with ``streamlit run`` (so signals reach Streamlit itself), MALLOC_ARENA_MAX=2 unless set."""
+    from fer_core.common.paths import ROOT_DIR
+
+    script = ROOT_DIR / "streamlit_app.py"
+    if not script.is_file():
+        raise CliError(f"the studio's {script.name} is not beside the package ({ROOT_DIR}): the app runs from a "
+                       "checkout (pip install -e .), not from an installed wheel")
+    try:
+        import streamlit  # noqa: F401
+    except ImportError:
+        raise CliError("app needs the studio's packages: pip install 'fer-studio[app]' (bash scripts/setup.sh installs them)") from None
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # glibc reads it at start: the new process gets it
+    os.chdir(ROOT_DIR)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(script), *args.streamlit_args])
 
 
 COMMANDS = {
@@ -594,6 +646,8 @@ COMMANDS = {
     "bench": (_add_bench, _run_bench),
     "batch": (_add_batch, _run_batch),
     "study": (_add_study, _run_study),
+    "serve": (_add_serve, _run_serve),
+    "app": (_add_app, _run_app),
 }
 
 
@@ -624,13 +678,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # No TensorFlow here: the bundled models run on LiteRT, and the modules that run Keras
     # (fer_core.training.architectures, model.load_keras_model, litert.export_tflite) import it quietly.
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "app":  # only `app` passes options on (to Streamlit)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.streamlit_args = extra
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
     )
     try:
         return COMMANDS[args.command][1](args)
+    except ModuleNotFoundError as exc:
+        from fer_core.common.quiet import TENSORFLOW_HINT, missing_tensorflow
+
+        if not missing_tensorflow(exc):
+            raise
+        log.debug("details of the error below", exc_info=True)
+        print(f"error: {args.command} needs TensorFlow, which this install leaves out; {TENSORFLOW_HINT}", file=sys.stderr)
+        return 2
     except (CliError, OSError, ValueError) as exc:
         # DataError, ModelError, ImageError and VideoError are ValueErrors; OSError covers paths no
         # runner checked (FileNotFoundError, FileExistsError, a full disk): one clear line, no traceback.

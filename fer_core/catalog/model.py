@@ -152,10 +152,16 @@ def stored_temperature(metadata: dict, tta: str, precision: str = DEFAULT_PRECIS
 
 def load_keras_model(folder: str | os.PathLike) -> tuple[Any, dict]:
     """Load ``model.keras`` (safe mode, not compiled), or build an ensemble, and check it against its metadata."""
-    from fer_core.common.quiet import import_tensorflow_quietly
+    from fer_core.common.quiet import TENSORFLOW_HINT, import_tensorflow_quietly, missing_tensorflow
 
-    import_tensorflow_quietly()  # its start-up notices would bury a CLI's one-line errors
-    import keras
+    try:
+        import_tensorflow_quietly()  # its start-up notices would bury a CLI's one-line errors
+        import keras
+    except ModuleNotFoundError as exc:
+        if not missing_tensorflow(exc):
+            raise
+        raise ModelError(f"{folder}: running {MODEL_FILE} needs TensorFlow, which this install leaves out (models with an "
+                         f"up-to-date {TFLITE_FILE} run without it, on LiteRT); {TENSORFLOW_HINT}") from None
 
     folder = Path(folder)
     metadata = read_metadata(folder)

@@ -7,11 +7,28 @@ so the few calls that trigger them run with file descriptor 2 pointed at /dev/nu
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 import threading
 
 _lock = threading.Lock()
+
+#: TensorFlow modules: a ModuleNotFoundError for one of them means the install left TensorFlow out.
+TENSORFLOW_MODULES = ("tensorflow", "keras")
+#: The one line that says how to add TensorFlow, for training, export, the Keras runtime and bench's seed.
+TENSORFLOW_HINT = ("install the [train] extra: pip install 'fer-studio[train]' "
+                   "(in a checkout: .venv/bin/pip install -r requirements-train.txt)")
+
+
+def tensorflow_available() -> bool:
+    """Whether TensorFlow is installed (the runtime install leaves it out; the [train] extra adds it)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def missing_tensorflow(exc: BaseException) -> bool:
+    """Whether ``exc`` says that TensorFlow or Keras is not installed."""
+    return isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in TENSORFLOW_MODULES
 
 
 @contextlib.contextmanager

@@ -30,12 +30,13 @@ class LiteRTRunner:
     calls are serialised by a lock (the work is CPU-bound: running two at once gains nothing).
     """
 
-    def __init__(self, path: str | os.PathLike, num_threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, num_threads: int | None = None, **options) -> None:
+        """``options`` go to the Interpreter as they are (e.g. ``experimental_preserve_all_tensors``)."""
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(path)
         self.num_threads = num_threads or default_threads()
-        self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
+        self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads, **options)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
@@ -49,6 +50,12 @@ class LiteRTRunner:
             raise ValueError(f"{self.path.name}: input {batch.shape[1:]} != the network's {self.input_shape}")
         if len(batch) == 0:
             return np.zeros((0, self.num_outputs), dtype=np.float32)
+        return self.run(batch, [self._output["index"]])[0]
+
+    def run(self, batch: np.ndarray, tensors: list[int]) -> list[np.ndarray]:
+        """Run a non-empty batch and copy out these tensors (by index; an intermediate one needs
+        ``experimental_preserve_all_tensors``), all under the lock."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
         with self._lock:
             if len(batch) != self._batch:
                 self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
@@ -56,4 +63,9 @@ class LiteRTRunner:
                 self._batch = len(batch)
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output["index"]).copy()
+            return [self._interpreter.get_tensor(index).copy() for index in tensors]
+
+    @property
+    def interpreter(self):
+        """The interpreter, for reading its graph (never to invoke outside :meth:`run`)."""
+        return self._interpreter

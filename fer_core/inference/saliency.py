@@ -1,4 +1,8 @@
-"""Where the classifier looked: Grad-CAM (or plain gradient saliency) for one face crop.
+"""Where the classifier looked: a heat map for one face crop, on LiteRT or on Keras.
+
+A model running on LiteRT is explained on LiteRT, without TensorFlow (:mod:`fer_core.inference.cam`):
+CAM, which equals Grad-CAM for the shipped networks' pooled heads, or occlusion sensitivity for a
+network without such a head. A model on Keras gets Grad-CAM through TensorFlow's gradients:
 
 Grad-CAM (Selvaraju et al., 2017) weights the last convolutional feature maps by the mean
 gradient of the class score, keeps the positive part and upsamples it to the crop. The
@@ -14,6 +18,8 @@ import weakref
 import cv2
 import numpy as np
 
+from fer_core.catalog.model import litert_files
+from fer_core.inference.cam import cam_runner, normalised
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.preprocess import preprocess_faces
 
@@ -100,7 +106,8 @@ def _cam(model, x, class_index: int) -> np.ndarray:
 
 
 def heatmap(classifier: Classifier, crop: np.ndarray, class_index: int | None = None) -> np.ndarray:
-    """Grad-CAM heat map of a face crop, in ``[0, 1]``, the crop's height and width.
+    """The heat map of a face crop, in ``[0, 1]``, the crop's height and width: on LiteRT when the
+    classifier runs there (CAM or occlusion, :mod:`fer_core.inference.cam`), else Keras Grad-CAM.
 
     Args:
         classifier: the loaded model.
@@ -110,19 +117,35 @@ def heatmap(classifier: Classifier, crop: np.ndarray, class_index: int | None = 
     Raises:
         ValueError: ``class_index`` outside the model's classes.
     """
-    import tensorflow as tf
-
-    x = tf.convert_to_tensor(preprocess_faces([crop], classifier.spec))
+    x = preprocess_faces([crop], classifier.spec)
     if class_index is None:
-        class_index = int(np.argmax(classifier.predict_batch(x.numpy(), "none")[0]))
+        class_index = int(np.argmax(classifier.predict_batch(x, "none")[0]))
     if not 0 <= class_index < len(classifier.labels):
         raise ValueError(f"class_index {class_index} is outside 0-{len(classifier.labels) - 1}")
-    # an ensemble: the mean of its members' maps, each normalised, so every member counts alike
-    cam = np.mean([_cam(part, x, class_index) for part in _parts(classifier.model)], axis=0)
+    # an ensemble: the mean of its members' maps, each normalised, so every member counts alike (as the
+    # ensemble averages their probabilities with equal weights)
+    if classifier.runtime == "litert":
+        cam = np.mean([litert_map(path, x, class_index) for path in litert_files(classifier.folder, required=True)], axis=0)
+    else:
+        cam = keras_grad_cam(classifier, x, class_index)
     top = float(cam.max())
     cam = cam / top if top > 0 else np.zeros_like(cam)
     height, width = crop.shape[:2]
     return np.clip(cv2.resize(cam, (width, height), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+
+
+def litert_map(path, x: np.ndarray, class_index: int) -> np.ndarray:
+    """One ``.tflite`` network's map (CAM or occlusion), scaled to [0, 1], at the input's side."""
+    return normalised(cam_runner(path).class_map(x, class_index), x.shape[1])
+
+
+def keras_grad_cam(classifier: Classifier, x: np.ndarray, class_index: int) -> np.ndarray:
+    """The mean of the Keras networks' Grad-CAM maps (each scaled to [0, 1]) at the input's side (TensorFlow)."""
+    from fer_core.common.quiet import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
+    tensor = tf.convert_to_tensor(x)
+    return np.mean([_cam(part, tensor, class_index) for part in _parts(classifier.model)], axis=0)
 
 
 def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
@@ -140,7 +163,7 @@ def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarra
 
 def saliency_overlay(classifier: Classifier, crop: np.ndarray, class_index: int | None = None,
                      size: int | None = 192) -> np.ndarray:
-    """Grad-CAM over the face crop, resized to ``size`` pixels square (None: keep the crop's size)."""
+    """The heat map over the face crop, resized to ``size`` pixels square (None: keep the crop's size)."""
     heat = heatmap(classifier, crop, class_index)
     if size is not None and crop.shape[:2] != (size, size):
         interp = cv2.INTER_AREA if max(crop.shape[:2]) > size else cv2.INTER_LINEAR

@@ -148,7 +148,8 @@ def run_server(log_path: Path, extra_env: dict[str, str] | None = None):
     env["PYTHONFAULTHANDLER"] = "1"  # a crash of the server leaves every thread's stack in its log
     env.update(extra_env or {})
     cmd = [
-        sys.executable, "-m", "streamlit", "run", APP_FILE,
+        # $FER_APP_PYTHON: the app under another environment's Python (e.g. the runtime install without TensorFlow)
+        os.environ.get("FER_APP_PYTHON") or sys.executable, "-m", "streamlit", "run", APP_FILE,
         "--server.headless", "true",
         "--server.address", "127.0.0.1",
         "--server.port", str(port),

@@ -1,4 +1,4 @@
-"""The local multi-replica deployment (deploy/run_local.sh): HAProxy, 2 replicas, coturn.
+"""The local multi-replica deployment (deploy/run_local.sh): HAProxy, 2 replicas, an API server, coturn.
 
 One deployment for the module, started with ``--relay-only`` (browsers must send their webcam
 through TURN):
@@ -11,7 +11,8 @@ through TURN):
   RTCPeerConnection was configured for relay only, its selected candidate pair is a relay
   candidate in coturn's port range that carried media both ways, and coturn logged the
   allocation for the run's user;
-- SIGTERM to the script stops every child (replicas, HAProxy, coturn).
+- the HTTP API through the same proxy: /v1/analyze and /healthz reach the API server, not a replica;
+- SIGTERM to the script stops every child (replicas, the API server, HAProxy, coturn).
 
 The module launches its own Chromium with ``--allow-loopback-in-peer-connection``: on a machine
 whose only network is the loopback (tried with ``unshare -n``), Chromium otherwise gathers no ICE
@@ -105,7 +106,7 @@ class Deployment:
         env = {**os.environ, "FER_DEPLOY_TIMEOUT": str(START_TIMEOUT)}
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(
-                ["bash", str(SCRIPT), "--replicas", "2", "--port", str(port), "--relay-only",
+                ["bash", str(SCRIPT), "--replicas", "2", "--api", "1", "--port", str(port), "--relay-only",
                  "--run-dir", str(run_dir)],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
@@ -339,9 +340,22 @@ def test_webcam_streams_through_the_proxy_relayed_by_turn(deployment, contexts):
     page.close()
 
 
+def test_the_api_answers_through_the_proxy(deployment):
+    import requests
+
+    photo = (REPO / "fer_core" / "assets" / "astronaut.jpg").read_bytes()
+    reply = requests.post(deployment.url + "/v1/analyze", files={"image": ("astronaut.jpg", photo)}, timeout=120)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers.get("x-replica") == "a1", reply.headers
+    faces = reply.json()["faces"]
+    assert len(faces) == 1 and faces[0]["label"] == "Happy", faces
+    assert requests.get(deployment.url + "/healthz", timeout=10).headers.get("x-replica") == "a1"
+    assert requests.get(deployment.url + "/_stcore/health", timeout=10).headers.get("x-replica") in ("r1", "r2")
+
+
 def test_sigterm_stops_every_child(deployment):
     children = dict(deployment.children)
-    assert set(children) == {"turnserver", "replica-1", "replica-2", "haproxy"}, children
+    assert set(children) == {"turnserver", "replica-1", "replica-2", "api-1", "haproxy"}, children
     assert all(_alive(pid) for pid in children.values()), "a child died during the tests"
     started = time.monotonic()
     code = deployment.stop(timeout=30)

@@ -49,6 +49,8 @@ def test_uploaded_photo_shows_its_label(page, screenshot, astronaut_jpeg):
     assert_no_errors(page, "photo page after uploading the astronaut")
     assert uploader.locator('[data-testid="stFileChipIconError"]').count() == 0, "the upload failed"
 
+    text = main_text(page)
+    assert "Grad-CAM for" in text and "No Grad-CAM map" not in text, "no saliency map beside the face:\n" + text[:3000]
     after = label_counts(page)
     shown = [label for label in LABELS if after[label] > before[label]]
     assert shown, (f"no emotion label appeared after the upload (label counts before {before}, after {after}); "
