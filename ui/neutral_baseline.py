@@ -114,7 +114,7 @@ def show_baseline(baseline: NeutralBaseline, source: str, key: str) -> None:
                        key=f"{key}-download", on_click="ignore", icon=":material/download:")
 
 
-def calibrated_caption(baseline: NeutralBaseline | None) -> str:
+def baseline_caption(baseline: NeutralBaseline | None) -> str:
     """A line under results: whether they are read against a neutral baseline."""
     if baseline is None:
         return ""
