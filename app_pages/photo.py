@@ -32,7 +32,7 @@ if not files:
     st.info("Upload one or more photos, or take a snapshot, to analyse them.")
     st.stop()
 if baseline is not None:
-    st.caption(neutral_baseline.calibrated_caption(baseline))
+    st.caption(neutral_baseline.baseline_caption(baseline))
 
 results = []
 for number, (name, data) in enumerate(files):

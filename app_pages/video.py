@@ -52,7 +52,7 @@ if r.warning:
 if outcome.baseline is not None:
     if not isinstance(reference, neutral_baseline.NeutralBaseline):  # made from the video's first seconds
         neutral_baseline.show_baseline(outcome.baseline, f"the largest face of the first {reference:g} s", "video-first")
-    st.caption(neutral_baseline.calibrated_caption(outcome.baseline))
+    st.caption(neutral_baseline.baseline_caption(outcome.baseline))
 st.video(outcome.video, format="video/mp4")
 cols = st.columns(3)
 cols[0].download_button("Annotated video (MP4)", outcome.video, outcome.stem + ".annotated.mp4", "video/mp4",

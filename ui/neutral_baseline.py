@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from fer_core.inference.baseline_file import parse_baseline
+from fer_core.inference.baseline_file import MAX_BYTES, parse_baseline
 from fer_core.common.memory import return_freed_memory
 from fer_core.inference.images import IMAGE_TYPES, ImageError, check_size
 from fer_core.inference.neutral_baseline import BASELINE_SECONDS, BaselineError, NeutralBaseline
@@ -60,7 +60,10 @@ def baseline_from_upload(upload, model, model_dir: str, detector_name: str) -> N
     """
     data = upload.getvalue()
     if upload.name.lower().endswith(".json"):
-        return parse_baseline(data, upload.name, model)
+        try:
+            return parse_baseline(data, upload.name, model)
+        finally:
+            _give_back(len(data))
     check_size(len(data), upload.name)
     digest = hashlib.sha256(data).hexdigest()
     with st.spinner(f"Reading the neutral face in {upload.name}…"):
@@ -111,7 +114,7 @@ def show_baseline(baseline: NeutralBaseline, source: str, key: str) -> None:
                        key=f"{key}-download", on_click="ignore", icon=":material/download:")
 
 
-def calibrated_caption(baseline: NeutralBaseline | None) -> str:
+def baseline_caption(baseline: NeutralBaseline | None) -> str:
     """A line under results: whether they are read against a neutral baseline."""
     if baseline is None:
         return ""
@@ -145,8 +148,14 @@ def webcam_panel(baseline: LiveBaseline, playing: bool, key: str = "webcam-basel
             st.session_state[f"{key}-loaded"] = saved.file_id
         except BaselineError as exc:
             st.error(f"Not loaded: {exc}")
-        return_freed_memory()  # however large the upload was
+        _give_back(saved.size)
     return st.empty()
+
+
+def _give_back(size: int) -> None:
+    """After an oversized baseline file of ``size`` bytes (read, then refused): give its heap back to the OS."""
+    if size > MAX_BYTES:
+        return_freed_memory()
 
 
 def load_file(live: LiveBaseline, data: bytes, name: str) -> None:

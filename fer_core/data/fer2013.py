@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,7 +239,9 @@ class _RowEstimate:
         return max(rows, round(self.text_bytes * rows / self.seen_bytes))
 
 
-_CSV_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError)
+#: a corrupt gzip stream raises zlib.error, which is none of the others
+_CSV_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError,
+               zlib.error)
 
 
 def _read_csv_chunks(path: str | os.PathLike, name: str) -> Iterator[pd.DataFrame]:

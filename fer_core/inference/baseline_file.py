@@ -32,6 +32,10 @@ MAX_BYTES = 64 * 1024
 MAX_DEPTH = 8
 #: integers longer than this are no count or value a baseline holds
 MAX_DIGITS = 18
+#: a model's or a label's name is at most this long
+MAX_NAME = 200
+#: a model has at most this many labels
+MAX_LABELS = 64
 #: the formats read: this studio's, and the name older versions wrote
 FORMATS = (FORMAT, *OLD_FORMATS)
 #: the keys a baseline file must have
@@ -101,10 +105,11 @@ def baseline_from_dict(document: Any, name: str = "baseline") -> NeutralBaseline
         raise BaselineError(f"{name}: the baseline lacks {', '.join(missing)}")
     model, labels, values = document["model"], document["labels"], document["log_probabilities"]
     frames, margin, spread = document["frames"], document["margin"], document.get("spread")
-    if not isinstance(model, str) or not model:
-        raise BaselineError(f"{name}: \"model\" must be a model's name (text), not {_kind(model)}")
-    if not isinstance(labels, list) or not labels or not all(isinstance(v, str) for v in labels):
-        raise BaselineError(f"{name}: \"labels\" must be a list of label names (text)")
+    if not _is_name(model):
+        raise BaselineError(f"{name}: \"model\" must be a model's name (one line of text), not {_kind(model)}")
+    if not isinstance(labels, list) or not 0 < len(labels) <= MAX_LABELS or not all(map(_is_name, labels)):
+        raise BaselineError(f"{name}: \"labels\" must be a list of up to {MAX_LABELS} label names "
+                            "(each one line of text)")
     if not isinstance(values, list) or not all(_is_number(v) for v in values):
         raise BaselineError(f"{name}: \"log_probabilities\" must be a list of numbers")
     if not _is_int(frames):
@@ -162,6 +167,11 @@ def _real(text: str, name: str) -> float:
 
 def _constant(text: str, name: str) -> float:
     raise BaselineError(f"{name}: {text} is not a number a baseline file holds")
+
+
+def _is_name(value: Any) -> bool:
+    """A model's or a label's name: short, printable text (a message that quotes it stays one line)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_NAME and value.isprintable()
 
 
 def _is_int(value: Any) -> bool:

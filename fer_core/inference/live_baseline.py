@@ -121,20 +121,20 @@ class LiveBaseline:
         """This frame's probabilities with the followed face's row read against its baseline, and
         which rows that was. Faces come largest first, so the main face is row 0; ``people`` are
         their person IDs (None: follow by box centre only)."""
-        calibrated = [False] * len(boxes)
+        followed = [False] * len(boxes)
         people = list(people) if people is not None else [None] * len(boxes)
         with self._lock:
             if self._collecting_since is not None:
                 self._collect(boxes, probabilities, people)
             if self._baseline is None or not len(boxes):
-                return probabilities, calibrated
+                return probabilities, followed
             index = self._follow(boxes, people)
             if index is None:
-                return probabilities, calibrated
+                return probabilities, followed
             out = np.array(probabilities, dtype=np.float32, copy=True)
             out[index] = self._baseline.apply(out[index])
-            calibrated[index] = True
-            return out, calibrated
+            followed[index] = True
+            return out, followed
 
     def _follow(self, boxes: Sequence[Box], people: list[int | None]) -> int | None:
         """The row of the followed face (the main face when none is followed yet), which it remembers."""

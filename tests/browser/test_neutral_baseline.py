@@ -84,3 +84,57 @@ def test_photo_read_against_a_neutral_reference(page, screenshot, astronaut_jpeg
     assert metric.strip() == "Neutral", f"the astronaut against herself read as {metric}"
     assert_no_errors(page, "photo page with a neutral reference")
     screenshot(page, "photo-neutral-baseline")
+
+
+def test_hostile_baseline_files_are_one_error_each_and_the_pages_go_on(page, browser, streamlit_server, tmp_path,
+                                                                        astronaut_jpeg):
+    """The issue's files: 200,000 nested brackets, a 5000-digit frame count, a 20 MB padded file. Each is one
+    st.error naming it; the photo page's Photos uploader still analyses; the webcam page goes on. Then four 5 MB
+    files, each in its own session, grow the server by less than 100 MB (printed): Streamlit itself keeps
+    each session's uploads until the session expires (server.disconnectedSessionTTL, 120 s), so larger
+    files would measure Streamlit's copies rather than what the studio keeps."""
+    from tests.browser.helpers import error_texts, rss_mb
+
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    digits = tmp_path / "digits.json"
+    digits.write_text('{"format": "fer-studio-neutral-baseline", "version": 1, "frames": ' + "9" * 5000 + "}")
+    padded = tmp_path / "padded.json"
+    padded.write_text('{"format": "fer-studio-neutral-baseline", "padding": "' + "x" * (5 * 2**20) + '"}')
+
+    goto(page, "photo")
+    page.get_by_text("Neutral baseline (optional)").click()
+    reference = file_uploader(page, "A neutral reference photo of this person, or a saved baseline file")
+    reference.locator('input[type="file"]').set_input_files(str(deep))
+    wait_for_text(page, re.compile(r"deep\.json: too large for a neutral-baseline file"), PAGE_TIMEOUT)
+    file_uploader(page, "Photos").locator('input[type="file"]').set_input_files(str(astronaut_jpeg))
+    wait_for_text(page, re.compile(r"astronaut\.jpg: 1 face"), PAGE_TIMEOUT)
+    assert len(error_texts(page)) == 1 and not page.locator('[data-testid="stException"]').count()
+
+    goto(page, "webcam")
+    load = file_uploader(page, "Load a saved neutral baseline")
+    load.locator('input[type="file"]').set_input_files(str(digits))
+    wait_for_text(page, re.compile(r"digits\.json: a number with 5000 digits"), PAGE_TIMEOUT)
+    assert not page.locator('[data-testid="stException"]').count()
+    assert page.get_by_role("button", name="Set neutral baseline").count() == 1  # the panel is still there
+
+    pid = streamlit_server.proc.pid
+    before = rss_mb(pid)
+    for _ in range(4):  # the photo page's uploader, each in a new session (a webcam session holds an analyser)
+        context = browser.new_context(base_url=streamlit_server)
+        try:
+            other = context.new_page()
+            goto(other, "photo")
+            other.get_by_text("Neutral baseline (optional)").click()
+            file_uploader(other, "A neutral reference photo of this person, or a saved baseline file").locator(
+                'input[type="file"]').set_input_files(str(padded))
+            wait_for_text(other, re.compile(r"padded\.json: too large"), PAGE_TIMEOUT)
+        finally:
+            context.close()
+    after = rss_mb(pid)
+    deadline = time.monotonic() + 30  # Streamlit drops a session's uploads once the session has ended
+    while rss_mb(pid) - before >= 100 and time.monotonic() < deadline:
+        time.sleep(2)
+    print(f"\nserver RSS before four 5 MB baseline files {before:.0f} MB, right after {after:.0f} MB, "
+          f"settled {rss_mb(pid):.0f} MB")
+    assert rss_mb(pid) - before < 100
