@@ -40,6 +40,7 @@ class PhotoAnalysis:
     detector: str
     result: PhotoResult = field(repr=False)
     key: tuple = field(repr=False)
+    precision: str = "float32"  # the network's on LiteRT (int8 or float32), named in the JSON download
 
     @property
     def faces(self) -> list[Face]:
@@ -94,7 +95,8 @@ def analyse(name: str, data: bytes, settings: Settings, baseline: NeutralBaselin
     if analysis is None:
         with st.spinner(f"Analysing {name}…"):
             result = _analyse_uncached(data, name, model_dir, settings.detector, baseline)
-        analysis = PhotoAnalysis(name, resources.classifier(model_dir).name, settings.detector, result, key)
+        model = resources.classifier(model_dir)
+        analysis = PhotoAnalysis(name, model.name, settings.detector, result, key, model.precision)
         cache.put(key, analysis)
         return_freed_memory()
     return analysis
@@ -138,7 +140,8 @@ def render(name: str, data: bytes, settings: Settings, key: str,
                             key=f"{key}-png", on_click="ignore", icon=":material/download:")
     cols[1].download_button("Results CSV", analysis.result.csv(name), f"{stem}.emotions.csv", "text/csv",
                             key=f"{key}-csv", on_click="ignore", icon=":material/download:")
-    cols[2].download_button("Results JSON", analysis.result.json(name, analysis.model, analysis.detector), f"{stem}.emotions.json", "application/json",
+    results_json = analysis.result.json(name, analysis.model, analysis.detector, analysis.precision)
+    cols[2].download_button("Results JSON", results_json, f"{stem}.emotions.json", "application/json",
                             key=f"{key}-json", on_click="ignore", icon=":material/download:")
     return analysis
 

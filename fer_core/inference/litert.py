@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.catalog.model import file_precision
 
 #: The environment variable that sets the LiteRT threads per interpreter.
 THREADS_ENV = "FER_THREADS"
@@ -39,6 +40,9 @@ class LiteRTRunner:
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
+        #: an integer network's softmax is int8: its probabilities come in steps of 1/256 and their
+        #: sum can miss 1 by a step or two, so they are renormalised (float networks' are left as they are)
+        self.renormalise = file_precision(self.path) == "int8"
         self.num_outputs = int(self._output["shape"][-1])
         self._batch = -1
         self._lock = threading.Lock()
@@ -56,4 +60,7 @@ class LiteRTRunner:
                 self._batch = len(batch)
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output["index"]).copy()
+            out = self._interpreter.get_tensor(self._output["index"]).copy()
+        if self.renormalise:
+            out /= np.maximum(out.sum(axis=1, keepdims=True), np.float32(1e-6))
+        return out
