@@ -193,7 +193,11 @@ def _run_evaluate(args) -> int:
     if data.skipped:
         print(f"skipped {data.skipped} bad row(s) of {data.source}", file=sys.stderr)
     images, labels = data.require_split(args.split)
-    classifier = Classifier.load(args.model, precision=args.precision)
+    if args.record and args.precision == "int8":
+        raise CliError("--record stores float32 evaluations only (the README's table, the app's quoted accuracy); "
+                       "drop --precision int8, or use --json")
+    # the stored evaluations are the float networks': --record scores float32 whatever $FER_PRECISION says
+    classifier = Classifier.load(args.model, precision="float32" if args.record else args.precision)
     metrics, probabilities = evaluate(classifier, images, labels, tta=args.tta)
     metrics["split"] = args.split
     metrics["data"] = data.source
