@@ -126,3 +126,13 @@ def test_predict_json_names_the_precision(tmp_path, astronaut, capsys, monkeypat
         [entry] = json.loads(capsys.readouterr().out)
         assert entry["precision"] == precision and entry["model"] == read_metadata(live_model_dir())["name"]
         assert entry["faces"]
+
+
+def test_photo_json_names_the_precision(classifier, astronaut):
+    from fer_core.drivers.photo import analyse_photo
+    from fer_core.inference.detect import make_detector
+
+    result = analyse_photo(astronaut, classifier, make_detector("blazeface"), explain=False)
+    saved = json.loads(result.json("astronaut.png", classifier.name, "blazeface", classifier.precision))
+    assert saved["precision"] == classifier.precision == "int8" and saved["model"] == classifier.name
+    assert saved["faces"]
