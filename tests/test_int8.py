@@ -136,3 +136,28 @@ def test_photo_json_names_the_precision(classifier, astronaut):
     saved = json.loads(result.json("astronaut.png", classifier.name, "blazeface", classifier.precision))
     assert saved["precision"] == classifier.precision == "int8" and saved["model"] == classifier.name
     assert saved["faces"]
+
+
+def test_export_command_int8_on_a_small_csv(tmp_path, fer_data, capsys):
+    """``export --precision int8`` with a FER2013 CSV of real faces (200 Training, 300 PublicTest): the
+    integer file, its gates' line, and the float file left as it was."""
+    import pandas as pd
+
+    from tests.conftest import write_fer_csv
+
+    folder = tmp_path / "model"
+    shutil.copytree(live_model_dir(), folder)
+    (folder / INT8_FILE).unlink()
+    float_sha = file_sha256(folder / TFLITE_FILE)
+    parts = []
+    for usage, n in (("Training", 200), ("PublicTest", 300)):
+        images, labels = fer_data.split(usage)
+        parts.append(write_fer_csv(tmp_path / f"{usage}.csv", images[:n], labels[:n], usage))
+    data = tmp_path / "small.csv"
+    pd.concat([pd.read_csv(part) for part in parts]).to_csv(data, index=False)
+    assert main(["export", str(folder), "--precision", "int8", "--data", str(data)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {folder / INT8_FILE}; PublicTest accuracy" in printed and "top label agrees on" in printed
+    assert file_sha256(folder / TFLITE_FILE) == float_sha
+    record = read_metadata(folder)["runtimes"]["litert_int8"]
+    assert record["gates"]["n"] == 300 and record["representative_set"]["size"] == 200

@@ -76,7 +76,7 @@ def test_export_command_writes_and_records_tflite(tmp_path, capsys):
     shutil.copytree(single, folder)
     (folder / TFLITE_FILE).unlink()
     assert Classifier.load(folder).runtime == "keras"
-    assert main(["export", str(folder)]) == 0
+    assert main(["export", str(folder), "--precision", "float32"]) == 0  # the integer export: tests/test_int8.py
     assert f"wrote {folder / TFLITE_FILE}" in capsys.readouterr().out
     record = read_metadata(folder)["runtimes"]["litert"]
     assert record["file"] == TFLITE_FILE and record["max_abs_diff_vs_keras"] < 1e-4
