@@ -161,3 +161,44 @@ def test_export_command_int8_on_a_small_csv(tmp_path, fer_data, capsys):
     assert file_sha256(folder / TFLITE_FILE) == float_sha
     record = read_metadata(folder)["runtimes"]["litert_int8"]
     assert record["gates"]["n"] == 300 and record["representative_set"]["size"] == 200
+
+
+def test_batch_and_predict_run_the_precision_asked(tmp_path, astronaut, capsys, monkeypatch):
+    """``batch --precision`` reaches the workers: its rows are ``predict``'s at the same precision, and differ between the two."""
+    import pandas as pd
+    from PIL import Image
+
+    monkeypatch.setenv(PRECISION_ENV, "int8")  # restored after the test, whatever batch sets
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+    model = str(live_model_dir())
+    happy = {}
+    for precision in ("float32", "int8"):
+        out = tmp_path / f"{precision}.parquet"
+        assert main(["batch", str(photo), "--out", str(out), "--model", model, "--precision", precision]) == 0
+        capsys.readouterr()
+        assert main(["predict", str(photo), "--model", model, "--json", "--precision", precision]) == 0
+        [entry] = json.loads(capsys.readouterr().out)
+        happy[precision] = pd.read_parquet(out)["Happy"].iloc[0]
+        assert happy[precision] == pytest.approx(entry["faces"][0]["probabilities"]["Happy"], abs=1e-4)
+    assert happy["float32"] != happy["int8"]
+
+
+def test_evaluate_reports_its_precision_and_records_float32(tmp_path, fer_data, monkeypatch):
+    from tests.conftest import write_fer_csv
+
+    monkeypatch.delenv(PRECISION_ENV, raising=False)
+    images, labels = fer_data.split("PublicTest")
+    data = write_fer_csv(tmp_path / "public.csv", images[:100], labels[:100], "PublicTest")
+    for precision in ("float32", "int8"):
+        out = tmp_path / f"{precision}.json"
+        assert main(["evaluate", "--data", str(data), "--split", "PublicTest", "--model", str(live_model_dir()),
+                     "--tta", "none", "--precision", precision, "--json", str(out)]) == 0
+        assert json.loads(out.read_text())["precision"] == precision
+    folder = tmp_path / "model"
+    shutil.copytree(live_model_dir(), folder)
+    assert main(["evaluate", "--data", str(data), "--split", "PublicTest", "--model", str(folder), "--tta", "none",
+                 "--precision", "int8", "--record"]) == 2  # stored evaluations are float32's
+    assert main(["evaluate", "--data", str(data), "--split", "PublicTest", "--model", str(folder), "--tta", "none",
+                 "--record"]) == 0
+    assert json.loads((folder / "evaluation" / "PublicTest.json").read_text())["precision"] == "float32"
