@@ -27,7 +27,7 @@ INT8_FILE = "model.int8.tflite"
 #: The network precisions LiteRT can run: int8 where a member has an accepted integer file (default), else float32.
 PRECISIONS = ("int8", "float32")
 DEFAULT_PRECISION = "int8"
-#: The environment variable that asks for a precision (the CLI's ``--precision`` sets it too).
+#: The environment variable that asks for a precision (the CLI's ``--precision`` wins over it; ``batch`` passes it to its workers).
 PRECISION_ENV = "FER_PRECISION"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
