@@ -14,7 +14,7 @@ from fer_core.inference import saliency
 from fer_core.inference.classifier import Classifier
 from fer_core.cli import main
 from fer_core.catalog.model import (
-    METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, live_model_dir, load_keras_model, read_metadata,
+    INT8_FILE, METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, live_model_dir, load_keras_model, read_metadata,
     save_model, weight_files, write_metadata,
 )
 from tests.conftest import write_fer_csv
@@ -34,6 +34,8 @@ def two_models(tmp_path_factory, single_model) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("models")
     first = root / "first"
     shutil.copytree(single_model, first)
+    # float32 like "second" (no LiteRT file), so "first" alone runs the network the ensemble averages
+    (first / INT8_FILE).unlink(missing_ok=True)
     write_metadata(first, {**read_metadata(first), "name": "first"})
     model, metadata = load_keras_model(single_model)
     head = model.layers[-1]
