@@ -246,7 +246,8 @@ def _run_select_tta(args) -> int:
     from fer_core.evaluation.evaluate import select_tta, store_default_tta
 
     images, labels = load_fer2013(args.data).require_split("PublicTest")  # never PrivateTest: that is the test set
-    classifier = Classifier.load(args.model)
+    # the stored inference defaults and their accuracies are the float32 networks', as --record's
+    classifier = Classifier.load(args.model, precision="float32")
     if any(sigma < 0 for sigma in args.input_blur or ()):
         raise ValueError("--input-blur: a blur sigma is 0 or more")
     best, blur, scores = select_tta(classifier, images, labels, args.input_blur or INPUT_BLUR_GRID, args.tta)
