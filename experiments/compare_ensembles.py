@@ -56,7 +56,7 @@ def probabilities(folder: Path, images: np.ndarray, ttas: list[str], smoothings:
                 probs[smoothing, tta] = np.load(path)
                 continue
             if classifier is None:
-                classifier = Classifier.load(folder)
+                classifier = Classifier.load(folder, precision="float32")  # the float networks, as stored selections
                 require_fer2013_labels(classifier)  # its outputs are compared with FER2013 codes
             probs[smoothing, tta] = classifier.predict_proba(images, tta, input_blur_sigma=smoothing)
             if path:

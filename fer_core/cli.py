@@ -155,12 +155,21 @@ def _run_train(args) -> int:
     return 0
 
 
+def _add_precision(p) -> None:
+    from fer_core.catalog.model import PRECISION_ENV, PRECISIONS
+
+    p.add_argument("--precision", choices=list(PRECISIONS),
+                   help=f"the networks' precision on LiteRT: int8 (the default; members without an integer "
+                        f"network run float32) or float32; default ${PRECISION_ENV}, else int8")
+
+
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a model on a FER2013 split")
     p.add_argument("--data", help=DATA_HELP)
     p.add_argument("--split", default="PrivateTest", help="PrivateTest (default), PublicTest, Training, RandomTest")
     p.add_argument("--model", help="model folder (default: the bundled default model)")
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
+    _add_precision(p)
     p.add_argument("--json", help="write the metrics JSON here")
     p.add_argument("--skip-bad-rows", action="store_true", help="drop invalid rows (and say how many) instead of stopping")
     p.add_argument("--record", action="store_true",
@@ -184,10 +193,15 @@ def _run_evaluate(args) -> int:
     if data.skipped:
         print(f"skipped {data.skipped} bad row(s) of {data.source}", file=sys.stderr)
     images, labels = data.require_split(args.split)
-    classifier = Classifier.load(args.model)
+    if args.record and args.precision == "int8":
+        raise CliError("--record stores float32 evaluations only (the README's table, the app's quoted accuracy); "
+                       "drop --precision int8, or use --json")
+    # the stored evaluations are the float networks': --record scores float32 whatever $FER_PRECISION says
+    classifier = Classifier.load(args.model, precision="float32" if args.record else args.precision)
     metrics, probabilities = evaluate(classifier, images, labels, tta=args.tta)
     metrics["split"] = args.split
     metrics["data"] = data.source
+    metrics["precision"] = classifier.precision
     training_images, _ = data.split("Training")
     if args.split in ("PublicTest", "PrivateTest") and len(training_images):
         metrics["leak_free"] = leak_free_metrics(labels, probabilities, classifier.labels, images, training_images)
@@ -232,7 +246,8 @@ def _run_select_tta(args) -> int:
     from fer_core.evaluation.evaluate import select_tta, store_default_tta
 
     images, labels = load_fer2013(args.data).require_split("PublicTest")  # never PrivateTest: that is the test set
-    classifier = Classifier.load(args.model)
+    # the stored inference defaults and their accuracies are the float32 networks', as --record's
+    classifier = Classifier.load(args.model, precision="float32")
     if any(sigma < 0 for sigma in args.input_blur or ()):
         raise ValueError("--input-blur: a blur sigma is 0 or more")
     best, blur, scores = select_tta(classifier, images, labels, args.input_blur or INPUT_BLUR_GRID, args.tta)
@@ -301,16 +316,38 @@ def _run_ensemble(args) -> int:
 
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="write model.tflite (LiteRT) beside model.keras; every member of an ensemble")
+    p = sub.add_parser("export", help="write model.tflite and model.int8.tflite (LiteRT) beside model.keras; "
+                                      "every member of an ensemble")
     p.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model folders")
+    p.add_argument("--precision", choices=["both", "float32", "int8"], default="both",
+                   help="both (default); float32: model.tflite only; int8: model.int8.tflite only, from the "
+                        "model.tflite already there (integer networks need FER2013: Training faces calibrate "
+                        "them, PublicTest gates them)")
+    p.add_argument("--data", help=DATA_HELP)
 
 
 def _run_export(args) -> int:
     from fer_core.training.export import export_model_folder
 
+    if args.precision != "int8":
+        for folder in args.models:
+            for path in export_model_folder(folder):
+                print(f"wrote {path}")
+    if args.precision == "float32":
+        return 0
+    from fer_core.data.parse_cache import load_fer2013_cached
+    from fer_core.evaluation.int8_gates import export_int8_folder
+
+    data = load_fer2013_cached(args.data)
+    training, _ = data.require_split("Training")
+    public, public_labels = data.require_split("PublicTest")
     for folder in args.models:
-        for path in export_model_folder(folder):
-            print(f"wrote {path}")
+        for member, record in export_int8_folder(folder, training, public, public_labels):
+            g = record["gates"]
+            verdict = f"wrote {member / record['file']}" if record["accepted"] else \
+                f"{member}: stays float32 ({'; '.join(g['reasons'])})"
+            print(f"{verdict}; PublicTest accuracy {g['accuracy_float32']:.4f} -> {g['accuracy_int8']:.4f}, "
+                  f"ECE {g['ece_float32']:.4f} -> {g['ece_int8']:.4f}, top label agrees on {g['agreement']:.1%}")
     return 0
 
 
@@ -325,6 +362,7 @@ def _add_predict(sub) -> None:
                         "close-ups; blazeface: fast, large faces only; haar: the classic cascade)")
     p.add_argument("--aligned", action="store_true", help="each image is already one face crop (FER2013-style)")
     p.add_argument("--tta", choices=list(TTA_MODES), help="test-time augmentation (default: the model's)")
+    _add_precision(p)
     p.add_argument("--json", action="store_true", help="print JSON: one entry per file")
     p.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (the app's photo columns), and "
                                                  "what made it (model, weights' sha256, detector, TTA) as FILE.provenance.json")
@@ -390,7 +428,7 @@ def _run_predict(args) -> int:
         if not args.neutral:
             raise CliError("--save-baseline: give the neutral reference photos with --neutral")
         _check_output(args.save_baseline, "--save-baseline", folder=False)
-    classifier = Classifier.load(args.model)
+    classifier = Classifier.load(args.model, precision=args.precision)
     detector = None if args.aligned else make_detector(args.detector)
     baseline = _baseline(args, classifier, detector)
     if args.save_baseline:
@@ -404,7 +442,8 @@ def _run_predict(args) -> int:
     results, rows, failed = [], [], 0
     for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta,
                                 baseline=baseline):
-        results.append({**result.to_dict(), "calibrated": baseline is not None, "provenance": made_by})
+        results.append({**result.to_dict(), "calibrated": baseline is not None, "model": classifier.name,
+                        "precision": classifier.precision, "provenance": made_by})
         rows += result.rows()
         if result.error:
             failed += 1
@@ -469,6 +508,9 @@ def _add_bench(sub) -> None:
     p.add_argument("--model", help="time this model folder only (default: both paths, the default model and the live model)")
     p.add_argument("--runtime", choices=["auto", "litert", "keras"], default="auto",
                    help="auto (default): LiteRT where the model has model.tflite, else Keras")
+    p.add_argument("--precision", choices=["both", "int8", "float32"], default="both",
+                   help="both (default): each model on LiteRT in int8 and in float32, side by side; "
+                        "int8 or float32: that one only")
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--json", help="also write the figures as JSON here")
 
@@ -484,9 +526,10 @@ def _run_bench(args) -> int:
         raise CliError(f"--repeats {args.repeats}: a median needs at least one timing; give 1 or more (default 30)")
     if args.json:
         _check_output(args.json, "--json", folder=False)
-    classifier = Classifier.load(args.model, runtime=args.runtime)
-    live = None if args.model else Classifier.load(live_model_dir(), runtime=args.runtime)
-    results = run_bench(classifier, repeats=args.repeats, live=live)
+    precision = None if args.precision == "both" else args.precision
+    classifier = Classifier.load(args.model, runtime=args.runtime, precision=precision)
+    live = None if args.model else Classifier.load(live_model_dir(), runtime=args.runtime, precision=precision)
+    results = run_bench(classifier, repeats=args.repeats, live=live, precisions=args.precision == "both")
     print(format_bench(results))
     if args.json:
         with _writing(args.json, "--json"), open(args.json, "w") as handle:
@@ -510,6 +553,7 @@ def _add_batch(sub) -> None:
                    help="with --engine ray: join this running cluster (e.g. auto); default: start a local Ray")
     p.add_argument("--model", help="one model folder for photos and videos alike (default: the bundled default "
                                    "model, the most accurate; the app's video page uses the faster live model)")
+    _add_precision(p)
     p.add_argument("--every", type=int, default=5, help="analyse every N-th video frame (default 5, as the app's "
                                                         "video page; 1 = every frame)")
     _add_baseline_options(p)
@@ -538,6 +582,11 @@ def _run_batch(args) -> int:
         raise CliError(f"--every {args.every}: expected 1 or more (1 analyses every frame)")
     if args.ray_address and args.engine != "ray":
         raise CliError(f"--ray-address {args.ray_address}: only with --engine ray")
+    if args.precision:
+        from fer_core.catalog.model import PRECISION_ENV
+
+        # every worker loads its own classifier (Ray actors too): the environment reaches them all
+        os.environ[PRECISION_ENV] = args.precision
     if Path(args.out).is_dir():
         raise CliError(f"--out {args.out}: is a folder; give a file path, e.g. {Path(args.out) / 'results.parquet'}")
     _check_output(args.out, "--out", folder=False)

@@ -3,7 +3,9 @@
 The figures come only from what the models store: the accuracy from ``evaluation/*.json``
 (``python -m fer_core evaluate --record``) by the rule the app uses (:mod:`fer_core.catalog.model_info`),
 the speed from ``speed`` in ``metadata.json`` (a ``python -m fer_core bench`` run, with its
-command and date), and the ``fer`` package's row from ``docs/baselines.json``. The README holds
+command and date), the integer networks' rows from ``docs/int8.json`` (their one measurement, made
+by ``scripts/int8_accuracy.py`` and ``python -m fer_core bench``), and the ``fer`` package's row from
+``docs/baselines.json``. The README holds
 this script's output between its ``results-table`` markers, and a test checks that they agree,
 so the README cannot drift from the models.
 
@@ -25,6 +27,7 @@ from fer_core.catalog.model_info import choices, describe  # noqa: E402
 from fer_core.catalog.model_table import comparison_rows, markdown  # noqa: E402
 
 BASELINES = Path(__file__).resolve().parents[1] / "docs" / "baselines.json"
+INT8 = Path(__file__).resolve().parents[1] / "docs" / "int8.json"
 
 
 def percent(value: float | None) -> str:
@@ -43,8 +46,27 @@ def results_row(folder: Path) -> str:
     commands = f"`python -m fer_core evaluate --model models/{folder.name} --split PrivateTest --tta {info.quoted_tta}`"
     if speed:
         commands += f"; `{speed['command']}` ({speed['date']}; {speed['conditions']})"
-    return (f"| **{info.display_name}** ({info.purpose}): {model} | {percent(info.accuracy)} | {tta_name(info.quoted_tta)} | "
+    return (f"| **{info.display_name}** ({info.purpose}), float32: {model} | {percent(info.accuracy)} | {tta_name(info.quoted_tta)} | "
             f"{number(speed.get('ms_per_face'), 2)} | {number(speed.get('faces_per_s'), 0)} | {commands} |")
+
+
+def span(values: list[float] | None, digits: int) -> str:
+    """A measured range, "0.13–0.41", from [low, high] (one figure when they agree)."""
+    if not values:
+        return "–"
+    low, high = number(min(values), digits), number(max(values), digits)
+    return low if low == high else f"{low}–{high}"
+
+
+def int8_row(folder: Path) -> str | None:
+    """A shipped model's integer networks (the default on LiteRT): their measured accuracy and speed ranges."""
+    measured = json.loads(INT8.read_text()).get(folder.name) if INT8.is_file() else None
+    if not measured:
+        return None
+    info = describe(folder)
+    return (f"| **{info.display_name}**, int8 (the default): `models/{folder.name}` | {percent(measured['accuracy'])} | "
+            f"{tta_name(measured['tta'])} | {span(measured['ms_per_face'], 2)} | {span(measured['faces_per_s'], 0)} | "
+            f"{measured['source']} |")
 
 
 def baseline_rows() -> list[str]:
@@ -59,7 +81,8 @@ def results_table() -> str:
     """The README's table: the models a user picks from, then the ``fer`` package for comparison."""
     lines = ["| model | PrivateTest accuracy | TTA | ms per face | faces/s, batched | commands |",
              "|---|---:|---|---:|---:|---|"]
-    lines += [results_row(folder) for folder in choices()]
+    for folder in choices():
+        lines += [row for row in (results_row(folder), int8_row(folder)) if row]
     lines += baseline_rows()
     return "\n".join(lines)
 

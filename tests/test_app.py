@@ -415,7 +415,7 @@ def test_video_corrupt_file(without_data):
 def test_webcam_page_with_real_component(without_data):
     at = open_page("webcam")
     live = Classifier.load(live_model_dir())
-    assert f"Live path: model **{live.name}** on **LiteRT, " in texts(at)  # every bundled model has a .tflite
+    assert f"Live path: model **{live.name}** on **LiteRT int8, " in texts(at)  # every bundled model has a .tflite and a .int8.tflite
     assert "without test-time augmentation" in texts(at)
     assert "detector **blazeface**, not the sidebar's blazeface-multiscale: webcam faces are large" in texts(at)
     assert "press Start" in texts(at)

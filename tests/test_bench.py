@@ -21,9 +21,13 @@ def test_bench_times_both_paths(tmp_path, capsys):
     assert results["detect_blazeface_multiscale_ms"] > 0  # the photo/video detector, since the live one is timed too
     assert results["track_3_faces_ms"] > 0
     assert results["model"] == read_metadata(default_model_dir())["name"]
-    assert results["runtime"].startswith("LiteRT, ")
+    assert results["runtime"].startswith("LiteRT int8, ")
+    for name in {results["model"], results.get("live", results)["model"]}:  # int8 beside float32, each model
+        side = results["precisions"][name]
+        assert side["int8"]["batch_faces_per_s"] > 0 and side["float32"]["batch_faces_per_s"] > 0
     printed = capsys.readouterr().out
     assert "ms/frame with 3 faces (person IDs" in printed
+    assert "int8 beside float32 on LiteRT" in printed
     assert "photos, evaluate (most accurate)" in printed or "model:" in printed
     if live_model_dir() != default_model_dir():
         live = results["live"]
@@ -37,5 +41,5 @@ def test_bench_one_model_on_keras(tmp_path):
     model = str(live_model_dir())
     assert main(["bench", "--model", model, "--runtime", "keras", "--repeats", "2", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
-    assert results["runtime"] == "Keras (TensorFlow)" and "live" not in results
+    assert results["runtime"] == "Keras (TensorFlow) float32" and "live" not in results
     assert all(results[k] > 0 for k in KEYS)

@@ -14,7 +14,7 @@ from fer_core.inference import saliency
 from fer_core.inference.classifier import Classifier
 from fer_core.cli import main
 from fer_core.catalog.model import (
-    METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, live_model_dir, load_keras_model, read_metadata,
+    INT8_FILE, METADATA_FILE, MODEL_FILE, ModelError, create_ensemble, live_model_dir, load_keras_model, read_metadata,
     save_model, weight_files, write_metadata,
 )
 from tests.conftest import write_fer_csv
@@ -34,6 +34,8 @@ def two_models(tmp_path_factory, single_model) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("models")
     first = root / "first"
     shutil.copytree(single_model, first)
+    # float32 like "second" (no LiteRT file), so "first" alone runs the network the ensemble averages
+    (first / INT8_FILE).unlink(missing_ok=True)
     write_metadata(first, {**read_metadata(first), "name": "first"})
     model, metadata = load_keras_model(single_model)
     head = model.layers[-1]
@@ -55,11 +57,15 @@ def test_ensemble_averages_member_probabilities(tmp_path, two_models, faces):
     folder = create_ensemble(tmp_path / "duo", [first, second])
     ensemble, a, b = Classifier.load(folder), Classifier.load(first), Classifier.load(second)
     images, _ = faces
-    # one input blur for all: the ensemble's own, not each member's stored one
+    # one input blur for all: the ensemble's own, not each member's stored one; raw scores (temperature 1): a
+    # member's own confidence temperature is not the ensemble's
+    raw = {"temperature": 1.0}
     for tta, sigma in (("none", 0.0), ("flip", 0.6), ("shift", 0.5)):
-        pa, pb = a.predict_proba(images, tta, input_blur_sigma=sigma), b.predict_proba(images, tta, input_blur_sigma=sigma)
+        pa = a.predict_proba(images, tta, input_blur_sigma=sigma, **raw)
+        pb = b.predict_proba(images, tta, input_blur_sigma=sigma, **raw)
         assert np.abs(pa - pb).max() > 0.05  # the members really differ
-        np.testing.assert_allclose(ensemble.predict_proba(images, tta, input_blur_sigma=sigma), (pa + pb) / 2, atol=1e-5)
+        np.testing.assert_allclose(ensemble.predict_proba(images, tta, input_blur_sigma=sigma, **raw), (pa + pb) / 2,
+                                   atol=1e-5)
     assert ensemble.params == a.params + b.params
     assert ensemble.labels == a.labels and ensemble.spec == a.spec
 
@@ -204,7 +210,7 @@ def test_ensemble_weights_cv_fits_weights_and_offsets_that_undo_a_bias(two_model
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     images, labels = faces
-    good = Classifier.load(two_models[0]).predict_proba(images, "none", input_blur_sigma=0.0)
+    good = Classifier.load(two_models[0]).predict_proba(images, "none", input_blur_sigma=0.0, temperature=1.0)  # raw
     noise = np.random.default_rng(0).dirichlet(np.ones(good.shape[1]), size=len(good))
     weights = script.best_weights(np.stack([good, noise]), labels)
     assert weights[0] > weights[1]

@@ -30,13 +30,14 @@ def test_every_bundled_model_runs_on_litert(folder):
     assert files == [m / TFLITE_FILE for m in member_dirs(folder)]
     classifier = Classifier.load(folder)
     assert classifier.runtime == "litert"
-    assert classifier.runtime_label.startswith("LiteRT, ")
+    assert classifier.runtime_label.startswith(f"LiteRT {classifier.precision}, ")
 
 
 @pytest.mark.parametrize("folder", BUNDLED, ids=[f.name for f in BUNDLED])
 def test_litert_matches_keras_on_real_faces(folder, public_faces):
     """Every network on 96 faces; an ensemble, whose members are each checked so, on 32 (its averaging)."""
-    fast, reference = Classifier.load(folder, runtime="litert"), Classifier.load(folder, runtime="keras")
+    # float32: the integer twins are checked against these by their own gates (tests/test_int8.py)
+    fast, reference = Classifier.load(folder, runtime="litert", precision="float32"), Classifier.load(folder, runtime="keras")
     assert reference.runtime == "keras"
     faces = public_faces[:32] if is_ensemble(reference.metadata) else public_faces
     for tta in ("none", "tencrop"):
@@ -49,7 +50,7 @@ def test_litert_privatetest_accuracy_equals_keras(fer_data):
     """The live model's PrivateTest accuracy is the same (within 0.1 point) on both runtimes."""
     images, labels = fer_data.split("PrivateTest")
     folder = live_model_dir()
-    fast, _ = evaluate(Classifier.load(folder, runtime="litert"), images, labels, tta="none")
+    fast, _ = evaluate(Classifier.load(folder, runtime="litert", precision="float32"), images, labels, tta="none")
     reference, _ = evaluate(Classifier.load(folder, runtime="keras"), images, labels, tta="none")
     assert abs(fast["accuracy"] - reference["accuracy"]) <= 0.001
 
@@ -75,7 +76,7 @@ def test_export_command_writes_and_records_tflite(tmp_path, capsys):
     shutil.copytree(single, folder)
     (folder / TFLITE_FILE).unlink()
     assert Classifier.load(folder).runtime == "keras"
-    assert main(["export", str(folder)]) == 0
+    assert main(["export", str(folder), "--precision", "float32"]) == 0  # the integer export: tests/test_int8.py
     assert f"wrote {folder / TFLITE_FILE}" in capsys.readouterr().out
     record = read_metadata(folder)["runtimes"]["litert"]
     assert record["file"] == TFLITE_FILE and record["max_abs_diff_vs_keras"] < 1e-4

@@ -14,7 +14,7 @@ from PIL import Image
 
 import fer_core
 from fer_core import cli
-from fer_core.catalog.model import litert_files, live_model_dir
+from fer_core.catalog.model import litert_files, live_model_dir, requested_precision
 from fer_core.catalog.provenance import FORMAT, sidecar_path
 from fer_core.common.hashing import file_sha256
 
@@ -26,7 +26,7 @@ def check(record: dict, *, detector: str, tta: str, baseline: str | None = None)
     """A provenance record names this checkout's version, the fast model's weights and the settings."""
     assert record["format"] == FORMAT and record["version"] == fer_core.__version__
     assert record["model"]["name"] == FAST.name and record["model"]["folder"] == f"models/{FAST.name}"
-    weights = litert_files(FAST)
+    weights = litert_files(FAST, precision=requested_precision())  # the files Classifier.load runs
     assert record["model"]["weights_sha256"] == {f"models/{FAST.name}/{p.name}": file_sha256(p) for p in weights}
     assert record["detector"] == detector and record["tta"] == tta and record["neutral_baseline"] == baseline
     assert isinstance(record["temperature"], float)

@@ -56,7 +56,8 @@ class PhotoAnalysis:
 
     def json(self) -> bytes:
         """The JSON download: the file's faces, with what made them under ``provenance``."""
-        document = json.loads(self.result.json(self.name, self.model, self.detector))
+        precision = self.provenance.get("model", {}).get("precision")
+        document = json.loads(self.result.json(self.name, self.model, self.detector, precision))
         return json.dumps({**document, "provenance": self.provenance}, indent=2).encode()
 
 

@@ -21,6 +21,14 @@ from fer_core.common.paths import ROOT_DIR
 
 MODEL_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
+#: The full-integer twin of ``model.tflite`` (int8 inside, float input and output), kept only if it
+#: passed the accuracy gates against its float twin (``runtimes.litert_int8`` in the metadata).
+INT8_FILE = "model.int8.tflite"
+#: The network precisions LiteRT can run: int8 where a member has an accepted integer file (default), else float32.
+PRECISIONS = ("int8", "float32")
+DEFAULT_PRECISION = "int8"
+#: The environment variable that asks for a precision (the CLI's ``--precision`` wins over it; ``batch`` passes it to its workers).
+PRECISION_ENV = "FER_PRECISION"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "name", "labels", "input_spec", "architecture")
@@ -55,6 +63,7 @@ def save_model(model: Any, folder: str | os.PathLike, metadata: dict) -> Path:
     full = {"format_version": FORMAT_VERSION, **{k: v for k, v in metadata.items() if k != "runtimes"}}
     _check_metadata(full, folder)
     (folder / TFLITE_FILE).unlink(missing_ok=True)
+    (folder / INT8_FILE).unlink(missing_ok=True)
     model.save(folder / MODEL_FILE)
     write_metadata(folder, full)
     return folder
@@ -124,10 +133,6 @@ def input_blur_sigma(metadata: dict) -> float:
     ``inference.smoothing`` of folders written before the rename, or none."""
     inference = metadata.get("inference") or {}
     return float(inference.get("input_blur_sigma", inference.get(_OLD_INPUT_BLUR_KEY, DEFAULT_INPUT_BLUR_SIGMA)))
-
-
-#: The network precision the bundled runtimes run today; temperatures are stored per precision.
-DEFAULT_PRECISION = "float32"
 
 
 def stored_temperature(metadata: dict, tta: str, precision: str = DEFAULT_PRECISION) -> float:
@@ -208,11 +213,28 @@ def weight_files(folder: str | os.PathLike) -> list[Path]:
     return [member / MODEL_FILE for member in member_dirs(folder)]
 
 
-def litert_files(folder: str | os.PathLike, metadata: dict | None = None, *, required: bool = False) -> list[Path]:
-    """The ``model.tflite`` files to run (one per member), or [] when any is missing or stale.
+def requested_precision(precision: str | None = None) -> str:
+    """The precision to run: ``precision`` if given, else ``$FER_PRECISION``, else int8.
+
+    Raises:
+        ModelError: a precision that is not one of :data:`PRECISIONS` (naming where it came from).
+    """
+    source = "precision"
+    if precision is None:
+        precision, source = os.environ.get(PRECISION_ENV, "").strip() or DEFAULT_PRECISION, f"${PRECISION_ENV}"
+    if precision not in PRECISIONS:
+        raise ModelError(f"{source} {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def litert_files(folder: str | os.PathLike, metadata: dict | None = None, *, required: bool = False,
+                 precision: str = "float32") -> list[Path]:
+    """The LiteRT files to run (one per member), or [] when any member lacks an up-to-date ``model.tflite``.
 
     A ``.tflite`` counts only if the metadata records it as exported from the ``model.keras``
-    beside it (same sha256), so a retrained model never runs an old export.
+    beside it (same sha256), so a retrained model never runs an old export. With ``precision``
+    int8, a member runs its ``model.int8.tflite`` where the metadata records it as accepted by the
+    gates and made from the same ``model.keras``, and its float file otherwise.
     ``required`` raises :class:`ModelError` saying what is missing instead of returning [].
     """
     from fer_core.common.hashing import file_sha256
@@ -224,19 +246,30 @@ def litert_files(folder: str | os.PathLike, metadata: dict | None = None, *, req
         if member != folder and not (member / METADATA_FILE).is_file():
             raise ModelError(f"{folder}: ensemble member {member} is not a model folder")
         member_meta = metadata if member == folder else read_metadata(member)
-        record = member_meta.get("runtimes", {}).get("litert", {})
+        runtimes = member_meta.get("runtimes", {})
+        record = runtimes.get("litert", {})
         path, weights = member / TFLITE_FILE, member / MODEL_FILE
+        keras_sha = file_sha256(weights) if weights.is_file() else None
         problem = None
         if not path.is_file() or not record:
             problem = f"{member}: no {TFLITE_FILE}; run `python -m fer_core export {member}`"
-        elif weights.is_file() and record.get("keras_sha256") != file_sha256(weights):
+        elif keras_sha and record.get("keras_sha256") != keras_sha:
             problem = f"{member}: {TFLITE_FILE} is older than {MODEL_FILE}; run `python -m fer_core export {member}` again"
         if problem:
             if required:
                 raise ModelError(problem)
             return []
+        integer = runtimes.get("litert_int8", {})
+        if (precision == "int8" and integer.get("accepted") and (member / INT8_FILE).is_file()
+                and (keras_sha is None or integer.get("keras_sha256") == keras_sha)):
+            path = member / INT8_FILE
         files.append(path)
     return files
+
+
+def file_precision(path: str | os.PathLike) -> str:
+    """The precision of a LiteRT file this catalogue names: int8 for :data:`INT8_FILE`, else float32."""
+    return "int8" if Path(path).name == INT8_FILE else "float32"
 
 
 def load_members(folder: str | os.PathLike, metadata: dict | None = None) -> list[tuple[Path, Any, dict]]:

@@ -20,8 +20,8 @@ from typing import Any
 
 from fer_core.catalog.evaluations import Evaluation, headline, load_evaluations
 from fer_core.catalog.training_run import TrainingRun
-from fer_core.catalog.model import (METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, input_blur_sigma, is_ensemble,
-                            list_models, member_dirs, read_metadata, weight_files)
+from fer_core.catalog.model import (INT8_FILE, METADATA_FILE, MODEL_FILE, TFLITE_FILE, ModelError, input_blur_sigma,
+                            is_ensemble, list_models, member_dirs, read_metadata, weight_files)
 
 #: The split a model's quoted accuracy is measured on.
 HEADLINE_SPLIT = "PrivateTest"
@@ -151,9 +151,10 @@ def file_mtime(path: Path) -> float:
 
 def model_version(folder: str | os.PathLike) -> float:
     """Latest modification time of the weight files a model loads (an ensemble's members',
-    ``model.keras`` and ``model.tflite``, and the metadata that vouches for the latter):
-    part of cache keys, so a retrained or re-exported model is reloaded."""
-    paths = [p.with_name(name) for p in _weight_files(folder) for name in (MODEL_FILE, TFLITE_FILE, METADATA_FILE)]
+    ``model.keras``, ``model.tflite`` and ``model.int8.tflite``, and the metadata that vouches for the
+    latter): part of cache keys, so a retrained or re-exported model is reloaded."""
+    names = (MODEL_FILE, TFLITE_FILE, INT8_FILE, METADATA_FILE)
+    paths = [p.with_name(name) for p in _weight_files(folder) for name in names]
     return max((file_mtime(path) for path in paths), default=0.0)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fer_core.common.version import __version__
-from fer_core.catalog.model import (DEFAULT_PRECISION, ModelError, default_model_dir, input_blur_sigma, litert_files,
+from fer_core.catalog.model import (DEFAULT_PRECISION, ModelError, requested_precision, default_model_dir, input_blur_sigma, litert_files,
                                     live_model_dir, read_metadata, stored_temperature, weight_files)
 from fer_core.common.hashing import file_sha256
 from fer_core.common.paths import ROOT_DIR
@@ -48,10 +48,12 @@ def _sha256(path: str, mtime_ns: int, size: int) -> str:  # keyed by mtime and s
     return file_sha256(path)
 
 
-def weights_sha256(folder: str | os.PathLike, runtime: str = "auto") -> dict[str, str]:
-    """``{weight file: sha256}`` of the files a model folder runs (its members' for an ensemble):
-    the ``.tflite`` files under LiteRT (``auto``: when up to date), the ``.keras`` files otherwise."""
-    files = litert_files(folder) if runtime != "keras" else []
+def weights_sha256(folder: str | os.PathLike, runtime: str = "auto", precision: str | None = None) -> dict[str, str]:
+    """``{weight file: sha256}`` of the files a model folder runs (its members' for an ensemble) at ``precision``
+    (default: what ``Classifier.load`` runs): the ``.tflite`` files under LiteRT (``auto``: when up to date), the
+    ``.keras`` files otherwise."""
+    precision = requested_precision(precision.split("+")[0] if precision else None)  # int8+float32: int8 where kept
+    files = litert_files(folder, precision=precision) if runtime != "keras" else []
     files = files or weight_files(folder)
     hashes = {}
     for path in files:
@@ -82,7 +84,7 @@ def provenance(folder: str | os.PathLike, *, runtime: str = "auto", precision: s
         "software": "fer-studio", "version": __version__,
         "model": {
             "name": metadata["name"], "folder": display_path(folder), "runtime": runtime, "precision": precision,
-            "weights_sha256": weights_sha256(folder, runtime),
+            "weights_sha256": weights_sha256(folder, runtime, precision),
             "labels": list(metadata["labels"]),
         },
         "detector": detector or "none (the inputs are face crops)",

@@ -52,8 +52,9 @@ class PhotoResult:
         labels = list(self.faces[0].scores) if self.faces else []
         return rows_to_csv(self.rows(file), face_columns(labels, ("file", "face")))
 
-    def json(self, file: str, model: str, detector: str) -> bytes:
-        return json.dumps({"file": file, "model": model, "detector": detector,
+    def json(self, file: str, model: str, detector: str, precision: str | None = None) -> bytes:
+        return json.dumps({"file": file, "model": model, **({"precision": precision} if precision else {}),
+                           "detector": detector,
                            "faces": [f.to_dict() for f in self.faces]}, indent=2).encode()
 
 

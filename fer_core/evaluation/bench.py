@@ -21,7 +21,7 @@ from fer_core.inference.detect import DEFAULT_DETECTOR, LIVE_DETECTOR, Box, make
 from fer_core.inference.images import read_image
 from fer_core.inference.crops import crop_face
 from fer_core.inference.infer import analyse_image
-from fer_core.catalog.model import TTA_MODES
+from fer_core.catalog.model import PRECISIONS, TTA_MODES
 
 
 #: The benchmark's face: scikit-image's astronaut photo (NASA, public domain) at 480x480, bundled
@@ -71,6 +71,35 @@ def time_classifier(classifier: Classifier, frame: np.ndarray, detector, repeats
     return results
 
 
+def time_precisions(folder: Path, frame: np.ndarray, detector, repeats: int = 30, batch: int = 64) -> dict:
+    """One model on LiteRT at each precision it has, side by side: ``{precision: figures}``.
+
+    Figures: one face without TTA, one face with the model's default TTA (ms/face) and a batch
+    without TTA (faces/s). The precisions are timed in turn, round by round, so that a machine
+    shared with other jobs slows both alike; each figure is the median over the rounds.
+    """
+    boxes = detector.detect(frame)
+    if not boxes:
+        raise RuntimeError("the benchmark frame has no face for BlazeFace; cannot time the pipeline")
+    crop = crop_face(frame, boxes[0], detector.crop_scale)
+    loaded = [Classifier.load(folder, runtime="litert", precision=p) for p in PRECISIONS]
+    loaded = [c for p, c in zip(PRECISIONS, loaded) if c.precision != "float32" or p == "float32"]  # int8 only if it has one
+    times: dict[str, dict[str, list[float]]] = {c.precision: {"one": [], "tta": [], "batch": []} for c in loaded}
+    crops = [crop] * batch
+    for c in loaded:  # warm up: the first call of a batch size allocates the interpreter's tensors
+        c.predict_proba([crop], "none"), c.predict_proba([crop]), c.predict_proba(crops, "none")
+    for _ in range(max(3, repeats // 3)):
+        for c in loaded:
+            times[c.precision]["one"].append(median_ms(lambda: c.predict_proba([crop], "none"), 3, warmup=0))
+            times[c.precision]["tta"].append(median_ms(lambda: c.predict_proba([crop]), 3, warmup=0))
+            times[c.precision]["batch"].append(median_ms(lambda: c.predict_proba(crops, "none"), 1, warmup=0))
+    return {precision: {"model": loaded[0].name, "tta": loaded[0].tta,
+                        "classify_none_ms_per_face": statistics.median(t["one"]),
+                        "classify_default_tta_ms_per_face": statistics.median(t["tta"]),
+                        "batch_faces_per_s": batch * 1000 / statistics.median(t["batch"])}
+            for precision, t in times.items()}
+
+
 def time_tracking(faces: int = 3, repeats: int = 300) -> float:
     """Median milliseconds of one :meth:`FaceTracker.update` with ``faces`` faces drifting across frames."""
     from fer_core.inference.tracking import FaceTracker
@@ -85,11 +114,13 @@ def time_tracking(faces: int = 3, repeats: int = 300) -> float:
     return median_ms(update, repeats, warmup=5)
 
 
-def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: Classifier | None = None) -> dict:
+def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: Classifier | None = None,
+              precisions: bool = False) -> dict:
     """Measure everything; returns a dict of figures (milliseconds unless named otherwise).
 
     The top level is ``classifier``'s; ``live`` (the fast path's model), when given and
-    different, is timed the same way under the key ``live``.
+    different, is timed the same way under the key ``live``. With ``precisions``, each model
+    is also timed in int8 and float32 side by side (:func:`time_precisions`) under ``precisions``.
     """
 
     from fer_core.common.quiet import tensorflow_available
@@ -104,6 +135,10 @@ def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: 
     results.update(time_classifier(classifier, frame, detectors[LIVE_DETECTOR], repeats, batch))
     if live is not None and live.folder != classifier.folder:
         results["live"] = time_classifier(live, frame, detectors[LIVE_DETECTOR], repeats, batch)
+    if precisions:
+        models = [c for c in (classifier, live) if c is not None and c.runtime == "litert"]
+        results["precisions"] = {c.name: time_precisions(c.folder, frame, detectors[LIVE_DETECTOR], repeats, batch)
+                                 for c in models}
 
     if tensorflow_available():  # the seed's approach runs on Keras: compared only where TensorFlow is installed
         results["seed_end_to_end_ms"] = time_seed(frame, detectors["haar"], len(classifier.labels), repeats)
@@ -149,6 +184,16 @@ def format_bench(results: dict) -> str:
     ]
     if "live" in r:
         lines += _model_lines(r["live"], "live webcam, video (fast)")
+    for name, by_precision in r.get("precisions", {}).items():
+        lines.append(f"precision        {name}: int8 beside float32 on LiteRT (rounds interleaved, medians)")
+        for precision, f in by_precision.items():
+            lines.append(f"  {precision:<8} one face {f['classify_none_ms_per_face']:.2f} ms   {f['tta']} TTA "
+                         f"{f['classify_default_tta_ms_per_face']:.2f} ms/face   batch {f['batch_faces_per_s']:.0f} faces/s")
+        if {"int8", "float32"} <= by_precision.keys():
+            i, f = by_precision["int8"], by_precision["float32"]
+            lines.append(f"  int8 is {f['classify_none_ms_per_face'] / i['classify_none_ms_per_face']:.1f}x (one face), "
+                         f"{f['classify_default_tta_ms_per_face'] / i['classify_default_tta_ms_per_face']:.1f}x (TTA), "
+                         f"{i['batch_faces_per_s'] / f['batch_faces_per_s']:.1f}x (batch) float32's speed")
     lines.append(f"tracking         {r['track_3_faces_ms']:.2f} ms/frame with 3 faces (person IDs, fer_core.inference.tracking)")
     if "seed_end_to_end_ms" in r:
         lines += [

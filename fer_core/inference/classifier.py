@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.catalog.model import (DEFAULT_PRECISION, TTA_MODES, default_model_dir, input_blur_sigma, litert_files,
-                                    load_keras_model, read_metadata, stored_temperature)
+from fer_core.catalog.model import (DEFAULT_PRECISION, TTA_MODES, default_model_dir, file_precision, input_blur_sigma,
+                                    litert_files, load_keras_model, read_metadata, requested_precision,
+                                    stored_temperature)
 from fer_core.catalog.input_spec import InputSpec
 from fer_core.inference.preprocess import input_blur, preprocess_faces
 
@@ -45,6 +46,8 @@ class Classifier:
         if runners:
             self.runtime = "litert"
             self.threads = runners[0].num_threads
+            #: "int8", "float32", or "int8+float32" for an ensemble whose members differ
+            self.precision = "+".join(sorted({file_precision(r.path) for r in runners}, reverse=True))
             self._forward = _mean_of(list(runners))
         else:
             from fer_core.common.quiet import import_tensorflow_quietly
@@ -52,22 +55,27 @@ class Classifier:
             tf = import_tensorflow_quietly()
             self.runtime = "keras"
             self.threads = None
+            self.precision = "float32"
             # One traced graph for every batch size: much faster than eager calls per frame.
             self._forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike | None = None, runtime: str = "auto", threads: int | None = None) -> Classifier:
+    def load(cls, folder: str | os.PathLike | None = None, runtime: str = "auto", threads: int | None = None,
+             precision: str | None = None) -> Classifier:
         """Load a model folder (default: the bundled default model).
 
         ``runtime``: ``auto`` uses LiteRT where the folder has up-to-date ``.tflite`` files,
-        ``litert`` requires them, ``keras`` never uses them.
+        ``litert`` requires them, ``keras`` never uses them. ``precision`` (default
+        ``$FER_PRECISION``, else int8): int8 runs each member's accepted integer network where it
+        has one and float32 otherwise; float32 never runs them. Keras is always float32.
         """
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
+        precision = requested_precision(precision)
         folder = Path(folder) if folder else default_model_dir()
         if runtime != "keras":
             metadata = read_metadata(folder)
-            files = litert_files(folder, metadata, required=runtime == "litert")
+            files = litert_files(folder, metadata, required=runtime == "litert", precision=precision)
             if files:
                 from fer_core.inference.litert import LiteRTRunner
 
@@ -86,8 +94,10 @@ class Classifier:
 
     @property
     def runtime_label(self) -> str:
-        """What runs the network, for people: "LiteRT, 2 threads" or "Keras (TensorFlow)"."""
-        return f"LiteRT, {self.threads} thread{'s' if self.threads != 1 else ''}" if self.runtime == "litert" else "Keras (TensorFlow)"
+        """What runs the network, for people: "LiteRT int8, 2 threads" or "Keras (TensorFlow) float32"."""
+        if self.runtime == "litert":
+            return f"LiteRT {self.precision}, {self.threads} thread{'s' if self.threads != 1 else ''}"
+        return f"Keras (TensorFlow) {self.precision}"
 
     @property
     def params(self) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.catalog.model import file_precision
 
 #: The environment variable that sets the LiteRT threads per interpreter.
 THREADS_ENV = "FER_THREADS"
@@ -40,6 +41,9 @@ class LiteRTRunner:
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
+        #: an integer network's softmax is int8: its probabilities come in steps of 1/256 and their
+        #: sum can miss 1 by a step or two, so they are renormalised (float networks' are left as they are)
+        self.renormalise = file_precision(self.path) == "int8"
         self.num_outputs = int(self._output["shape"][-1])
         self._batch = -1
         self._lock = threading.Lock()
@@ -50,7 +54,10 @@ class LiteRTRunner:
             raise ValueError(f"{self.path.name}: input {batch.shape[1:]} != the network's {self.input_shape}")
         if len(batch) == 0:
             return np.zeros((0, self.num_outputs), dtype=np.float32)
-        return self.run(batch, [self._output["index"]])[0]
+        out = self.run(batch, [self._output["index"]])[0]
+        if self.renormalise:
+            out /= np.maximum(out.sum(axis=1, keepdims=True), np.float32(1e-6))
+        return out
 
     def run(self, batch: np.ndarray, tensors: list[int]) -> list[np.ndarray]:
         """Run a non-empty batch and copy out these tensors (by index; an intermediate one needs

@@ -51,15 +51,16 @@ def export_model_folder(folder: str | os.PathLike, check_batch: np.ndarray | Non
             path.unlink()
             raise RuntimeError(f"{path}: LiteRT differs from Keras by {worst:.2e} (> {PARITY_TOLERANCE:g}); not kept")
         member_meta.setdefault("runtimes", {})["litert"] = {
-            "file": TFLITE_FILE, "keras_sha256": file_sha256(member / MODEL_FILE),
-            "max_abs_diff_vs_keras": worst, "exported_with": _versions(),
+            "file": TFLITE_FILE, "sha256": file_sha256(path), "keras_sha256": file_sha256(member / MODEL_FILE),
+            "max_abs_diff_vs_keras": worst, "exported_with": exporter_versions(),
         }
         write_metadata(member, member_meta)
         written.append(path)
     return written
 
 
-def _versions() -> str:
+def exporter_versions() -> str:
+    """The converter's libraries, recorded with each exported file."""
     from importlib.metadata import version
 
     return f"TensorFlow {version('tensorflow')}, Keras {version('keras')}, ai-edge-litert {version('ai-edge-litert')}"
