@@ -7,6 +7,8 @@ once for the module, on 2 CPUs.
 """
 from __future__ import annotations
 
+import json
+
 import shutil
 from pathlib import Path
 
@@ -279,7 +281,8 @@ def test_each_save_writes_only_the_rows_added_since_the_last(local_out, monkeypa
     rows = _by_file(full)  # 6 files' real rows, in input order
     files = list(rows)
     out = tmp_path / "results.parquet"
-    results = ResultsFile(out, files, None, PROBABILITIES, model)
+    made_by = json.loads(full.schema.metadata[batch_sink.PROVENANCE_KEY])  # what made the rows, kept in the table
+    results = ResultsFile(out, files, None, PROBABILITIES, model, made_by)
     for name, save_every in zip(files, [1e9, 1e9, 0.0, 0.0, 1e9, 1e9]):
         monkeypatch.setattr(batch_sink, "SAVE_EVERY_S", save_every)
         results.add(rows[name])

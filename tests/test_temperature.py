@@ -50,6 +50,7 @@ def test_the_classifier_applies_the_stored_temperature_of_its_precision_and_tta(
     assert model.temperature("flip") == 1.0  # neither fitted nor the default TTA's
     assert np.allclose(model.predict_proba(images[:50], "none"), apply_temperature(raw[:50], 2.0), atol=1e-5)
     assert stored_temperature(metadata, "none", "int8") == 3.0
+    assert stored_temperature(metadata, "none", "float16") == 2.0  # not fitted: float32's, until refitted
 
 
 def test_the_neutral_baseline_margin_works_on_calibrated_odds(fer_data, classifier):
