@@ -57,15 +57,13 @@ def test_ensemble_averages_member_probabilities(tmp_path, two_models, faces):
     folder = create_ensemble(tmp_path / "duo", [first, second])
     ensemble, a, b = Classifier.load(folder), Classifier.load(first), Classifier.load(second)
     images, _ = faces
-    # one input blur for all: the ensemble's own, not each member's stored one; raw scores (temperature 1): a
-    # member's own confidence temperature is not the ensemble's
-    raw = {"temperature": 1.0}
+    # one input blur for all: the ensemble's own, not each member's stored one; raw means (temperature 1):
+    # each model's confidence temperature is its own, applied after the average
     for tta, sigma in (("none", 0.0), ("flip", 0.6), ("shift", 0.5)):
-        pa = a.predict_proba(images, tta, input_blur_sigma=sigma, **raw)
-        pb = b.predict_proba(images, tta, input_blur_sigma=sigma, **raw)
+        raw = {"input_blur_sigma": sigma, "temperature": 1.0}
+        pa, pb = a.predict_proba(images, tta, **raw), b.predict_proba(images, tta, **raw)
         assert np.abs(pa - pb).max() > 0.05  # the members really differ
-        np.testing.assert_allclose(ensemble.predict_proba(images, tta, input_blur_sigma=sigma, **raw), (pa + pb) / 2,
-                                   atol=1e-5)
+        np.testing.assert_allclose(ensemble.predict_proba(images, tta, **raw), (pa + pb) / 2, atol=1e-5)
     assert ensemble.params == a.params + b.params
     assert ensemble.labels == a.labels and ensemble.spec == a.spec
 
@@ -210,7 +208,7 @@ def test_ensemble_weights_cv_fits_weights_and_offsets_that_undo_a_bias(two_model
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     images, labels = faces
-    good = Classifier.load(two_models[0]).predict_proba(images, "none", input_blur_sigma=0.0, temperature=1.0)  # raw
+    good = Classifier.load(two_models[0]).predict_proba(images, "none", input_blur_sigma=0.0, temperature=1.0)
     noise = np.random.default_rng(0).dirichlet(np.ones(good.shape[1]), size=len(good))
     weights = script.best_weights(np.stack([good, noise]), labels)
     assert weights[0] > weights[1]

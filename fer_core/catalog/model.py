@@ -140,11 +140,12 @@ def stored_temperature(metadata: dict, tta: str, precision: str = DEFAULT_PRECIS
 
     ``inference.temperature`` is ``{precision: {tta: T}}`` (``python -m fer_core fit-temperature``
     writes it); a plain number, or a precision's plain number, applies to every TTA. A TTA that was
-    not fitted falls back to the model's default TTA's temperature: closer than none at all.
+    not fitted falls back to the model's default TTA's temperature, a precision not fitted to float32's:
+    closer than none at all (refit with ``fit-temperature``).
     """
     stored = (metadata.get("inference") or {}).get("temperature")
     if isinstance(stored, dict):
-        stored = stored.get(precision)
+        stored = stored.get(precision, stored.get(DEFAULT_PRECISION))
     if isinstance(stored, dict):
         default_tta = (metadata.get("inference") or {}).get("tta", "none")
         stored = stored.get(tta, stored.get(default_tta))

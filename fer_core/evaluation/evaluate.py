@@ -112,7 +112,7 @@ def evaluate(classifier: Classifier, images: np.ndarray, labels: np.ndarray, *, 
     probabilities = classifier.predict_proba(images, tta, input_blur_sigma=input_blur_sigma)
     seconds = time.perf_counter() - started
     metrics = classification_metrics(labels, probabilities, classifier.labels)
-    metrics.update(model=classifier.name, tta=tta or classifier.tta,
+    metrics.update(model=classifier.name, tta=tta or classifier.tta, temperature=classifier.temperature(tta),
                    input_blur_sigma=classifier.input_blur_sigma if input_blur_sigma is None else input_blur_sigma,
                    seconds=round(seconds, 2))
     return metrics, probabilities
