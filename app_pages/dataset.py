@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer_core.data.fer2013 import explore
+from fer_core.data import explore
 
 from fer_core.reports import plots
 from fer_core.data.fer2013 import DATA_ENV, USAGES, DataError
