@@ -72,7 +72,8 @@ if choice == NEW:
 entry = entries[choice]
 folder = entry.folder
 design, windows = study.design_tables(folder)
-with st.expander(f"Design: {len(design)} participants, {windows['stimulus'].nunique()} stimuli", expanded=not entry.has_results):
+with st.expander(f"Design: {len(design)} participants, {windows['stimulus'].nunique()} stimuli",
+                 expanded=not entry.has_results):
     st.dataframe(design, hide_index=True)
     st.dataframe(windows, hide_index=True)
 covariates = [c for c in design.columns if c not in ("participant", "video", "neutral_image", "neutral_seconds")]

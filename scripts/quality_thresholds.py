@@ -4,9 +4,10 @@
 
 For each flag (fer_core/evaluation/quality_sweep.py): the split's first ``--faces`` faces are
 degraded at graded strengths, classified with the model's default test-time augmentation (as
-videos are) and binned by the measure the flag reads; the threshold is where a bin's accuracy first
-falls more than 5 points below clean accuracy. The thresholds are chosen on PublicTest only; the
-PrivateTest figures are computed once with those thresholds. Prints a Markdown table.
+videos are) and binned by the measure the flag reads; the threshold is the edge of the run of
+bins, from the bad end, whose accuracy is each more than 5 points below clean accuracy. The
+thresholds are chosen on PublicTest only; the PrivateTest figures are computed once with those
+thresholds. Prints a Markdown table.
 """
 from __future__ import annotations
 
@@ -49,24 +50,26 @@ def main() -> None:
         table = bin_accuracy(*points["PublicTest"], bins(points["PublicTest"][0], sweep.flag == "too_small"))
         threshold = choose_threshold(table, public_clean, sweep.low_is_bad)
         rows.append((sweep.flag, sweep.measure, "<" if sweep.low_is_bad else ">", threshold,
-                     report(*points["PrivateTest"], threshold, sweep.low_is_bad), table))
+                     report(*points["PrivateTest"], threshold, sweep.low_is_bad, clean=len(splits["PrivateTest"][1])),
+                     table))
     points = {name: detector_points(*splits[name], classifier, detector) for name in splits}
     table = bin_accuracy(*points["PublicTest"], bins(points["PublicTest"][0], False))
     threshold = choose_threshold(table, float(points["PublicTest"][1].mean()), True)
     rows.append(("low_score", f"{DEFAULT_DETECTOR} score", "<", threshold,
-                 report(*points["PrivateTest"], threshold, True), table))
+                 report(*points["PrivateTest"], threshold, True, clean=len(points["PrivateTest"][1])), table))
     print(f"model {classifier.name} (TTA {classifier.tta}); first {args.faces} faces of each split; "
           f"clean accuracy PublicTest {results['PublicTest']['clean']:.1%}, "
           f"PrivateTest {results['PrivateTest']['clean']:.1%}; loss that flags: {LOSS:.0%} points\n")
     print("| flag | measure | flagged when | threshold (PublicTest) | PrivateTest faces in the sweep | accuracy, all "
-          "| accuracy, kept | accuracy, flagged | share flagged |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+          "| accuracy, kept | accuracy, flagged | share flagged | undegraded faces flagged |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for flag, measure, side, threshold, private, _ in rows:
         def pct(v):
             return "–" if v is None else f"{v:.1%}"
         print(f"| {flag} | {measure} | {side} | {'none' if threshold is None else f'{threshold:.4g}'} "
               f"| {private['faces']:,} | {pct(private['accuracy_all'])} | {pct(private['accuracy_kept'])} "
-              f"| {pct(private['accuracy_flagged'])} | {pct(private['share_flagged'])} |")
+              f"| {pct(private['accuracy_flagged'])} | {pct(private['share_flagged'])} "
+              f"| {pct(private['share_clean_flagged'])} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"clean": results, "flags": [
             {"flag": f, "measure": m, "flagged_when": s, "threshold": t, "privatetest": p,

@@ -42,9 +42,10 @@ REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "streamlit_app.py"
 REAL_DATA = Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
 TIMEOUT = 300  # first loads (TensorFlow, the 35,887-image CSV) are slow on a busy 2-core machine
-PAGES = ("home", "dataset", "photo", "webcam", "video", "evaluation")
+PAGES = ("home", "dataset", "photo", "webcam", "video", "study", "evaluation")
 TITLES = {"home": "FER Studio", "dataset": "Dataset explorer", "photo": "Photo analysis",
-          "webcam": "Live webcam", "video": "Video analysis", "evaluation": "Model evaluation"}
+          "webcam": "Live webcam", "video": "Video analysis", "study": "Studies",
+          "evaluation": "Model evaluation"}
 #: The Happy assertion holds for the trained models bundled with the repository.
 REPO_MODELS = (REPO / "models").resolve()
 

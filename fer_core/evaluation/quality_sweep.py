@@ -1,13 +1,13 @@
 """Where each quality flag should start: accuracy against the measure a flag reads, under graded degradations.
 
-For each flag of :mod:`fer_core.inference.quality` the faces of a split are degraded at graded
-strengths (darker, brighter, more blurred, smaller; the detector's score comes from pasting each
-face into a frame and detecting it), each degraded face is classified and its measure taken. The
-faces are then pooled and cut into bins of that measure. Walking from the good end of the measure
-towards the bad one, the threshold is the edge of the first bin whose accuracy falls more than
-:data:`LOSS` below the split's clean accuracy: the flag marks the faces the model reads clearly
-worse. Thresholds are chosen on PublicTest; PrivateTest then reports the accuracy of the faces each
-flag keeps and of those it flags (``scripts/quality_thresholds.py``; docs/quality.md).
+For each flag of :mod:`fer_core.inference.quality` the faces of a split are degraded at
+graded strengths (darker, brighter, more blurred, smaller; the detector's score comes from pasting each
+face into a frame and detecting it), each degraded face is classified and its measure taken. The faces
+are then pooled and cut into bins of that measure. From the bad end of the measure, the threshold is the
+edge of the run of bins whose accuracy is each more than :data:`LOSS` below the split's clean accuracy:
+the flag marks the faces the model reads clearly worse. Thresholds are chosen on PublicTest; PrivateTest
+then reports the accuracy of the faces each flag keeps and of those it flags
+(``scripts/quality_thresholds.py``; docs/quality.md).
 """
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ SWEEPS = (
     Sweep("too_dark", "mean grey level", (1.0, 0.7, 0.5, 0.35, 0.25, 0.15), _scale, lambda i, _: brightness(i), True),
     Sweep("too_bright", "mean grey level", (1.0, 0.7, 0.5, 0.35, 0.25, 0.15), _wash, lambda i, _: brightness(i),
           False),
-    Sweep("blurred", "Laplacian variance", (0.0, 0.6, 1.0, 1.5, 2.2, 3.0), _blur, lambda i, _: sharpness(i), True),
+    Sweep("blurred", "sharpness (Laplacian / grey variance)", (0.0, 0.6, 1.0, 1.5, 2.2, 3.0), _blur,
+          lambda i, _: sharpness(i), True),
     Sweep("too_small", "face side (px)", (48, 36, 28, 22, 16, 12), _shrink, lambda _, level: float(level), True),
 )
 
@@ -102,12 +103,21 @@ def bin_accuracy(measures: np.ndarray, correct: np.ndarray, edges: np.ndarray) -
 
 
 def choose_threshold(table: list[tuple[float, float, int, float]], clean: float, low_is_bad: bool) -> float | None:
-    """Walking from the good end, the edge of the first bin (of :data:`MIN_BIN` faces or more) whose accuracy is
-    more than :data:`LOSS` under ``clean``: below it (above it when high is bad) a face is flagged. None: no such bin."""
-    for low, high, count, accuracy in (reversed(table) if low_is_bad else table):
-        if count >= MIN_BIN and accuracy < clean - LOSS:
-            return high if low_is_bad else low
-    return None
+    """The edge of the bad tail: from the bad end of the measure, the bins (of :data:`MIN_BIN` faces or more) whose
+    accuracy is each more than :data:`LOSS` under ``clean``, up to the first that is not. Below that edge (above it
+    when high is bad) a face is flagged. None: the worst bin itself is not that bad.
+
+    A contiguous tail, not the first bad bin seen from the good end: one bin's sampling noise (about 3 points
+    for 250 faces) must not move the threshold deep into good faces.
+    """
+    edge = None
+    for low, high, count, accuracy in (table if low_is_bad else reversed(table)):
+        if count < MIN_BIN:
+            continue
+        if accuracy >= clean - LOSS:
+            break
+        edge = high if low_is_bad else low
+    return edge
 
 
 def flagged(measures: np.ndarray, threshold: float | None, low_is_bad: bool) -> np.ndarray:
@@ -117,13 +127,18 @@ def flagged(measures: np.ndarray, threshold: float | None, low_is_bad: bool) -> 
     return measures < threshold if low_is_bad else measures > threshold
 
 
-def report(measures: np.ndarray, correct: np.ndarray, threshold: float | None, low_is_bad: bool) -> dict:
-    """Accuracy of all the sweep's faces, of those kept and of those flagged, and the share flagged."""
+def report(measures: np.ndarray, correct: np.ndarray, threshold: float | None, low_is_bad: bool,
+           clean: int = 0) -> dict:
+    """Accuracy of all the sweep's faces, of those kept and of those flagged, and the share flagged; with ``clean``
+    (the number of undegraded faces, first in the sweep) also the share of undegraded faces flagged."""
     mask = flagged(measures, threshold, low_is_bad)
-    return {"threshold": threshold, "faces": int(len(correct)), "accuracy_all": float(correct.mean()),
-            "accuracy_kept": float(correct[~mask].mean()) if (~mask).any() else None,
-            "accuracy_flagged": float(correct[mask].mean()) if mask.any() else None,
-            "share_flagged": float(mask.mean())}
+    out = {"threshold": threshold, "faces": int(len(correct)), "accuracy_all": float(correct.mean()),
+           "accuracy_kept": float(correct[~mask].mean()) if (~mask).any() else None,
+           "accuracy_flagged": float(correct[mask].mean()) if mask.any() else None,
+           "share_flagged": float(mask.mean())}
+    if clean:
+        out["share_clean_flagged"] = float(mask[:clean].mean())
+    return out
 
 
 def detector_points(images: np.ndarray, labels: np.ndarray, classifier, detector) -> tuple[np.ndarray, np.ndarray]:

@@ -149,7 +149,7 @@ def read_study(path: str | os.PathLike) -> tuple[tuple[Participant, ...], tuple[
     if clashing:
         raise StudyError(f"{path}: line 1: covariate column {clashing[0]!r} has the name of a column of the study's "
                          "tables (or none); rename it")
-    base, seen, participants = path.parent, {}, []
+    base, seen, participants = path.resolve().parent, {}, []  # absolute: Ray workers run elsewhere
     for line, row in enumerate(table.to_dict("records"), FIRST_LINE):
         pid, video = row["participant"], row["video"]
         if not pid:

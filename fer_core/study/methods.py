@@ -75,7 +75,8 @@ def manifest(design: Design, outcomes: Sequence[Outcome], *, model_dir: str | os
                   "weights_sha256": model_sha256(model_dir)},
         "detector": DEFAULT_DETECTOR,
         "settings": {"engine": engine, "every": every, "by": by, "min_valid_share": MIN_VALID_SHARE,
-                     "quality_thresholds": asdict(THRESHOLDS), "participant_face": "the person tracked longest, with the tracks that continue it",
+                     "quality_thresholds": asdict(THRESHOLDS),
+                     "participant_face": "the person tracked longest, with the tracks that continue it",
                      "bootstrap": {"method": "BCa", "confidence": CONFIDENCE, "resamples": RESAMPLES, "seed": SEED}},
         "inputs": inputs(design),
         "participants": [{"participant": o.participant, "status": "failed" if o.error else "analysed",
@@ -111,7 +112,8 @@ def methods_text(design: Design, record: dict, epochs: pd.DataFrame, exclusions:
         f"{', '.join(f'{k} {v}' for k, v in software.items() if k not in ('fer-studio', 'python'))}). "
         f"Faces were found with the {record['detector']} detector in {sampling}, and each face was classified "
         f"into seven emotions (Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral) by the {model['display_name']} "
-        f"model ({model['name']}, run with {tta_name(model['tta'])}; {accuracy}). In each video the participant's face was taken to be the person "
+        f"model ({model['name']}, run with {tta_name(model['tta'])}; {accuracy}). "
+        "In each video the participant's face was taken to be the person "
         "tracked longest (ByteTrack person IDs), joined by the tracks that continue it after the face left the "
         "view (person IDs never seen in the same frame as it, with a median face at least half as wide); other "
         "faces were not counted."
@@ -122,8 +124,10 @@ def methods_text(design: Design, record: dict, epochs: pd.DataFrame, exclusions:
         if with_baseline else "No neutral baseline was used: the scores are the model's probabilities.",
         f"A face was valid unless flagged as too small (shorter box side under {thresholds['min_side']:g} px), "
         f"too dark or too bright (mean grey level of its 48x48 crop under {thresholds['min_brightness']:g} or over "
-        f"{thresholds['max_brightness']:g}), blurred (Laplacian variance under {thresholds['min_sharpness']:g}) or "
-        f"of low detector score (under {thresholds['min_score']:g}). For each participant and stimulus window the "
+        f"{thresholds['max_brightness']:g}), blurred (variance of its Laplacian over that of its grey levels under "
+        f"{thresholds['min_sharpness']:g}) or "
+        f"of low detector score (under {thresholds['min_score']:g}); each threshold is where FER2013 PublicTest "
+        "faces degraded that way lost more than 5 points of accuracy. For each participant and stimulus window the "
         "mean score of each emotion was taken over the valid frames; a participant with fewer than "
         f"{settings['min_valid_share']:.0%} of a window's frames valid was excluded from that window's group figures.",
         f"Group means are given with {settings['bootstrap']['confidence']:.0%} BCa bootstrap confidence intervals "

@@ -126,7 +126,8 @@ def _value(value):
     return None if value is None or (isinstance(value, float) and value != value) else value
 
 
-def _tables(design: Design, outcomes: list[Outcome], labels: tuple[str, ...], by: str | None) -> dict[str, pd.DataFrame]:
+def _tables(design: Design, outcomes: list[Outcome], labels: tuple[str, ...],
+            by: str | None) -> dict[str, pd.DataFrame]:
     """frames, epochs, summary (and summary_by), exclusions, participants, study and markers."""
     analysed = [o.rows for o in outcomes if o.rows is not None]
     raw = (pd.concat(analysed, ignore_index=True) if analysed

@@ -33,6 +33,7 @@ PAGES = (
     ("Photo analysis", "photo"),
     ("Live webcam", "webcam"),
     ("Video analysis", "video"),
+    ("Studies", "study"),
     ("Model evaluation", "evaluation"),
 )
 

@@ -29,7 +29,7 @@ def test_page_loads_without_errors(page, screenshot, server_log, title, path):
 
 
 def test_sidebar_navigates_to_every_page(page, screenshot):
-    """The sidebar lists the six pages by title, and clicking each one opens its url."""
+    """The sidebar lists every page by title, and clicking each one opens its url."""
     goto(page, "")
     nav = page.locator('[data-testid="stSidebarNav"]')
     for title, _ in PAGES:
