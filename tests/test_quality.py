@@ -8,7 +8,7 @@ import pytest
 from fer_core.evaluation.quality_sweep import LOSS, SWEEPS, choose_threshold, flagged
 from fer_core.inference.detect import Box
 from fer_core.inference.quality import FLAGS, THRESHOLDS, quality_flags
-from tests.face_frames import FACE_IN_CROP, head_and_shoulders
+from fer_core.evaluation.sample_frames import FACE_IN_CROP, head_and_shoulders
 
 BOX = Box(*(round(v) for v in FACE_IN_CROP), score=0.9)
 
