@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core {train,evaluate,select-tta,fit-temperature,ensemble,export,predict,validate,bench,batch,study,serve,app}``."""
+"""The command line of ``python -m fer_core``: train, evaluate, select-tta, fit-temperature, ensemble, export, predict, validate, bench, batch, study, serve, app."""
 from __future__ import annotations
 
 import argparse

