@@ -1,4 +1,4 @@
-"""The one frame pipeline: find faces -> classify -> track -> neutral baseline -> temporal average.
+"""The one frame pipeline: find faces -> quality flags -> classify -> track -> neutral baseline -> temporal average.
 
 Photos, videos, the webcam, batch and ``predict`` all run :func:`make_pipeline`'s pipeline; they only
 choose its options. A new per-face step is a new stage (:mod:`fer_core.inference.stages`) placed here.
@@ -14,7 +14,7 @@ from fer_core.inference.detect import FaceDetector
 from fer_core.inference.faces import Face, FaceBatch
 from fer_core.inference.live_baseline import LiveBaseline
 from fer_core.inference.neutral_baseline import NeutralBaseline
-from fer_core.inference.stages import (Classify, Detect, EveryFaceBaseline, FollowedFaceBaseline, Stage,
+from fer_core.inference.stages import (Classify, Detect, EveryFaceBaseline, FollowedFaceBaseline, Quality, Stage,
                                        TemporalAverage, Track, WholeImage)
 from fer_core.inference.temporal import ProbabilityEMA
 from fer_core.inference.tracking import FaceTracker
@@ -56,7 +56,7 @@ def make_pipeline(classifier: Classifier, detector: FaceDetector | None, *, tta:
         raise ValueError("a face detector is needed unless aligned=True")
     if baseline is not None and live_baseline is not None:
         raise ValueError("one neutral baseline at a time: every face's, or the followed face's")
-    stages: list[Stage] = [WholeImage() if aligned else Detect(detector), Classify(classifier, tta)]
+    stages: list[Stage] = [WholeImage() if aligned else Detect(detector), Quality(), Classify(classifier, tta)]
     if tracker is not None:
         stages.append(Track(tracker))
     if baseline is not None:

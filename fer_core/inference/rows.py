@@ -40,7 +40,8 @@ def _box(i: int) -> Callable[[Face], int]:
 #: the columns of every face row after its context and before one column per label:
 #: ``person`` (the face's person ID, see :class:`fer_core.inference.faces.Face`), ``calibrated`` (read against a
 #: neutral baseline, see :class:`~fer_core.inference.faces.ScoreKind`), the box, and ``face_px`` (the box's larger
-#: side in the analysed image's pixels: a face's size, for quality checks)
+#: side in the analysed image's pixels), ``detector_score`` and ``quality`` (the face's quality flags, ";"-joined,
+#: empty when none: :mod:`fer_core.inference.quality`)
 FACE_FIELDS: tuple[Field, ...] = (
     Field("person", int, lambda face: face.person),
     Field("label", str, lambda face: face.label),
@@ -48,6 +49,8 @@ FACE_FIELDS: tuple[Field, ...] = (
     Field("calibrated", bool, lambda face: face.kind.vs_neutral),
     Field("x", int, _box(0)), Field("y", int, _box(1)), Field("w", int, _box(2)), Field("h", int, _box(3)),
     Field("face_px", int, lambda face: face.fields.get("face_px")),
+    Field("detector_score", float, lambda face: round(face.box.score, SCORE_DIGITS)),
+    Field("quality", str, lambda face: ";".join(face.fields.get("quality", ()))),
 )
 FACE_COLUMNS = tuple(f.name for f in FACE_FIELDS)
 #: the columns a face's JSON gives as one ``box`` list

@@ -2,7 +2,7 @@
 it knows, and returns it (``stage(batch) -> batch``), as supervision passes ``Detections`` through a tracker
 and a smoother.
 
-Find the faces (:class:`Detect`, or :class:`WholeImage` for an aligned crop) -> :class:`Classify` ->
+Find the faces (:class:`Detect`, or :class:`WholeImage` for an aligned crop) -> :class:`Quality` -> :class:`Classify` ->
 :class:`Track` -> a neutral baseline (:class:`EveryFaceBaseline` or :class:`FollowedFaceBaseline`) ->
 :class:`TemporalAverage`. :func:`fer_core.inference.pipeline.make_pipeline` puts them in that order.
 """
@@ -18,6 +18,7 @@ from fer_core.inference.detect import Box, FaceDetector
 from fer_core.inference.faces import FaceBatch, ScoreKind
 from fer_core.inference.live_baseline import LiveBaseline
 from fer_core.inference.neutral_baseline import NeutralBaseline
+from fer_core.inference.quality import THRESHOLDS, QualityThresholds, quality_flags
 from fer_core.inference.rows import MAIN_FACE
 from fer_core.inference.temporal import ProbabilityEMA
 from fer_core.inference.tracking import FaceTracker
@@ -51,6 +52,19 @@ class WholeImage:
     def __call__(self, batch: FaceBatch) -> FaceBatch:
         rgb = batch.image
         return _found(rgb, [Box(0, 0, rgb.shape[1], rgb.shape[0])], [rgb])
+
+
+class Quality:
+    """Flag the faces whose reading is less to be trusted (too small, too dark or bright, blurred, weakly detected),
+    measured on the crops the classifier reads: ``fields["quality"]``, a tuple of flags per face."""
+
+    def __init__(self, thresholds: QualityThresholds = THRESHOLDS) -> None:
+        self.thresholds = thresholds
+
+    def __call__(self, batch: FaceBatch) -> FaceBatch:
+        batch.fields["quality"] = [quality_flags(crop, box, box.score, self.thresholds)
+                                   for crop, box in zip(batch.crops, batch.boxes)]
+        return batch
 
 
 class Classify:

@@ -18,16 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_core.catalog.model import litert_files, weight_files
+from fer_core.catalog.provenance import weights_sha256
 from fer_core.common.hashing import file_sha256
 from fer_core.drivers.batch_engines import load_worker, start_ray
 from fer_core.drivers.video import analyse_video, baseline_from_video
 from fer_core.inference.classifier import Classifier
-from fer_core.inference.detect import Box, FaceDetector
-from fer_core.inference.crops import crop_face
+from fer_core.inference.detect import FaceDetector
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.neutral_reference import baseline_from_images, read_reference
-from fer_core.inference.quality import THRESHOLDS, quality_flags
+from fer_core.inference.quality import THRESHOLDS
 from fer_core.inference.rows import face_columns
 from fer_core.study.design import Participant
 
@@ -36,14 +35,12 @@ log = logging.getLogger(__name__)
 ENGINES = ("local", "ray")
 #: the columns of one participant's rows, before the per-label scores (``face`` empty: a frame without a face)
 CONTEXT = ("participant", "frame", "time_s", "face")
-#: after the scores: the detector's score and the quality flags (";"-joined, empty when none)
-QUALITY = ("detector_score", "quality")
 #: ``progress(participants_done, participants_total)``
 Progress = Callable[[int, int], None]
 
 
 def frame_columns(labels: Sequence[str]) -> list[str]:
-    return [*face_columns(labels, CONTEXT), *QUALITY]
+    return face_columns(labels, CONTEXT)
 
 
 def typed_rows(table: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
@@ -51,7 +48,7 @@ def typed_rows(table: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     a Parquet part or from the store)."""
     table = table.reindex(columns=frame_columns(labels))
     return table.astype({"frame": "int64", "time_s": "float64", "face": "Int64", "person": "Int64",
-                         "calibrated": "boolean", **dict.fromkeys(["x", "y", "w", "h"], "Int64"),
+                         "calibrated": "boolean", **dict.fromkeys(["x", "y", "w", "h", "face_px"], "Int64"),
                          **dict.fromkeys([*labels, "confidence", "detector_score"], "float64"),
                          "label": "string", "quality": "string", "participant": "string"})
 
@@ -70,16 +67,10 @@ class Outcome:
     baseline: str | None = None  # the baseline in words (its margin), None without one
 
 
-def model_sha256(model_dir: str | os.PathLike) -> dict[str, str]:
-    """sha256 of each weight file the model runs (LiteRT exports, else the Keras files), by path."""
-    files = litert_files(model_dir) or weight_files(model_dir)
-    return {str(f): file_sha256(f) for f in files}
-
-
 def analysis_key(participant: Participant, model_dir: str | os.PathLike, every: int) -> str:
     """What a participant's rows depend on: their video, their neutral source, the model, ``every`` and the quality
     thresholds. A stored participant with the same key is not analysed again."""
-    parts = {"video": _sha_or_missing(participant.video), "every": every, "model": model_sha256(model_dir),
+    parts = {"video": _sha_or_missing(participant.video), "every": every, "model": weights_sha256(model_dir),
              "neutral_image": None if participant.neutral_image is None else _sha_or_missing(participant.neutral_image),
              "neutral_seconds": participant.neutral_seconds, "quality": asdict(THRESHOLDS)}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -87,22 +78,6 @@ def analysis_key(participant: Participant, model_dir: str | os.PathLike, every: 
 
 def _sha_or_missing(path: Path) -> str:
     return file_sha256(path) if path.is_file() else f"missing:{path}"
-
-
-class _FlaggingDetector:
-    """A detector that also records the quality flags of each box it returns, one dict per call (per frame)."""
-
-    def __init__(self, detector: FaceDetector) -> None:
-        self._detector = detector
-        self.frames: list[dict[Box, tuple[str, ...]]] = []
-
-    def __getattr__(self, name: str):
-        return getattr(self._detector, name)
-
-    def detect(self, rgb: np.ndarray) -> list[Box]:
-        boxes = self._detector.detect(rgb)
-        self.frames.append({box: quality_flags(crop_face(rgb, box), box, box.score) for box in boxes})
-        return boxes
 
 
 def participant_baseline(participant: Participant, classifier: Classifier, detector: FaceDetector,
@@ -132,8 +107,7 @@ def analyse_participant(participant: Participant, classifier: Classifier, detect
         if not participant.video.is_file():
             raise FileNotFoundError(f"{participant.video}: no such video file")
         baseline = participant_baseline(participant, classifier, detector, every)
-        flagging = _FlaggingDetector(detector)
-        result = analyse_video(participant.video, classifier, flagging, every=every, name=str(participant.video),
+        result = analyse_video(participant.video, classifier, detector, every=every, name=str(participant.video),
                                baseline=baseline)
     except (ValueError, OSError) as exc:  # VideoError, ImageError, BaselineError, a missing file
         return Outcome(participant.id, key, error=f"{where}: {exc}")
@@ -142,13 +116,12 @@ def analyse_participant(participant: Participant, classifier: Classifier, detect
         return Outcome(participant.id, key, error=f"{where}: unexpected {type(exc).__name__}: {exc}")
     rows = []
     start = result.results[0].time_s if result.results else 0.0  # a stream whose first timestamp is not 0
-    for frame, flags in zip(result.results, flagging.frames, strict=True):
+    for frame in result.results:
         context = {"participant": participant.id, "frame": frame.index, "time_s": round(frame.time_s - start, 3)}
         if not frame.faces:
             rows.append({**context, "face": None, "label": "No face"})
         for number, face in enumerate(frame.faces, 1):
-            rows.append({**face.to_row(**context, face=number), "detector_score": round(face.box.score, 4),
-                         "quality": ";".join(flags.get(face.box, ()))})
+            rows.append(face.to_row(**context, face=number))  # with its quality flags (the pipeline's Quality stage)
     table = typed_rows(pd.DataFrame(rows), classifier.labels)
     return Outcome(participant.id, key, table, fps=result.fps, frames_total=result.frames_total,
                    warning=result.warning, baseline=None if baseline is None else baseline.describe())

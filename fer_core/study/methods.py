@@ -22,7 +22,8 @@ from fer_core.catalog.model_info import describe
 from fer_core.common.hashing import file_sha256
 from fer_core.inference.detect import DEFAULT_DETECTOR
 from fer_core.inference.quality import THRESHOLDS
-from fer_core.study.analyse import Outcome, model_sha256
+from fer_core.catalog.provenance import weights_sha256
+from fer_core.study.analyse import Outcome
 from fer_core.study.design import Design
 from fer_core.study.epochs import MIN_VALID_SHARE
 from fer_core.study.summary import CONFIDENCE, RESAMPLES, SEED
@@ -72,7 +73,7 @@ def manifest(design: Design, outcomes: Sequence[Outcome], *, model_dir: str | os
         "model": {"folder": str(model_dir), "name": info.name, "display_name": info.display_name, "tta": info.tta,
                   "labels": list(info.labels),
                   "privatetest_accuracy": None if private is None else private.accuracy,
-                  "weights_sha256": model_sha256(model_dir)},
+                  "weights_sha256": weights_sha256(model_dir)},
         "detector": DEFAULT_DETECTOR,
         "settings": {"engine": engine, "every": every, "by": by, "min_valid_share": MIN_VALID_SHARE,
                      "quality_thresholds": asdict(THRESHOLDS),
