@@ -86,7 +86,7 @@ if st.button("Run analysis" if not entry.has_results else "Run again (only new o
     try:
         result = study.run(folder, every=every, by=None if by == "(none)" else by,
                            model=str(settings.live_model_dir) if settings.live_model_dir else None,
-                           progress=lambda done, total: bar.progress(done / total, text=f"{done}/{total} participants"))
+                           progress=lambda share, text: bar.progress(share, text=text))
     except (ValueError, OSError) as exc:
         bar.empty()
         st.error(str(exc))

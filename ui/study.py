@@ -145,10 +145,26 @@ def design_tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def run(folder: Path, *, every: int, by: str | None = None, model: str | None = None,
-        progress: Callable[[int, int], None] | None = None) -> StudyRun:
-    """Run (or extend) the study in its own folder, with the local engine."""
+        progress: Callable[[float, str], None] | None = None) -> StudyRun:
+    """Run (or extend) the study in its own folder, with the local engine; ``progress(share_done, text)`` follows
+    every video's frames (participants taken from the store are not counted)."""
+    from fer_core.study.design import read_design
+
+    # the participants to analyse are known once the first is done; until then, all of them
+    state = {"done": 0, "total": len(read_design(folder / STUDY_CSV, folder / MARKERS_CSV).participants)}
+
+    def participants(done: int, total: int) -> None:
+        state.update(done=done, total=total)
+        if progress:
+            progress(done / max(total, 1), f"{done}/{total} participants analysed")
+
+    def frames(pid: str, done: int, total: int) -> None:
+        if progress and total:
+            share = (state["done"] + min(done / total, 1.0)) / max(state["total"], 1)
+            progress(min(share, 1.0), f"participant {pid}: frame {done:,} of about {total:,}")
+
     return run_study(folder / STUDY_CSV, folder / MARKERS_CSV, folder, every=every, by=by, model=model,
-                     progress=progress)
+                     progress=participants, frames=frames)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ ENGINES = ("local", "ray")
 CONTEXT = ("participant", "frame", "time_s", "face")
 #: ``progress(participants_done, participants_total)``
 Progress = Callable[[int, int], None]
+#: ``frames(participant, frames_decoded, frames_total)`` during one video (the local engine; total is an estimate)
+FrameProgress = Callable[[str, int, int], None]
 
 
 def frame_columns(labels: Sequence[str]) -> list[str]:
@@ -97,7 +99,7 @@ def participant_baseline(participant: Participant, classifier: Classifier, detec
 
 
 def analyse_participant(participant: Participant, classifier: Classifier, detector: FaceDetector, *,
-                        every: int, key: str = "") -> Outcome:
+                        every: int, key: str = "", frames: FrameProgress | None = None) -> Outcome:
     """Every ``every``-th frame of the participant's video: a row per face (a frame without one: one empty row).
 
     Never raises for a bad input: the outcome then carries the error, naming the study.csv line.
@@ -108,7 +110,9 @@ def analyse_participant(participant: Participant, classifier: Classifier, detect
             raise FileNotFoundError(f"{participant.video}: no such video file")
         baseline = participant_baseline(participant, classifier, detector, every)
         result = analyse_video(participant.video, classifier, detector, every=every, name=str(participant.video),
-                               baseline=baseline)
+                               baseline=baseline,
+                               progress=None if frames is None else lambda done, total: frames(participant.id, done,
+                                                                                               total))
     except (ValueError, OSError) as exc:  # VideoError, ImageError, BaselineError, a missing file
         return Outcome(participant.id, key, error=f"{where}: {exc}")
     except Exception as exc:  # noqa: BLE001 -- one odd video must not stop a study of many
@@ -128,12 +132,12 @@ def analyse_participant(participant: Participant, classifier: Classifier, detect
 
 
 def run_local(participants: Sequence[Participant], keys: Sequence[str], *, model: str | os.PathLike, every: int,
-              progress: Progress | None = None) -> list[Outcome]:
-    """Analyse the participants in this process, one after another."""
+              progress: Progress | None = None, frames: FrameProgress | None = None) -> list[Outcome]:
+    """Analyse the participants in this process, one after another (``frames`` follows each video)."""
     classifier, detector = load_worker(model)
     outcomes = []
     for done, (participant, key) in enumerate(zip(participants, keys, strict=True), 1):
-        outcomes.append(analyse_participant(participant, classifier, detector, every=every, key=key))
+        outcomes.append(analyse_participant(participant, classifier, detector, every=every, key=key, frames=frames))
         if progress:
             progress(done, len(participants))
     return outcomes

@@ -18,7 +18,8 @@ import pandas as pd
 from fer_core.catalog.model import live_model_dir
 from fer_core.common.files import atomic_write
 from fer_core.study import store
-from fer_core.study.analyse import Outcome, Progress, analysis_key, frame_columns, run_local, run_ray, typed_rows
+from fer_core.study.analyse import (FrameProgress, Outcome, Progress, analysis_key, frame_columns, run_local, run_ray,
+                                    typed_rows)
 from fer_core.study.design import Design, read_design
 from fer_core.study.epochs import epochs, exclusions, label_frames
 from fer_core.study.methods import manifest, methods_text
@@ -56,7 +57,8 @@ def _labels(model_dir: Path) -> tuple[str, ...]:
 
 def run_study(study_csv: str | os.PathLike, markers_csv: str | os.PathLike, out: str | os.PathLike, *,
               engine: str = "local", every: int = 5, by: str | None = None, model: str | os.PathLike | None = None,
-              ray_address: str | None = None, progress: Progress | None = None) -> StudyRun:
+              ray_address: str | None = None, progress: Progress | None = None,
+              frames: FrameProgress | None = None) -> StudyRun:
     """Analyse (or reuse) every participant, cut the windows, summarise, and write everything into ``out``.
 
     Raises:
@@ -76,7 +78,7 @@ def run_study(study_csv: str | os.PathLike, markers_csv: str | os.PathLike, out:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     outcomes = _analyse(design, out, engine=engine, every=every, model_dir=model_dir, labels=labels,
-                        ray_address=ray_address, progress=progress)
+                        ray_address=ray_address, progress=progress, frames=frames)
     tables = _tables(design, [o for o, _ in outcomes], labels, by)
     record = manifest(design, [o for o, _ in outcomes], model_dir=model_dir, engine=engine, every=every, by=by)
     shares = face_shares(tables["frames"])
@@ -91,7 +93,8 @@ def run_study(study_csv: str | os.PathLike, markers_csv: str | os.PathLike, out:
 
 
 def _analyse(design: Design, out: Path, *, engine: str, every: int, model_dir: Path, labels: tuple[str, ...],
-             ray_address: str | None, progress: Progress | None) -> list[tuple[Outcome, bool]]:
+             ray_address: str | None, progress: Progress | None,
+             frames: FrameProgress | None = None) -> list[tuple[Outcome, bool]]:
     """Every participant's outcome in study.csv's order, and whether it came from the store."""
     keys = {p.id: analysis_key(p, model_dir, every) for p in design.participants}
     stored = store.reusable(out, frame_columns(labels))
@@ -108,7 +111,8 @@ def _analyse(design: Design, out: Path, *, engine: str, every: int, model_dir: P
                         address=ray_address, progress=progress)
         shutil.rmtree(parts, ignore_errors=True)
     else:
-        fresh = run_local(todo, [keys[p.id] for p in todo], model=model_dir, every=every, progress=progress)
+        fresh = run_local(todo, [keys[p.id] for p in todo], model=model_dir, every=every, progress=progress,
+                          frames=frames)
     fresh_by_id = {o.participant: o for o in fresh}
     return [(kept[p.id], True) if p.id in kept else (fresh_by_id[p.id], False) for p in design.participants]
 
