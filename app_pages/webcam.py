@@ -80,8 +80,8 @@ chart, summary = st.empty(), st.empty()
 def draw(rows, key, window=None):
     frame = timeline.timeline(rows, model.labels)
     shown = frame[frame["time_s"] >= frame["time_s"].max() - window] if window and len(frame) else frame
-    chart.plotly_chart(plots.emotion_timeline(shown, model.labels, title="Emotion probabilities (main face)"),
-                       key=f"{key}-timeline")
+    chart.plotly_chart(plots.emotion_timeline(shown, model.labels, title="Emotion probabilities (main face)",
+                                              marks=recording.marks), key=f"{key}-timeline")
     share = timeline.shares(frame, model.labels)
     summary.plotly_chart(plots.emotion_share(share, title="Share of the session per top emotion"), key=f"{key}-share")
     return frame, share
@@ -89,6 +89,12 @@ def draw(rows, key, window=None):
 
 if admission.granted and ctx.state.playing:  # (a stream without a slot is being stopped by the browser)
     recording.begin()  # a new stream: a new history
+    name_col, mark_col = st.columns([3, 1], vertical_alignment="bottom")
+    marker_name = name_col.text_input("Event marker", placeholder=f"Mark {len(recording.marks) + 1}",
+                                      help="A name for what starts now (a stimulus, a task); Mark notes it at this "
+                                           "moment on the timeline, in its CSV and in a study's markers.csv.")
+    if mark_col.button("Mark", icon=":material/flag:") and recording.mark(marker_name, time.time()) is not None:
+        st.toast(f"Marked {recording.marks[-1][1]} at {recording.marks[-1][0]:.1f} s")
     last_label, last_draw, redraws = 0.0, 0.0, 0
     current.caption("Waiting for the first frame…")
     while ctx.state.playing:  # ends when a rerun (e.g. Stop) interrupts the script
@@ -125,9 +131,13 @@ if not ctx.state.playing:
     current.markdown(recording.current_text("Last"))
 frame, share = draw(history, "final")
 st.caption(f"{len(frame)} frames over {frame['time_s'].max():.1f} s.")
-cols = st.columns(2)
-cols[0].download_button("Timeline (CSV)", live.history_csv(history), "webcam-timeline.csv", "text/csv",
+cols = st.columns(3)
+cols[0].download_button("Timeline (CSV)", recording.csv(), "webcam-timeline.csv", "text/csv",
                         on_click="ignore", icon=":material/download:")
 cols[1].download_button("Session summary (CSV)", rows_to_csv(timeline.shares_table(share)),
                         "webcam-summary.csv", "text/csv", on_click="ignore", icon=":material/download:")
+if recording.marks:
+    cols[2].download_button("Markers (markers.csv)", recording.markers_csv(), "markers.csv", "text/csv",
+                            on_click="ignore", icon=":material/flag:",
+                            help="The marks as a study's markers.csv: each opens a window that the next one closes")
 people.person_views(history, model.labels, "webcam", "webcam")

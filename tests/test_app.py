@@ -768,3 +768,35 @@ def test_webcam_recording_keeps_a_stopped_session_and_starts_a_new_one(classifie
     assert len(recording.history) == 3  # stopped: kept to read and download
     recording.begin()
     assert recording.history == [] and recording.started is None and recording.analysed == 0
+
+
+def test_webcam_marks_reach_the_timeline_csv_and_a_study_markers_file(classifier, tmp_path):
+    """Mark during a live session: the mark's name on the timeline CSV's row at that time, and a markers.csv
+    that the study's own reader accepts (each mark a window the next one closes)."""
+    import io
+
+    import pandas as pd
+
+    from fer_core.drivers.live import FrameResult
+    from fer_core.evaluation.sample_frames import astronaut_frame
+    from fer_core.inference.detect import LIVE_DETECTOR, make_detector
+    from fer_core.inference.infer import analyse_image
+    from fer_core.study.design import read_markers
+    from ui.live import WebcamRecording
+
+    faces = analyse_image(astronaut_frame(), classifier, make_detector(LIVE_DETECTOR))
+    recording = WebcamRecording()
+    recording.begin()
+    assert recording.mark("too early", 99.0) is None  # before the first frame there is no stream time
+    recording.add([FrameResult(100.0 + i / 2, faces, 15.0) for i in range(8)], classifier.labels)  # 0 .. 3.5 s
+    assert recording.mark("clip A", 101.2) == 1.2 and recording.mark("", 102.0) == 2.0
+    timeline = pd.read_csv(io.BytesIO(recording.csv()))
+    assert timeline.loc[timeline["marker"].notna(), ["time_s", "marker"]].values.tolist() == [[1.5, "clip A"],
+                                                                                             [2.0, "Mark 2"]]
+    (tmp_path / "markers.csv").write_bytes(recording.markers_csv())
+    windows = read_markers(tmp_path / "markers.csv", ("P1",))
+    assert [(w.stimulus, w.onset, w.offset) for w in windows] == [("clip A", 1.2, 2.0), ("Mark 2", 2.0, 3.5)]
+    recording.end()
+    recording.begin()  # a new stream forgets the old marks
+    assert recording.marks == []
+

@@ -24,6 +24,7 @@ from fer_core.inference.draw import draw_message
 from fer_core.drivers.live import FrameResult, LiveAnalyzer
 from fer_core.common.memory import return_freed_memory
 from fer_core.inference.rows import face_rows, no_face_row, rows_to_csv
+from fer_core.study.design import markers_from_marks
 from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
 
 log = logging.getLogger(__name__)
@@ -148,20 +149,45 @@ def latest_row(history: list[dict]) -> dict:
 
 class WebcamRecording:
     """The webcam page's state in one object: the session's history of rows, whether a stream is on, when
-    its first frame came and how many frames were analysed. A new stream starts a new history."""
+    its first frame came, how many frames were analysed and the event marks set with **Mark**. A new stream
+    starts a new history."""
 
     def __init__(self) -> None:
         self.history: list[dict] = []
         self.playing = False
         self.started: float | None = None
         self.analysed = 0
+        self.marks: list[tuple[float, str]] = []  # (time_s from the first frame, name)
 
     def begin(self) -> None:
         """A stream is on: a new one (after a stop) starts a new history."""
         if not self.playing:
             self.history.clear()
+            self.marks.clear()
             self.started, self.analysed = None, 0
         self.playing = True
+
+    def mark(self, name: str, now: float) -> float | None:
+        """An event mark named ``name`` at ``now`` (a ``time.time()``), in the stream's time; None before its first frame."""
+        if self.started is None:
+            return None
+        at = round(now - self.started, 3)
+        self.marks.append((at, name.strip() or f"Mark {len(self.marks) + 1}"))
+        return at
+
+    def csv(self) -> bytes:
+        """The history as CSV, each mark's name in the ``marker`` column of the first row at or after it."""
+        rows = [dict(r) for r in self.history]
+        for at, name in self.marks:
+            row = next((r for r in rows if r["time_s"] >= at), None)
+            if row is not None:
+                row["marker"] = f"{row['marker']}; {name}" if row.get("marker") else name
+        return history_csv(rows)
+
+    def markers_csv(self) -> bytes:
+        """The marks as a study's markers.csv: each opens a window the next (or the session's end) closes."""
+        end = self.history[-1]["time_s"] if self.history else 0.0
+        return rows_to_csv(markers_from_marks(self.marks, end))
 
     def add(self, results: list[FrameResult], labels: tuple[str, ...]) -> None:
         """The stream's newest results; times count from its first frame."""

@@ -126,13 +126,16 @@ def robustness(report: Mapping) -> go.Figure:
 
 
 def emotion_timeline(frame: pd.DataFrame, labels: Sequence[str] = LABELS, time_column: str = "time_s",
-                     title: str | None = None) -> go.Figure:
-    """Probability of each emotion over time, one line per label (rows without a face are gaps)."""
+                     title: str | None = None, marks: Sequence[tuple[float, str]] = ()) -> go.Figure:
+    """Probability of each emotion over time, one line per label (rows without a face are gaps); each mark
+    ``(time_s, name)`` is a dotted vertical line with its name."""
     present = [label for label in labels if label in frame]
     fig = go.Figure()
     for label in present:
         fig.add_trace(go.Scatter(x=frame[time_column], y=frame[label], mode="lines", name=label,
                                  line=dict(color=hex_color(label)), connectgaps=False))
+    for at, name in marks:
+        fig.add_vline(x=at, line_dash="dot", line_color="grey", annotation_text=name, annotation_position="top left")
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
                       legend_title="emotion", height=320, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     return fig

@@ -11,6 +11,8 @@ Both are the spreadsheets a researcher already keeps. Every problem in them is o
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import math
 import os
 from dataclasses import dataclass, field
@@ -224,3 +226,16 @@ def read_design(study_csv: str | os.PathLike, markers_csv: str | os.PathLike) ->
     participants, covariates = read_study(study_csv)
     windows = read_markers(markers_csv, tuple(p.id for p in participants))
     return Design(Path(study_csv), Path(markers_csv), participants, windows, covariates)
+
+
+def markers_from_marks(marks: Sequence[tuple[float, str]], end: float) -> pd.DataFrame:
+    """A markers.csv table (:data:`MARKERS_REQUIRED`) from point marks ``(time_s, name)`` set during a recording:
+    each mark opens a window that the next mark (or ``end``, the recording's last second) closes.
+
+    The webcam's **Mark** button makes such marks, so a session recorded while someone watched stimuli
+    becomes a study recording's markers. A mark at or after ``end`` opens no window.
+    """
+    ordered = sorted(marks)
+    rows = [{"stimulus": name, "onset": round(onset, 3), "offset": round(nxt, 3)}
+            for (onset, name), nxt in zip(ordered, [m[0] for m in ordered[1:]] + [end]) if nxt > onset]
+    return pd.DataFrame(rows, columns=list(MARKERS_REQUIRED))
