@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core.data.fer2013 import explore
+from fer_core.data import explore
 from fer_core.data.fer2013 import USAGES
 from fer_core.common.labels import LABELS
 

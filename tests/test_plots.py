@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 from skimage import data
 
-from fer_core.data.fer2013 import explore
+from fer_core.data import explore
 
 from fer_core.reports import plots
 from fer_core.inference.draw import hex_color
