@@ -269,7 +269,7 @@ def test_photo_astronaut(without_data, astronaut_jpeg):
     assert "astronaut.jpg: 1 face(s)" in [c for img in at.image for c in img.captions]
     assert len(at.get("plotly_chart")) == 1
     names = sorted(b.proto.label for b in at.download_button)
-    assert names == ["Annotated PNG", "Results CSV", "Results JSON"]
+    assert names == ["Annotated PNG", "Provenance (JSON)", "Results CSV", "Results JSON"]  # provenance: the CSV's sidecar
 
 
 def test_photo_bad_file_is_reported_and_others_still_processed(without_data, astronaut_jpeg):
@@ -382,7 +382,7 @@ def test_video_analysis(without_data, astronaut_mp4):
     assert any("12 frames" in s.value and "4 analysed" in s.value for s in at.success)
     assert len(at.get("video")) == 1
     assert sorted(b.proto.label for b in at.download_button) == ["Annotated video (MP4)", "Per-frame results (CSV)",
-                                                                 "Per-person summary (CSV)"]
+                                                                 "Per-person summary (CSV)", "Provenance (JSON)"]
     assert len(at.get("plotly_chart")) == 3  # timeline, share and the one person's timeline
     people = at.dataframe[0].value
     assert people["person"].tolist() == ["P1"] and people["frames"].tolist() == [4]
