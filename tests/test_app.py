@@ -271,7 +271,7 @@ def test_photo_astronaut(without_data, astronaut_jpeg):
     assert "astronaut.jpg: 1 face(s)" in [c for img in at.image for c in img.captions]
     assert len(at.get("plotly_chart")) == 1
     names = sorted(b.proto.label for b in at.download_button)
-    assert names == ["Annotated PNG", "Provenance (JSON)", "Results CSV", "Results JSON"]
+    assert names == ["Annotated PNG", "Provenance (JSON)", "Results CSV", "Results JSON"]  # provenance: the CSV's sidecar
 
 
 def test_photo_bad_file_is_reported_and_others_still_processed(without_data, astronaut_jpeg):

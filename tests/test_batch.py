@@ -8,7 +8,6 @@ once for the module, on 2 CPUs.
 from __future__ import annotations
 
 import json
-
 import shutil
 from pathlib import Path
 

