@@ -145,7 +145,7 @@ def stored_temperature(metadata: dict, tta: str, precision: str = DEFAULT_PRECIS
     """
     stored = (metadata.get("inference") or {}).get("temperature")
     if isinstance(stored, dict):
-        stored = stored.get(precision, stored.get(DEFAULT_PRECISION))
+        stored = stored.get(precision, stored.get("float32"))
     if isinstance(stored, dict):
         default_tta = (metadata.get("inference") or {}).get("tta", "none")
         stored = stored.get(tta, stored.get(default_tta))
