@@ -80,7 +80,7 @@ else:
         st.plotly_chart(plots.reliability_diagram(result.reliability), key="reliability")
         st.caption("Bars: accuracy of the predictions in each confidence bin. A calibrated model follows the "
                    "diagonal; ECE is the count-weighted mean gap. Recorded when this evaluation ran: "
-                   + (f"with temperature {result['temperature']:.2f}." if result.get("temperature") else
+                   + (f"with temperature {result.temperature:.2f}." if result.temperature else
                       "an evaluation stored before the model's temperature was fitted shows the raw scores "
                       "(see Confidence calibration below)."))
 

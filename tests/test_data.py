@@ -183,7 +183,7 @@ def test_image_folder_bad_names_are_reported(sample_rows, tmp_path):
 
 
 def test_every_data_option_has_one_help_naming_the_default_file():
-    """train, evaluate, select-tta and fit-temperature describe --data alike, naming the default file (not its folder)."""
+    """train, evaluate, select-tta, fit-temperature and export (its int8 representative set) describe --data alike, naming the default file (not its folder)."""
     from fer_core.cli import build_parser
     from fer_core.data.fer2013 import DATA_ENV, DATA_HELP, DEFAULT_DATA
 
@@ -191,6 +191,6 @@ def test_every_data_option_has_one_help_naming_the_default_file():
     commands = parser._subparsers._group_actions[0].choices
     helps = {name: next(a.help for a in sub._actions if "--data" in a.option_strings)
              for name, sub in commands.items() if any("--data" in a.option_strings for a in sub._actions)}
-    assert set(helps) == {"train", "evaluate", "select-tta", "fit-temperature"}
+    assert set(helps) == {"train", "evaluate", "select-tta", "fit-temperature", "export"}
     assert set(helps.values()) == {DATA_HELP}
     assert f"${DATA_ENV}" in DATA_HELP and str(DEFAULT_DATA) in DATA_HELP and DEFAULT_DATA.name == "fer2013.csv.gz"

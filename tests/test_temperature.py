@@ -45,10 +45,14 @@ def test_the_classifier_applies_the_stored_temperature_of_its_precision_and_tta(
     metadata = read_metadata(folder)
     metadata["inference"]["temperature"] = {"float32": {"none": 2.0}, "int8": {"none": 3.0}}
     (folder / "metadata.json").write_text(json.dumps(metadata))
-    model = Classifier.load(folder)
+    model = Classifier.load(folder, precision="float32")
     assert model.precision == "float32" and model.temperature("none") == 2.0
     assert model.temperature("flip") == 1.0  # neither fitted nor the default TTA's
-    assert np.allclose(model.predict_proba(images[:50], "none"), apply_temperature(raw[:50], 2.0), atol=1e-5)
+    float_raw = model.predict_proba(images[:50], "none", temperature=1.0)
+    assert np.allclose(model.predict_proba(images[:50], "none"), apply_temperature(float_raw, 2.0), atol=1e-5)
+    integer = Classifier.load(folder)  # the default precision
+    assert integer.precision == "int8" and integer.temperature("none") == 3.0
+    assert np.allclose(integer.predict_proba(images[:50], "none"), apply_temperature(raw[:50], 3.0), atol=1e-5)
     assert stored_temperature(metadata, "none", "int8") == 3.0
     assert stored_temperature(metadata, "none", "float16") == 2.0  # not fitted: float32's, until refitted
 

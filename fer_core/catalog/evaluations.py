@@ -77,6 +77,12 @@ class Evaluation:
         return found if isinstance(found, Mapping) and found else None
 
     @property
+    def temperature(self) -> float | None:
+        """The confidence temperature the scores were made with, if the evaluation recorded one."""
+        value = self.details.get("temperature")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    @property
     def robustness(self) -> Mapping | None:
         """The robustness report (accuracy under camera-like corruptions), if stored."""
         found = self.details.get("robustness")
