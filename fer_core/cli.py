@@ -442,7 +442,7 @@ def _run_predict(args) -> int:
     results, rows, failed = [], [], 0
     for result in analyse_files(args.images, classifier, detector, aligned=args.aligned, tta=args.tta,
                                 baseline=baseline):
-        results.append({**result.to_dict(), "calibrated": baseline is not None, "model": classifier.name,
+        results.append({**result.to_dict(), "vs_neutral": baseline is not None, "model": classifier.name,
                         "precision": classifier.precision, "provenance": made_by})
         rows += result.rows()
         if result.error:

@@ -119,7 +119,7 @@ def test_the_answer_is_predict_json(server, tmp_path, astronaut_jpeg):
     expected = json.loads(cli.stdout)[0]
     assert body["faces"] and body["faces"] == expected["faces"]
     assert body["model"] == "student16" and len(body["weights_sha256"]) == 64
-    assert body["calibrated"] is False and (body["width"], body["height"]) == (512, 512)
+    assert body["vs_neutral"] is False and (body["width"], body["height"]) == (512, 512)
 
 
 def test_concurrent_requests_each_get_their_own_answer(server):

@@ -23,7 +23,7 @@ def test_video_page_reads_faces_against_its_first_seconds(without_data, astronau
     outcome = at.session_state["video_outcome"]
     faces = [f for r in outcome.result.results for f in r.faces]
     assert faces and all(f.kind.vs_neutral for f in faces) and faces[0].label == "Neutral"
-    assert "calibrated" in outcome.csv().decode().splitlines()[0]
+    assert "vs_neutral" in outcome.csv().decode().splitlines()[0]
 
 
 #: hostile and careless baseline files, each with what its one-line refusal says
@@ -51,7 +51,7 @@ def test_photo_page_refuses_a_bad_baseline_file_and_analyses_as_before(without_d
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("No neutral baseline: mine.json: ") and message in errors[0]
     assert [m.value for m in at.metric if m.label == "Face 1"] == ["Happy"]  # read as without a baseline
-    assert not any("calibrated" in c.value for c in at.caption)
+    assert not any("vs_neutral" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("content, message", BAD_FILES[2:])

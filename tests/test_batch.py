@@ -107,7 +107,7 @@ def test_folders_are_searched_recursively_and_globs_expand(inputs):
 
 def test_rows_of_photos_videos_no_face_and_errors(inputs, local_out, local_rows):
     rows = local_rows
-    assert list(rows.columns) == ["file", "frame", "time_s", "face", "person", "label", "confidence", "calibrated",
+    assert list(rows.columns) == ["file", "frame", "time_s", "face", "person", "label", "confidence", "vs_neutral",
                                   "x", "y", "w", "h", "face_px", "detector_score", "quality", *PROBABILITIES, "error"]
     by_file = {Path(f).relative_to(inputs).as_posix(): group for f, group in rows.groupby("file", sort=False)}
     assert list(by_file) == ["astronaut.jpg", "clip.mp4", "nested/broken.jpg", "nested/coffee.png",

@@ -165,7 +165,7 @@ def test_predict_neutral_saves_and_loads_a_baseline_file(tmp_path, astronaut_jpe
     made = _cli("predict", "--model", FAST, "--neutral", photo, "--save-baseline", saved, photo, "--json")
     assert made.returncode == 0, made.stderr
     [entry] = json.loads(made.stdout)
-    assert entry["calibrated"] is True and entry["faces"][0]["calibrated"] is True
+    assert entry["vs_neutral"] is True and entry["faces"][0]["vs_neutral"] is True
     assert entry["faces"][0]["label"] == "Neutral"  # the reference itself
     assert "every face is read against it" in made.stderr and read_baseline_file(saved).model == "student16"
     csv = tmp_path / "rows.csv"
@@ -173,7 +173,7 @@ def test_predict_neutral_saves_and_loads_a_baseline_file(tmp_path, astronaut_jpe
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout) == [entry]
     header, row = csv.read_text().splitlines()[:2]
-    assert header.split(",")[:6] == ["file", "face", "person", "label", "confidence", "calibrated"]
+    assert header.split(",")[:6] == ["file", "face", "person", "label", "confidence", "vs_neutral"]
     assert row.split(",")[3:6] == ["Neutral", row.split(",")[4], "True"]
 
 
@@ -220,8 +220,8 @@ def test_batch_reads_every_face_against_the_baseline_and_resumes_only_with_it(tm
     summary = batch.run_batch([str(folder)], out, model=FAST, every=2, baseline=baseline)
     assert summary.errors == 0 and summary.faces == 4  # the photo and 3 analysed frames
     rows = pd.read_parquet(out)
-    assert rows["calibrated"].tolist() == [True] * 4 and set(rows["label"]) == {"Neutral"}
-    with pytest.raises(batch.BatchError, match="calibrated"):
+    assert rows["vs_neutral"].tolist() == [True] * 4 and set(rows["label"]) == {"Neutral"}
+    with pytest.raises(batch.BatchError, match="neutral baseline"):
         batch.run_batch([str(folder)], out, model=FAST, every=2)  # the same table without the baseline
     plain = batch.run_batch([str(folder)], tmp_path / "plain.parquet", model=FAST, every=2)
     assert plain.faces == 4 and set(pd.read_parquet(tmp_path / "plain.parquet")["label"]) == {"Happy"}

@@ -123,7 +123,7 @@ def test_window_means_match_a_hand_computation(study, design_dir):
     p3 = frames[(frames["participant"] == "P3") & frames["stimulus"].eq("B")]
     assert p3["time_s"].min() >= 2.5 and p3["time_s"].max() < 3.9
     # the neutral baselines were used: P2 and P3 are calibrated, P1 is not
-    calibrated = frames.dropna(subset=["face"]).groupby("participant")["calibrated"].all()
+    calibrated = frames.dropna(subset=["face"]).groupby("participant")["vs_neutral"].all()
     assert calibrated["P2"] and calibrated["P3"] and not calibrated["P1"]
 
 

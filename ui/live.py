@@ -23,6 +23,7 @@ from fer_core.inference.detect import FaceDetector
 from fer_core.inference.draw import draw_message
 from fer_core.drivers.live import FrameResult, LiveAnalyzer
 from fer_core.common.memory import return_freed_memory
+from fer_core.inference.faces import ScoreKind
 from fer_core.inference.rows import face_rows, no_face_row, rows_to_csv
 from fer_core.study.design import markers_from_marks
 from ui.stream_slots import MAX_STREAMS_ENV, Admission, StreamSlots, max_streams
@@ -203,10 +204,7 @@ class WebcamRecording:
     def current_text(self, verb: str = "Current") -> str:
         """The newest frame's main face for people: "### Current emotion: Happy (87%)", or "Sad (vs neutral)"."""
         row = latest_row(self.history)
-        if row.get("calibrated"):  # its score is odds against the person's neutral face: not shown
-            return f"### {verb} emotion: {row['label']} (vs neutral)"
-        confidence = f" ({row['confidence']:.0%})" if row["confidence"] is not None else ""
-        return f"### {verb} emotion: {row['label']}{confidence}"
+        return f"### {verb} emotion: {ScoreKind.of_row(row).headline(row['label'], row['confidence'])}"
 
 
 RECORDING_KEY = "webcam_recording"

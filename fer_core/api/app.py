@@ -47,7 +47,7 @@ class AnalyzeResponse(BaseModel):
 
     model: str
     weights_sha256: str
-    calibrated: bool
+    vs_neutral: bool
     width: int
     height: int
     faces: list[dict[str, Any]]
@@ -152,7 +152,7 @@ def _analyse(pool: EnginePool, data: bytes, reference: bytes | None, aligned: bo
     if rgb.nbytes > TRIM_AFTER_BYTES:
         del rgb
         return_freed_memory()
-    return {"model": pool.name, "weights_sha256": pool.weights_sha256, "calibrated": baseline is not None,
+    return {"model": pool.name, "weights_sha256": pool.weights_sha256, "vs_neutral": baseline is not None,
             "width": width, "height": height, "faces": [face.to_dict() for face in faces]}
 
 

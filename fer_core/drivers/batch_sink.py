@@ -6,7 +6,7 @@ seconds the rows added since the last save are written, atomically, as the next 
 earlier table and every row are merged into the one file ``<out>`` (atomically, once) and the
 parts folder is deleted. So a stopped job resumes, even one killed between saves: the next run
 with the same ``--out`` reads ``<out>`` and any part files (:func:`read_previous`; a table or a
-part written with another model, or another calibration, is refused), skips the files already in
+part written with another model, or another neutral baseline, is refused), skips the files already in
 them (:func:`done_files`), and tries the files with an error row again (their old row is replaced).
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 CONTEXT = tuple(CONTEXT_TYPES)
 #: the longest a killed job loses: the rows added since the last save are saved (as a part file) this often
 SAVE_EVERY_S = 30.0
-#: what made the rows (:func:`results_identity`: the model, and the calibration if any) in the table's (and each
-#: part's) Parquet metadata, so a resume with another model or calibration is refused
+#: what made the rows (:func:`results_identity`: the model, and the neutral baseline if any) in the table's (and
+#: each part's) Parquet metadata, so a resume with another model or baseline is refused
 MODEL_KEY = b"fer_core.model"
 #: what made the rows in full (:func:`fer_core.catalog.provenance.provenance`, JSON) in the table's metadata
 PROVENANCE_KEY = b"fer_core.provenance"
@@ -50,8 +50,9 @@ class BatchError(ValueError):
 
 
 def results_identity(model_name: str, baseline: NeutralBaseline | None) -> str:
-    """What made a table's rows, as its metadata stores it: the model, and the calibration if any
-    (so a resume never mixes calibrated and uncalibrated rows, or two people's baselines)."""
+    """What made a table's rows, as its metadata stores it: the model, and the neutral baseline if any (so a resume
+    never mixes rows read with and without a baseline, or two people's baselines). The word "calibrated" in it is
+    kept from before the rename, so tables written then still resume."""
     return model_name if baseline is None else f"{model_name} calibrated {baseline.fingerprint}"
 
 
@@ -146,7 +147,7 @@ def _read_checked(path: str | os.PathLike, name: str, expected, *, keep_metadata
     previous = (table.schema.metadata or {}).get(MODEL_KEY, b"").decode()
     if previous != model_name:
         raise BatchError(f"{name}: holds the results of model {previous or '(unknown)'!r}, not "
-                         f"{model_name!r}; give a new file, or the model (and calibration) that made it")
+                         f"{model_name!r}; give a new file, or the model (and neutral baseline) that made it")
     return table if keep_metadata else table.cast(expected)
 
 

@@ -34,7 +34,7 @@ class ScoreKind(str, Enum):
 
     @property
     def vs_neutral(self) -> bool:
-        """Read against a neutral baseline (the ``calibrated`` column of every table)."""
+        """Read against a neutral baseline (the ``vs_neutral`` column of every table)."""
         return self is ScoreKind.VS_NEUTRAL
 
     def label_text(self, label: str, score: float, min_confidence: float) -> str:
@@ -56,6 +56,17 @@ class ScoreKind(str, Enum):
     def printed(self) -> str:
         """The words the CLI prints after a face's label and score."""
         return ", vs neutral" if self.vs_neutral else ""
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> ScoreKind:
+        """The kind of a table row's scores (its ``vs_neutral`` column)."""
+        return cls.VS_NEUTRAL if row.get("vs_neutral") else cls.PROBABILITY
+
+    def headline(self, label: str, score: float | None) -> str:
+        """A face's label for a heading: "Happy (87%)", or "Sad (vs neutral)" (odds are not a confidence)."""
+        if self.vs_neutral:
+            return f"{label}{VS_NEUTRAL_MARK}"
+        return f"{label} ({score:.0%})" if score is not None else label
 
     def caption(self, score: float) -> str | None:
         """A line for people under a face's scores (None for plain probabilities)."""

@@ -10,7 +10,7 @@ person's neutral face; :meth:`NeutralBaseline.apply` then scores every later fac
 so a face that has not moved away from the person's baseline stays Neutral, and an emotion
 wins only when its odds against Neutral rose by more than ``exp(margin)`` over that baseline.
 The result is a probability row like any other, so labels, bars, the temporal EMA and tables work
-unchanged. Each face's row says ``calibrated``.
+unchanged. Each face's row says ``vs_neutral``.
 
 The margin is chosen by a rule, never tuned on a test set (see :func:`choose_margin`):
 the smallest margin that keeps :data:`KEEP_NEUTRAL` of the baseline's frames Neutral when

@@ -38,7 +38,7 @@ def _box(i: int) -> Callable[[Face], int]:
 
 
 #: the columns of every face row after its context and before one column per label:
-#: ``person`` (the face's person ID, see :class:`fer_core.inference.faces.Face`), ``calibrated`` (read against a
+#: ``person`` (the face's person ID, see :class:`fer_core.inference.faces.Face`), ``vs_neutral`` (read against a
 #: neutral baseline, see :class:`~fer_core.inference.faces.ScoreKind`), the box, and ``face_px`` (the box's larger
 #: side in the analysed image's pixels), ``detector_score`` and ``quality`` (the face's quality flags, ";"-joined,
 #: empty when none: :mod:`fer_core.inference.quality`)
@@ -46,7 +46,7 @@ FACE_FIELDS: tuple[Field, ...] = (
     Field("person", int, lambda face: face.person),
     Field("label", str, lambda face: face.label),
     Field("confidence", float, lambda face: round(face.confidence, SCORE_DIGITS)),
-    Field("calibrated", bool, lambda face: face.kind.vs_neutral),
+    Field("vs_neutral", bool, lambda face: face.kind.vs_neutral),
     Field("x", int, _box(0)), Field("y", int, _box(1)), Field("w", int, _box(2)), Field("h", int, _box(3)),
     Field("face_px", int, lambda face: face.fields.get("face_px")),
     Field("detector_score", float, lambda face: round(face.box.score, SCORE_DIGITS)),

@@ -50,7 +50,7 @@ def typed_rows(table: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     a Parquet part or from the store)."""
     table = table.reindex(columns=frame_columns(labels))
     return table.astype({"frame": "int64", "time_s": "float64", "face": "Int64", "person": "Int64",
-                         "calibrated": "boolean", **dict.fromkeys(["x", "y", "w", "h", "face_px"], "Int64"),
+                         "vs_neutral": "boolean", **dict.fromkeys(["x", "y", "w", "h", "face_px"], "Int64"),
                          **dict.fromkeys([*labels, "confidence", "detector_score"], "float64"),
                          "label": "string", "quality": "string", "participant": "string"})
 

@@ -30,7 +30,7 @@ MARKER_PARTICIPANT = "participant"
 #: column names of the study's tables that a covariate may not take (it would overwrite them)
 RESERVED = ("stimulus", "emotion", "mean", "frames", "valid_frames", "ci_low", "ci_high", "participants",
             "pct_participants", "frame", "time_s", "face", "person", "main", "valid", "label", "confidence",
-            "calibrated", "x", "y", "w", "h", "detector_score", "quality", "onset", "offset", "key", "status",
+            "vs_neutral", "x", "y", "w", "h", "detector_score", "quality", "onset", "offset", "key", "status",
             "error", "reason", *LABELS)
 #: the first data row's line number (line 1 is the header)
 FIRST_LINE = 2
