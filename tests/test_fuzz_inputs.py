@@ -158,6 +158,29 @@ def test_any_damaged_csv_is_loaded_or_refused_in_one_line(tmp_path, data, gz):
         assert loaded.images.shape[1:] == (48, 48) and len(loaded.images) == len(loaded.labels)
 
 
+# ------------------------------------------------------------------ study and marker files
+
+STUDY = b"participant,video,neutral_seconds,group\nP1,a.mp4,2,x\nP2,b.mp4,,y\n"
+MARKERS = b"participant,stimulus,onset,offset\nP1,clip A,1,4.5\nP2,clip A,0.5,3\nP1,clip B,5,9\n"
+
+
+@FUZZ
+@given(study=st.one_of(damaged(STUDY), st.binary(max_size=120)), markers=st.one_of(damaged(MARKERS), st.just(MARKERS)))
+def test_any_damaged_study_or_markers_file_is_read_or_refused_in_one_line(tmp_path, study, markers):
+    """study.csv and markers.csv as a spreadsheet might save them, damaged: read, or one StudyError naming the file."""
+    from fer_core.study.design import StudyError, read_design
+
+    (tmp_path / "study.csv").write_bytes(study)
+    (tmp_path / "markers.csv").write_bytes(markers)
+    try:
+        design = read_design(tmp_path / "study.csv", tmp_path / "markers.csv")
+    except StudyError as exc:
+        text = str(exc)
+        assert ("study.csv" in text or "markers.csv" in text) and "\n" not in text and "Traceback" not in text, text
+    else:
+        assert design.participants and all(w.offset > w.onset for w in design.windows)
+
+
 # ------------------------------------------------------------------ videos
 
 
