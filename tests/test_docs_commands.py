@@ -69,3 +69,42 @@ def test_quoted_command_exists_with_its_flags(command):
     known = set(subcommands[name]._option_string_actions) | top_flags
     for flag in (t.split("=")[0] for t in tokens[1:] if t.startswith("--")):
         assert flag in known, f"`python -m fer_core {command}`: {name} has no option {flag}"
+
+
+def test_every_module_and_file_the_docs_name_exists():
+    """A module (``fer_core.inference.tracking``) or a path (``fer_core/inference/faces.py``, ``scripts/x.py``,
+    ``tests/test_x.py``) quoted in the README or docs/ exists, so a move or a rename fails here."""
+    import importlib.util
+
+    missing = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for path in set(re.findall(r"\b((?:fer_core|scripts|tests|ui|app_pages|deploy)/[\w/.-]*\w)", text)):
+            if not (ROOT / path).exists() and not any((ROOT / path).parent.glob(Path(path).name)):
+                missing.append(f"{doc.name}: {path}")
+        for dotted in set(re.findall(r"(?<![\"'])\b(fer_core(?:\.\w+)+)", text)):  # not a quoted key: b"fer_core.x"
+            parts = dotted.split(".")
+            # the longest prefix that is a module; what follows must be an attribute of it
+            found = next((i for i in range(len(parts), 0, -1) if _is_module(".".join(parts[:i]))), None)
+            if found is None or not _has(importlib.import_module(".".join(parts[:found])), parts[found:]):
+                missing.append(f"{doc.name}: {dotted}")
+    assert not missing, missing
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ModuleNotFoundError, ValueError):  # a parent that is a module, not a package
+        return False
+
+
+def _has(module, attributes: list[str]) -> bool:
+    target = module
+    for name in attributes:
+        if not hasattr(target, name):
+            return False
+        target = getattr(target, name)
+    return True
+
