@@ -29,7 +29,7 @@ def test_a_large_photo_keeps_a_display_copy_and_full_size_boxes(fast, astronaut)
     assert result.nbytes >= result.display.nbytes + overlay.nbytes
     rows = result.rows("big.png")
     assert [r["face"] for r in rows] == [1] and rows[0]["file"] == "big.png"
-    assert result.csv("big.png").splitlines()[0].startswith(b"file,face,person,label,confidence,calibrated")
+    assert result.csv("big.png").splitlines()[0].startswith(b"file,face,person,label,confidence,vs_neutral")
 
 
 def test_the_threshold_changes_the_drawing_not_the_result(fast, astronaut):

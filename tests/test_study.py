@@ -123,8 +123,8 @@ def test_window_means_match_a_hand_computation(study, design_dir):
     p3 = frames[(frames["participant"] == "P3") & frames["stimulus"].eq("B")]
     assert p3["time_s"].min() >= 2.5 and p3["time_s"].max() < 3.9
     # the neutral baselines were used: P2 and P3 are calibrated, P1 is not
-    calibrated = frames.dropna(subset=["face"]).groupby("participant")["vs_neutral"].all()
-    assert calibrated["P2"] and calibrated["P3"] and not calibrated["P1"]
+    read_vs_neutral = frames.dropna(subset=["face"]).groupby("participant")["vs_neutral"].all()
+    assert read_vs_neutral["P2"] and read_vs_neutral["P3"] and not read_vs_neutral["P1"]
 
 
 def test_summary_matches_a_hand_computation(study):
