@@ -237,6 +237,25 @@ def test_video_baseline_from_its_first_seconds(tmp_path, fast, detector):
     blank = _clip(tmp_path / "blank.mp4", [np.full((480, 640, 3), 90, np.uint8)] * 10)
     with pytest.raises(BaselineError, match="no face in its first 0.5 s"):
         baseline_from_video(blank, fast, detector, seconds=0.5)
+    with pytest.raises(BaselineError, match="no face in its first 0.5 s"):
+        analyse_video(blank, fast, detector, neutral_seconds=0.5)
+
+
+def test_video_first_seconds_in_one_pass_equal_two_passes(tracking_clips, fast, detector):
+    """analyse_video(neutral_seconds=s) reads the video once, yet its rows are those of the two-pass way: a baseline
+    from the first s seconds' main faces (read without one), then the whole video read against it."""
+    path, _ = tracking_clips["crossing"]
+    raw = analyse_video(path, fast, detector, every=2)
+    main = [r.faces[0] for r in raw.results if r.faces and r.time_s < 1.0]
+    reference = NeutralBaseline.from_probabilities(
+        np.array([[f.scores[label] for label in fast.labels] for f in main]), fast.name, fast.labels)
+    two_passes = analyse_video(path, fast, detector, every=2, baseline=reference)
+    one_pass = analyse_video(path, fast, detector, every=2, neutral_seconds=1.0)
+    assert one_pass.baseline == reference and one_pass.baseline.frames == len(main) > 3
+    expected, got = two_passes.rows(), one_pass.rows()
+    assert [(r["frame"], r["person"], r["label"], r["vs_neutral"]) for r in got] == \
+        [(r["frame"], r["person"], r["label"], r["vs_neutral"]) for r in expected]
+    assert all(g[k] == pytest.approx(e[k], abs=1e-4) for g, e in zip(got, expected) for k in fast.labels if e.get(k))
 
 
 # ------------------------------------------------------------------ live

@@ -14,7 +14,7 @@ from fer_core.reports import timeline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.rows import rows_to_csv
 from fer_core.drivers.video import VIDEO_TYPES as _VIDEO_TYPES
-from fer_core.drivers.video import VideoResult, analyse_video, baseline_from_video
+from fer_core.drivers.video import VideoResult, analyse_video
 
 if TYPE_CHECKING:  # the type only: this module stays free of Streamlit
     from ui.sidebar import Settings
@@ -90,13 +90,12 @@ def analyse(name: str, data: bytes, model, detector, *, every: int, min_confiden
     """
     started = time.perf_counter()
     try:
-        baseline = reference
-        if isinstance(reference, (int, float)):
-            baseline = baseline_from_video(io.BytesIO(data), model, detector, seconds=float(reference), every=every,
-                                           name=name)
+        first_seconds = float(reference) if isinstance(reference, (int, float)) else None  # made in the same pass
         output = io.BytesIO()
         result = analyse_video(io.BytesIO(data), model, detector, output=output, every=every, progress=progress,
-                               min_confidence=min_confidence, name=name, max_frames=max_frames, baseline=baseline)
+                               min_confidence=min_confidence, name=name, max_frames=max_frames,
+                               baseline=None if first_seconds else reference, neutral_seconds=first_seconds)
+        baseline = result.baseline
         made_by = provenance.of_classifier(model, getattr(detector, "name", None), baseline=baseline)
         return VideoOutcome(job, Path(name).stem, result, output.getvalue(), time.perf_counter() - started,
                             tuple(model.labels), baseline, made_by)

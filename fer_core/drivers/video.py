@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import BinaryIO
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from fer_core.inference.detect import FaceDetector
 from fer_core.inference.draw import DEFAULT_MIN_CONFIDENCE, annotate
 from fer_core.inference.faces import Face
 from fer_core.inference.pipeline import make_pipeline
+from fer_core.inference.stages import read_against
 from fer_core.inference.rows import face_rows, no_face_row
 from fer_core.inference.tracking import FaceTracker
 
@@ -63,6 +64,8 @@ class VideoResult:
     output: str | None = None
     #: set when the analysis covers only part of the video (decoding broke off, or ``max_frames``)
     warning: str | None = None
+    #: the neutral baseline every face was read against (given, or made from the video's first seconds)
+    baseline: NeutralBaseline | None = None
 
     def rows(self) -> list[dict]:
         """One row per analysed frame and face, ``face`` 1 the largest, ``person`` its track ID (a frame
@@ -82,6 +85,7 @@ def analyse_video(
     max_frames: int | None = None,
     max_seconds: float | None = None,
     baseline: NeutralBaseline | None = None,
+    neutral_seconds: float | None = None,
 ) -> VideoResult:
     """Analyse every ``every``-th frame of a video; optionally write an annotated H.264 MP4.
 
@@ -93,9 +97,12 @@ def analyse_video(
     ``max_frames`` bounds the work and the annotated output a server keeps (the app's ceiling);
     a longer video gives its first ``max_frames`` frames, with ``warning`` set; ``max_seconds`` does
     the same by time (at the header's frame rate). With a ``baseline`` every face is read against that person's neutral face.
+    With ``neutral_seconds`` the video's first seconds are that face: their main faces make the baseline, in the same
+    pass (those frames' faces are then read against it too; the annotated video draws them as the model read them).
 
     Raises:
         VideoError: the file is not a decodable video, or no frame of it could be decoded.
+        BaselineError: ``neutral_seconds`` and no face in those seconds.
     """
     import av
 
@@ -103,6 +110,8 @@ def analyse_video(
         raise ValueError(f"every must be at least 1, got {every}")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    if neutral_seconds is not None and (baseline is not None or neutral_seconds <= 0):
+        raise ValueError("neutral_seconds: more than 0 seconds, and not with a baseline given")
     name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "video")
     container = _open(source, name)
     annotated = None
@@ -118,7 +127,9 @@ def analyse_video(
         decoded = _Decoded(container, stream)
         frames: list[VideoFrameResult] = []
         faces: list[Face] = []
-        pipeline = make_pipeline(classifier, detector, tracker=FaceTracker(frame_rate=fps / every), baseline=baseline)
+        tracker = FaceTracker(frame_rate=fps / every)
+        pipeline = make_pipeline(classifier, detector, tracker=tracker, baseline=baseline)
+        collecting = neutral_seconds is not None  # the first seconds' main faces make the baseline
         count, size, warning = 0, (0, 0), None
         for index, frame in enumerate(decoded):
             if limit is not None and index >= limit:
@@ -126,8 +137,12 @@ def analyse_video(
                 break
             rgb = _limit_size(frame.to_ndarray(format="rgb24"))
             if index % every == 0:
+                time_s = _frame_time(frame, index, fps)
+                if collecting and time_s >= neutral_seconds:
+                    baseline, frames = _read_first_seconds(frames, classifier, neutral_seconds, name)
+                    pipeline, collecting = make_pipeline(classifier, detector, tracker=tracker, baseline=baseline), False
                 faces = pipeline.faces(rgb)
-                frames.append(VideoFrameResult(index, _frame_time(frame, index, fps), faces))
+                frames.append(VideoFrameResult(index, time_s, faces))
             if annotated is not None:
                 annotated.write(annotate(rgb, faces, min_confidence))
             count, size = index + 1, (rgb.shape[1], rgb.shape[0])
@@ -135,6 +150,8 @@ def analyse_video(
                 progress(count, max(total, count))
         if count == 0:
             raise VideoError(f"{name}: no frames could be decoded")
+        if collecting:  # the video ended within its neutral seconds
+            baseline, frames = _read_first_seconds(frames, classifier, neutral_seconds, name)
         warning = warning or decoded.broken or _truncation(count, total)
     except av.FFmpegError as exc:
         raise VideoError(f"{name}: corrupt or unsupported video ({_reason(exc)})") from exc
@@ -143,14 +160,16 @@ def analyse_video(
             annotated.close()
         container.close()
     return VideoResult(name, fps, count, len(frames), *size, results=tuple(frames),
-                       output=str(output) if isinstance(output, (str, os.PathLike)) else None, warning=warning)
+                       output=str(output) if isinstance(output, (str, os.PathLike)) else None, warning=warning,
+                       baseline=baseline)
 
 
 def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classifier, detector: FaceDetector, *,
                         seconds: float, every: int = 1, name: str | None = None) -> NeutralBaseline:
     """A neutral baseline from the first ``seconds`` of a video: its largest face in every ``every``-th frame.
 
-    For a video that starts with the person's relaxed face ("the first N seconds are neutral").
+    For a video that starts with the person's relaxed face ("the first N seconds are neutral"). To analyse the
+    video against it as well, ``analyse_video(..., neutral_seconds=seconds)`` does both in one pass.
 
     Raises:
         BaselineError: no face in those seconds.
@@ -158,15 +177,28 @@ def baseline_from_video(source: str | os.PathLike | BinaryIO, classifier: Classi
     """
     if seconds <= 0:
         raise ValueError(f"seconds must be more than 0, got {seconds}")
-    first = analyse_video(source, classifier, detector, every=every, name=name, max_seconds=seconds)
+    first = analyse_video(source, classifier, detector, every=every, name=name, max_seconds=seconds,
+                          neutral_seconds=seconds)
     if hasattr(source, "seek"):
         source.seek(0)
-    main_faces = [r.faces[0] for r in first.results if r.faces and r.time_s < seconds]
+    return first.baseline
+
+
+def _read_first_seconds(frames: list[VideoFrameResult], classifier: Classifier, seconds: float,
+                        name: str) -> tuple[NeutralBaseline, list[VideoFrameResult]]:
+    """The baseline of the main faces of the frames before ``seconds``, and every frame so far read against it.
+
+    Raises:
+        BaselineError: no face in those seconds.
+    """
+    main_faces = [r.faces[0] for r in frames if r.faces and r.time_s < seconds]
     if not main_faces:
-        raise BaselineError(f"{first.source}: no face in its first {seconds:g} s to make a neutral baseline from; "
+        raise BaselineError(f"{name}: no face in its first {seconds:g} s to make a neutral baseline from; "
                             "choose a video that starts with the person's relaxed face, or a neutral reference photo")
-    probabilities = np.array([[face.scores[label] for label in classifier.labels] for face in main_faces])
-    return NeutralBaseline.from_probabilities(probabilities, classifier.name, classifier.labels)
+    labels = classifier.labels
+    baseline = NeutralBaseline.from_probabilities(np.array([[f.scores[label] for label in labels] for f in main_faces]),
+                                                  classifier.name, labels)
+    return baseline, [replace(r, faces=read_against(r.faces, baseline)) for r in frames]
 
 
 def _open(source: str | os.PathLike | BinaryIO, name: str):

@@ -8,6 +8,7 @@ Find the faces (:class:`Detect`, or :class:`WholeImage` for an aligned crop) -> 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.crops import detect_and_crop
 from fer_core.inference.detect import Box, FaceDetector
-from fer_core.inference.faces import FaceBatch, ScoreKind
+from fer_core.inference.faces import Face, FaceBatch, ScoreKind
 from fer_core.inference.live_baseline import LiveBaseline
 from fer_core.inference.neutral_baseline import NeutralBaseline
 from fer_core.inference.quality import THRESHOLDS, QualityThresholds, quality_flags
@@ -107,6 +108,17 @@ class EveryFaceBaseline:
             batch.scores = self.baseline.apply(batch.scores)
             batch.kinds = [ScoreKind.VS_NEUTRAL] * len(batch)
         return batch
+
+
+def read_against(faces: list[Face], baseline: NeutralBaseline) -> list[Face]:
+    """Faces already read as the model gave them, read again against ``baseline`` (as :class:`EveryFaceBaseline` would
+    have): for a baseline made after those faces were analysed, from the video's own first seconds."""
+    out = []
+    for face in faces:
+        scores = baseline.apply(np.array([[face.scores[label] for label in baseline.labels]]))[0]
+        out.append(replace(face, label=baseline.labels[int(np.argmax(scores))], kind=ScoreKind.VS_NEUTRAL,
+                           scores={label: float(v) for label, v in zip(baseline.labels, scores)}))
+    return out
 
 
 class FollowedFaceBaseline:

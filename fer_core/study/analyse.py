@@ -21,7 +21,7 @@ import pandas as pd
 from fer_core.catalog.provenance import weights_sha256
 from fer_core.common.hashing import file_sha256
 from fer_core.drivers.batch_engines import load_worker, start_ray
-from fer_core.drivers.video import analyse_video, baseline_from_video
+from fer_core.drivers.video import analyse_video
 from fer_core.inference.classifier import Classifier
 from fer_core.inference.detect import FaceDetector
 from fer_core.inference.neutral_baseline import NeutralBaseline
@@ -82,20 +82,18 @@ def _sha_or_missing(path: Path) -> str:
     return file_sha256(path) if path.is_file() else f"missing:{path}"
 
 
-def participant_baseline(participant: Participant, classifier: Classifier, detector: FaceDetector,
-                         every: int) -> NeutralBaseline | None:
-    """The participant's neutral baseline from their photo or their video's first seconds (None without either).
+def participant_baseline(participant: Participant, classifier: Classifier,
+                         detector: FaceDetector) -> NeutralBaseline | None:
+    """The participant's neutral baseline from their photo (None without one: a baseline from their video's first
+    seconds is made while the video is analysed, by :func:`~fer_core.drivers.video.analyse_video`).
 
     Raises:
-        ValueError: the photo or the video cannot be read, or has no face (BaselineError, ImageError, VideoError).
+        ValueError: the photo cannot be read, or has no face (BaselineError, ImageError).
     """
-    if participant.neutral_image is not None:
-        rgb = read_reference(participant.neutral_image)
-        return baseline_from_images([(str(participant.neutral_image), rgb)], classifier, detector)
-    if participant.neutral_seconds is not None:
-        return baseline_from_video(participant.video, classifier, detector, seconds=participant.neutral_seconds,
-                                   every=every, name=str(participant.video))
-    return None
+    if participant.neutral_image is None:
+        return None
+    rgb = read_reference(participant.neutral_image)
+    return baseline_from_images([(str(participant.neutral_image), rgb)], classifier, detector)
 
 
 def analyse_participant(participant: Participant, classifier: Classifier, detector: FaceDetector, *,
@@ -108,9 +106,9 @@ def analyse_participant(participant: Participant, classifier: Classifier, detect
     try:
         if not participant.video.is_file():
             raise FileNotFoundError(f"{participant.video}: no such video file")
-        baseline = participant_baseline(participant, classifier, detector, every)
+        baseline = participant_baseline(participant, classifier, detector)
         result = analyse_video(participant.video, classifier, detector, every=every, name=str(participant.video),
-                               baseline=baseline,
+                               baseline=baseline, neutral_seconds=participant.neutral_seconds,
                                progress=None if frames is None else lambda done, total: frames(participant.id, done,
                                                                                                total))
     except (ValueError, OSError) as exc:  # VideoError, ImageError, BaselineError, a missing file
@@ -128,7 +126,7 @@ def analyse_participant(participant: Participant, classifier: Classifier, detect
             rows.append(face.to_row(**context, face=number))  # with its quality flags (the pipeline's Quality stage)
     table = typed_rows(pd.DataFrame(rows), classifier.labels)
     return Outcome(participant.id, key, table, fps=result.fps, frames_total=result.frames_total,
-                   warning=result.warning, baseline=None if baseline is None else baseline.describe())
+                   warning=result.warning, baseline=None if result.baseline is None else result.baseline.describe())
 
 
 def run_local(participants: Sequence[Participant], keys: Sequence[str], *, model: str | os.PathLike, every: int,
