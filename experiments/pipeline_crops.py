@@ -25,7 +25,7 @@ from fer_core.inference.classifier import Classifier  # noqa: E402
 from fer_core.data.fer2013 import load_fer2013  # noqa: E402
 from fer_core.inference.detect import DETECTORS, LIVE_DETECTOR, FaceDetector, make_detector  # noqa: E402
 from fer_core.inference.crops import detect_and_crop  # noqa: E402
-from fer_core.evaluation.sample_frames import UPSCALE, frame_face  # noqa: E402
+from fer_core.evaluation.sample_frames import frame_face  # noqa: E402
 
 
 

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.inference.detect import (DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, Box, MultiScaleDetector,
+from fer_core.inference.detect import (DEFAULT_DETECTOR, DETECTORS, LIVE_DETECTOR, MIN_FACE_SIZE, MultiScaleDetector,
                              TileLayout, make_detector)
 from fer_core.evaluation.sample_frames import HEAD_CROP, face_frame
 

@@ -8,7 +8,8 @@ import pytest
 
 from fer_core.data import fer2013 as fer_data_module
 from fer_core.data import parse_cache
-from fer_core.data.fer2013 import USAGES, DataError, file_sha256
+from fer_core.common.hashing import file_sha256
+from fer_core.data.fer2013 import USAGES, DataError
 from fer_core.data.parse_cache import CACHE_ENV, cache_path, load_fer2013_cached
 
 

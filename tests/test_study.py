@@ -7,7 +7,6 @@ absent on a schedule. Every figure is checked against a hand computation from fr
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 import fer_core
 from fer_core.catalog.model import default_model_dir, live_model_dir, weight_files

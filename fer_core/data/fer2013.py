@@ -6,7 +6,6 @@ silently reshaped or clipped.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -19,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_core.common.hashing import file_sha256
 from fer_core.common.labels import LABELS, NUM_CLASSES, label_index
 from fer_core.common.paths import ROOT_DIR
 from fer_core.common.sizes import IMAGE_SIZE, NUM_PIXELS

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from fer_core.common.files import atomic_write
-from fer_core.data.fer2013 import (
-    IMAGE_SIZE, USAGES, FerData, Progress, file_sha256, load_csv, load_fer2013, resolve_data_path,
-)
+from fer_core.common.hashing import file_sha256
+from fer_core.common.sizes import IMAGE_SIZE
+from fer_core.data.fer2013 import USAGES, FerData, Progress, load_csv, load_fer2013, resolve_data_path
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from fer_core.inference.classifier import Classifier
 from fer_core.common.labels import LABELS
 from fer_core.catalog.model import ModelError
-from fer_core.catalog.evaluations import (EVALUATION_DIR, WATCHED_CLASSES, Evaluation, evaluation_key, headline,
-                                          headline_key, load_evaluations, tta_name)
+from fer_core.catalog.evaluations import (EVALUATION_DIR, WATCHED_CLASSES, evaluation_key)
 from fer_core.inference.preprocess import INPUT_BLUR_GRID, preprocess_faces
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from fer_core.data.fer2013 import FerData, file_sha256, load_fer2013, resolve_data_path
+from fer_core.common.hashing import file_sha256
+from fer_core.data.fer2013 import FerData, load_fer2013, resolve_data_path
 from fer_core.common.labels import LABELS, NUM_CLASSES
 from fer_core.catalog.model import TTA_MODES, save_model
 from fer_core.catalog.input_spec import InputSpec
